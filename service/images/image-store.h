@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Content-addressed image cache.
+ *
+ * Layout under the store directory:
+ *   blobs/sha256/<hex>            verified blobs kept for resume / re-use (optional)
+ *   images/<config-hex>/rootfs    the unpacked image (read-only lower dir of overlays)
+ *   images/<config-hex>/config.json   the image config blob, verbatim
+ *   images/<config-hex>/image.json    metadata: refs, manifest digest, size, created
+ *   refs.json                     reference -> image id (sha256:<config-hex>)
+ *   tmp/                          work dirs; an image appears under images/ only by rename()
+ *
+ * Thread-safe: every function may be called from GTask worker threads.
+ */
+#pragma once
+
+#include "image-types.h"
+
+G_BEGIN_DECLS
+
+typedef struct _RwImageStore RwImageStore;
+
+typedef struct {
+  gint ref_count;
+  gchar *id;              /* "sha256:<config hex>" */
+  gchar *dir;             /* images/<hex> */
+  gchar *rootfs;          /* images/<hex>/rootfs */
+  gchar **refs;           /* references that resolved to it */
+  gchar *manifest_digest;
+  guint64 size;           /* bytes unpacked */
+  gint64 created;         /* unix time (µs) it entered the cache */
+  RwImageConfig *config;
+} RwImage;
+
+RwImage *rw_image_ref (RwImage *image);
+void rw_image_unref (RwImage *image);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RwImage, rw_image_unref)
+
+/*
+ * Where an image comes from (local OCI layout, registry). The store drives a
+ * source: it resolves the manifest and config, then asks for each layer blob
+ * that is not unpacked yet, in order.
+ */
+typedef struct _RwImageSource RwImageSource;
+struct _RwImageSource {
+  /* Resolve the reference to one image manifest (platform selected) and its
+   * verified config. @config_blob receives the raw config bytes. */
+  gboolean (*resolve) (RwImageSource  *source,
+                       RwManifest    **manifest,
+                       GBytes        **config_blob,
+                       gchar         **manifest_digest,
+                       GCancellable   *cancellable,
+                       GError        **error);
+  /* Open a layer blob as a stream of its (compressed) bytes, from the start.
+   * The store verifies digest and diff_id while it extracts. */
+  GInputStream *(*open_blob) (RwImageSource      *source,
+                              const RwDescriptor *layer,
+                              GCancellable       *cancellable,
+                              GError            **error);
+  void (*free) (RwImageSource *source);
+};
+
+RwImageSource *rw_oci_layout_source_new (const gchar *layout_dir,
+                                         const gchar *tag,
+                                         GError     **error);
+
+RwImageStore *rw_image_store_new (const gchar *dir,
+                                  GError     **error);
+void rw_image_store_free (RwImageStore *store);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RwImageStore, rw_image_store_free)
+
+/* Import through @source; returns the cached image at once if its config
+ * digest is already unpacked (and records @ref for it). */
+RwImage *rw_image_store_pull (RwImageStore   *store,
+                              const gchar    *ref,
+                              RwImageSource  *source,
+                              RwProgressFunc  progress,
+                              gpointer        progress_data,
+                              GCancellable   *cancellable,
+                              GError        **error);
+
+/* @ref_or_id: a reference recorded by a pull, or an image id (sha256:...). */
+RwImage *rw_image_store_lookup (RwImageStore *store,
+                                const gchar  *ref_or_id,
+                                GError      **error);
+GPtrArray *rw_image_store_list (RwImageStore *store);   /* RwImage* */
+gboolean rw_image_store_remove (RwImageStore *store,
+                                const gchar  *ref_or_id,
+                                GError      **error);
+
+G_END_DECLS

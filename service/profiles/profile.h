@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * A profile turns a container description into LXC configuration items.
+ * Pure functions: no I/O, so golden tests can compare the output.
+ */
+#pragma once
+
+#include <glib.h>
+#include "images/image-types.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  guint width, height, dpi, fps;   /* 0: profile default */
+  gchar *gpu_mode;                 /* auto|host|guest */
+  gchar *gpu_node;                 /* (nullable) e.g. /dev/dri/renderD128 */
+  gchar **dns;                     /* (nullable) */
+  gchar *proxy_type, *proxy_host, *proxy_port, *proxy_exclude_list, *proxy_pac;
+} RwRedroidOptions;
+
+typedef struct {
+  const gchar *name;
+  const gchar *lxcpath;
+  const gchar *rootfs_lower;       /* the cached image rootfs */
+  const gchar *rootfs_upper;       /* the container's overlay upper dir (work dir is its sibling "work") */
+  const gchar *data_path;          /* persistent data, bind-mounted at /data for redroid */
+  const gchar *log_path;           /* LXC log */
+  const gchar *console_log_path;   /* console output */
+  const RwImageConfig *image_config;
+  const gchar * const *env;        /* (nullable) extra KEY=VALUE */
+  /* Network: NULL bridge means no network (lxc.net.0.type = empty). */
+  const gchar *bridge;
+  const gchar *ipv4_cidr;          /* e.g. 10.0.3.17/24 */
+  const gchar *ipv4_gateway;       /* e.g. 10.0.3.1 */
+  const gchar *mac;                /* e.g. 02:52:57:xx:xx:xx */
+  const RwRedroidOptions *redroid; /* (nullable) */
+} RwContainerSpec;
+
+/* An ordered list of LXC config items. */
+typedef struct {
+  GPtrArray *keys;
+  GPtrArray *values;
+} RwLxcConfig;
+
+RwLxcConfig *rw_lxc_config_new (void);
+void rw_lxc_config_free (RwLxcConfig *config);
+void rw_lxc_config_add (RwLxcConfig *config, const gchar *key, const gchar *value);
+void rw_lxc_config_addf (RwLxcConfig *config, const gchar *key, const gchar *format, ...) G_GNUC_PRINTF (3, 4);
+/* "key = value\n" lines, as LXC writes them. */
+gchar *rw_lxc_config_to_string (const RwLxcConfig *config);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RwLxcConfig, rw_lxc_config_free)
+
+/* Items every profile shares: rootfs overlay, uts name, logs, network. */
+void rw_profile_common (const RwContainerSpec *spec, RwLxcConfig *config);
+
+RwLxcConfig *rw_profile_generic (const RwContainerSpec *spec, GError **error);
+RwLxcConfig *rw_profile_redroid (const RwContainerSpec *spec, GError **error);
+
+/* "redroid" when the image reference or config looks like Redroid, else "generic". */
+const gchar *rw_profile_detect (const gchar *image_ref, const RwImageConfig *config);
+
+void rw_redroid_options_clear (RwRedroidOptions *options);
+
+G_END_DECLS
