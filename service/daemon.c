@@ -1,1 +1,289 @@
-/* placeholder: not yet written */
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <glib/gi18n-lib.h>
+
+#include "container.h"
+#include "daemon.h"
+#include "fsutil.h"
+#include "job.h"
+#include "manager.h"
+
+/* A finished job stays visible this long, so late subscribers can read its outcome. */
+#define JOB_LINGER_SECONDS 60
+
+struct _RwdDaemon
+{
+  GObject parent_instance;
+
+  GDBusConnection *connection;
+  GDBusObjectManagerServer *object_manager;
+  gchar *state_dir;
+  gchar *lxc_path;
+  gchar **insecure_registries;
+  RwStore *store;
+  RwImageStore *image_store;
+  RwdAuthority *authority;
+  RwdManager *manager;
+  GHashTable *containers;     /* name -> RwdContainer* */
+  guint next_job_id;
+  gboolean host_ready;
+  gchar *host_missing;
+};
+
+G_DEFINE_TYPE (RwdDaemon, rwd_daemon, G_TYPE_OBJECT)
+
+static void
+rwd_daemon_finalize (GObject *object)
+{
+  RwdDaemon *self = RWD_DAEMON (object);
+
+  g_hash_table_unref (self->containers);
+  g_clear_object (&self->manager);
+  g_clear_object (&self->object_manager);
+  g_clear_object (&self->connection);
+  g_clear_pointer (&self->store, rw_store_free);
+  g_clear_pointer (&self->image_store, rw_image_store_free);
+  g_clear_pointer (&self->authority, rwd_authority_free);
+  g_free (self->state_dir);
+  g_free (self->lxc_path);
+  g_free (self->host_missing);
+  g_strfreev (self->insecure_registries);
+  G_OBJECT_CLASS (rwd_daemon_parent_class)->finalize (object);
+}
+
+static void
+rwd_daemon_class_init (RwdDaemonClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = rwd_daemon_finalize;
+}
+
+static void
+rwd_daemon_init (RwdDaemon *self)
+{
+  self->containers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+  self->next_job_id = 1;
+}
+
+RwdDaemon *
+rwd_daemon_new (GDBusConnection *connection, const RwdDaemonOptions *options, GError **error)
+{
+  g_autoptr(RwdDaemon) self = g_object_new (RWD_TYPE_DAEMON, NULL);
+  g_autofree gchar *state_file = NULL;
+  g_autofree gchar *images_dir = NULL;
+  g_autoptr(GPtrArray) names = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer key;
+
+  self->connection = g_object_ref (connection);
+  self->state_dir = g_strdup (options->state_dir);
+  self->lxc_path = g_strdup (options->lxc_path);
+  self->insecure_registries = g_strdupv ((gchar **) options->insecure_registries);
+
+  if (!rw_mkdir_p (self->state_dir, 0700, error) || !rw_mkdir_p (self->lxc_path, 0700, error))
+    return NULL;
+
+  state_file = g_build_filename (self->state_dir, "state.json", NULL);
+  self->store = rw_store_load (state_file, error);
+  if (self->store == NULL)
+    return NULL;
+
+  images_dir = g_build_filename (self->state_dir, "images", NULL);
+  self->image_store = rw_image_store_new (images_dir, error);
+  if (self->image_store == NULL)
+    return NULL;
+
+  self->authority = rwd_authority_new ();
+  self->object_manager = g_dbus_object_manager_server_new ("/org/redway/Redway1");
+  self->manager = rwd_manager_new (self);
+
+  g_hash_table_iter_init (&iter, self->store->containers);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    g_ptr_array_add (names, key);
+  for (guint i = 0; i < names->len; i++)
+    {
+      g_autoptr(RwdContainer) c = rwd_container_new (self, names->pdata[i]);
+      rwd_daemon_add_container (self, c);
+      rwd_container_recover (c);
+    }
+
+  /* Everything is in place before the connection sees any object. */
+  g_dbus_object_manager_server_set_connection (self->object_manager, connection);
+  rwd_manager_restore_host (self->manager);
+  return g_steal_pointer (&self);
+}
+
+GDBusConnection *
+rwd_daemon_get_connection (RwdDaemon *self)
+{
+  return self->connection;
+}
+
+RwStore *
+rwd_daemon_get_store (RwdDaemon *self)
+{
+  return self->store;
+}
+
+RwImageStore *
+rwd_daemon_get_image_store (RwdDaemon *self)
+{
+  return self->image_store;
+}
+
+RwdAuthority *
+rwd_daemon_get_authority (RwdDaemon *self)
+{
+  return self->authority;
+}
+
+const gchar *
+rwd_daemon_get_lxc_path (RwdDaemon *self)
+{
+  return self->lxc_path;
+}
+
+const gchar *
+rwd_daemon_get_state_dir (RwdDaemon *self)
+{
+  return self->state_dir;
+}
+
+const gchar * const *
+rwd_daemon_get_insecure_registries (RwdDaemon *self)
+{
+  return (const gchar * const *) self->insecure_registries;
+}
+
+gchar *
+rwd_daemon_get_container_dir (RwdDaemon *self, const gchar *name)
+{
+  return g_build_filename (self->state_dir, "containers", name, NULL);
+}
+
+gboolean
+rwd_daemon_save_state (RwdDaemon *self, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  if (!rw_store_save (self->store, &local_error))
+    {
+      g_warning ("Could not save %s: %s", self->store->path, local_error->message);
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+RwdContainer *
+rwd_daemon_find_container (RwdDaemon *self, const gchar *name)
+{
+  return g_hash_table_lookup (self->containers, name);
+}
+
+void
+rwd_daemon_add_container (RwdDaemon *self, RwdContainer *container)
+{
+  RedwayContainer *iface = REDWAY_CONTAINER (container);
+
+  g_hash_table_replace (self->containers, g_strdup (redway_container_get_name (iface)),
+                        g_object_ref (container));
+  g_dbus_object_manager_server_export (self->object_manager, rwd_container_get_object (container));
+}
+
+void
+rwd_daemon_remove_container (RwdDaemon *self, RwdContainer *container)
+{
+  g_autofree gchar *name = g_strdup (redway_container_get_name (REDWAY_CONTAINER (container)));
+
+  g_dbus_object_manager_server_unexport (self->object_manager,
+                                         rwd_container_get_object_path (container));
+  g_hash_table_remove (self->containers, name);
+}
+
+GPtrArray *
+rwd_daemon_get_image_users (RwdDaemon *self, const gchar *image_id)
+{
+  GPtrArray *users = g_ptr_array_new_with_free_func (g_free);
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->store->containers);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      RwStoreEntry *e = value;
+      if (g_strcmp0 (e->image_id, image_id) == 0)
+        g_ptr_array_add (users, g_strdup (e->name));
+    }
+  return users;
+}
+
+typedef struct {
+  RwdDaemon *daemon;
+  gchar *path;
+} Unexport;
+
+static gboolean
+unexport_job (gpointer data)
+{
+  Unexport *u = data;
+
+  g_dbus_object_manager_server_unexport (u->daemon->object_manager, u->path);
+  g_object_unref (u->daemon);
+  g_free (u->path);
+  g_free (u);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_job_completed (RedwayJob *job, gboolean success, const gchar *message, gpointer data)
+{
+  RwdDaemon *self = data;
+  GDBusObject *object = g_dbus_interface_get_object (G_DBUS_INTERFACE (job));
+  Unexport *u;
+
+  if (object == NULL)
+    return;
+  u = g_new0 (Unexport, 1);
+  u->daemon = g_object_ref (self);
+  u->path = g_strdup (g_dbus_object_get_object_path (object));
+  g_timeout_add_seconds (JOB_LINGER_SECONDS, unexport_job, u);
+}
+
+gchar *
+rwd_daemon_export_job (RwdDaemon *self, RwdJob *job)
+{
+  gchar *path = g_strdup_printf ("/org/redway/Redway1/Jobs/%u", self->next_job_id++);
+  g_autoptr(RedwayObjectSkeleton) object = redway_object_skeleton_new (path);
+
+  redway_object_skeleton_set_job (object, REDWAY_JOB (job));
+  g_signal_connect_object (job, "completed", G_CALLBACK (on_job_completed), self, 0);
+  g_dbus_object_manager_server_export (self->object_manager, G_DBUS_OBJECT_SKELETON (object));
+  return path;
+}
+
+GDBusObjectManagerServer *
+rwd_daemon_get_object_manager (RwdDaemon *self)
+{
+  return self->object_manager;
+}
+
+gboolean
+rwd_daemon_get_host_ready (RwdDaemon *self)
+{
+  return self->host_ready;
+}
+
+void
+rwd_daemon_set_host_ready (RwdDaemon *self, gboolean ready, const gchar *missing)
+{
+  self->host_ready = ready;
+  g_free (self->host_missing);
+  self->host_missing = g_strdup (missing);
+}
+
+const gchar *
+rwd_daemon_get_host_missing (RwdDaemon *self)
+{
+  return self->host_missing;
+}

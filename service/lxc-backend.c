@@ -1,1 +1,563 @@
-/* placeholder: not yet written */
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gi18n-lib.h>
+#include <glib/gstdio.h>
+#include <lxc/attach_options.h>
+#include <lxc/lxccontainer.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "lxc-backend.h"
+
+static void
+close_fd (int *fd)
+{
+  if (*fd >= 0)
+    close (*fd);
+  *fd = -1;
+}
+
+static void
+container_put (struct lxc_container *c)
+{
+  if (c != NULL)
+    lxc_container_put (c);
+}
+typedef struct lxc_container RwLxc;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RwLxc, container_put)
+
+static RwLxc *
+open_container (const gchar *lxcpath, const gchar *name, gboolean must_exist, GError **error)
+{
+  RwLxc *c = lxc_container_new (name, lxcpath);
+
+  if (c == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                   _("liblxc could not open container “%s” in %s"), name, lxcpath);
+      return NULL;
+    }
+  if (must_exist && !c->is_defined (c))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                   _("Container “%s” is not defined in %s"), name, lxcpath);
+      lxc_container_put (c);
+      return NULL;
+    }
+  return c;
+}
+
+/* liblxc reports little through its API; the reason of a failure is in its log. */
+static gchar *
+last_log_error (RwLxc *c)
+{
+  g_autofree gchar *contents = NULL;
+  g_auto(GStrv) lines = NULL;
+  char log_path[4096];
+  int len;
+
+  len = c->get_config_item (c, "lxc.log.file", log_path, sizeof log_path);
+  if (len <= 0 || len >= (int) sizeof log_path ||
+      !g_file_get_contents (log_path, &contents, NULL, NULL))
+    return NULL;
+  lines = g_strsplit (contents, "\n", -1);
+  for (gint n = (gint) g_strv_length (lines) - 1; n >= 0; n--)
+    if (strstr (lines[n], " ERROR ") != NULL)
+      {
+        /* "lxc NAME DATE ERROR mod - src:func:line - message": keep the message. */
+        const gchar *msg = strstr (lines[n], " - ");
+        const gchar *last = msg;
+
+        while (msg != NULL)
+          {
+            last = msg;
+            msg = strstr (msg + 3, " - ");
+          }
+        return g_strdup (last != NULL ? last + 3 : lines[n]);
+      }
+  return NULL;
+}
+
+static void
+set_lxc_error (GError **error, RwLxc *c, const gchar *what)
+{
+  g_autofree gchar *why = last_log_error (c);
+
+  if (why != NULL)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: %s", what, why);
+  else
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, what);
+}
+
+gboolean
+rw_lxc_define (const gchar *lxcpath, const gchar *name,
+               const RwLxcConfig *config, GError **error)
+{
+  g_autoptr(RwLxc) c = NULL;
+  g_autofree gchar *dir = g_build_filename (lxcpath, name, NULL);
+
+  if (g_mkdir_with_parents (dir, 0700) < 0)
+    {
+      int errsv = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                   _("Cannot create %s: %s"), dir, g_strerror (errsv));
+      return FALSE;
+    }
+  c = open_container (lxcpath, name, FALSE, error);
+  if (c == NULL)
+    return FALSE;
+  c->clear_config (c);
+  for (guint i = 0; i < config->keys->len; i++)
+    {
+      const gchar *key = config->keys->pdata[i];
+      const gchar *value = config->values->pdata[i];
+
+      if (!c->set_config_item (c, key, value))
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                       _("liblxc rejected the configuration item %s = %s"), key, value);
+          return FALSE;
+        }
+    }
+  if (!c->save_config (c, NULL))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                   _("liblxc could not save the configuration of “%s”"), name);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+rw_lxc_is_defined (const gchar *lxcpath, const gchar *name)
+{
+  g_autoptr(RwLxc) c = lxc_container_new (name, lxcpath);
+
+  return c != NULL && c->is_defined (c);
+}
+
+static RwLxcState
+parse_state (const char *s)
+{
+  if (s == NULL || g_str_equal (s, "STOPPED") || g_str_equal (s, "ABORTING"))
+    return RW_LXC_STOPPED;
+  if (g_str_equal (s, "STARTING"))
+    return RW_LXC_STARTING;
+  if (g_str_equal (s, "RUNNING") || g_str_equal (s, "THAWED"))
+    return RW_LXC_RUNNING;
+  if (g_str_equal (s, "STOPPING"))
+    return RW_LXC_STOPPING;
+  if (g_str_equal (s, "FROZEN") || g_str_equal (s, "FREEZING"))
+    return RW_LXC_FROZEN;
+  return RW_LXC_OTHER;
+}
+
+RwLxcState
+rw_lxc_get_state (const gchar *lxcpath, const gchar *name)
+{
+  g_autoptr(RwLxc) c = lxc_container_new (name, lxcpath);
+
+  if (c == NULL || !c->is_defined (c))
+    return RW_LXC_STOPPED;
+  return parse_state (c->state (c));
+}
+
+static gboolean
+get_monitor (RwLxc *c, pid_t *out_pid, int *out_pidfd, GError **error)
+{
+  pid_t pid = c->init_pid (c);
+  int pidfd;
+
+  if (pid <= 0)
+    {
+      set_lxc_error (error, c, _("The container is not running"));
+      return FALSE;
+    }
+  pidfd = c->init_pidfd (c);
+  if (pidfd < 0)
+    pidfd = (int) syscall (SYS_pidfd_open, pid, 0);
+  if (pidfd < 0)
+    {
+      int errsv = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                   _("Cannot watch the container’s init: %s"), g_strerror (errsv));
+      return FALSE;
+    }
+  *out_pid = pid;
+  *out_pidfd = pidfd;
+  return TRUE;
+}
+
+gboolean
+rw_lxc_start (const gchar *lxcpath, const gchar *name,
+              pid_t *out_pid, int *out_pidfd, GError **error)
+{
+  g_autoptr(RwLxc) c = open_container (lxcpath, name, TRUE, error);
+
+  if (c == NULL)
+    return FALSE;
+  if (c->is_running (c))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                   _("Container “%s” is already running"), name);
+      return FALSE;
+    }
+  c->want_daemonize (c, true);
+  /* The monitor must not inherit the daemon's bus connection or other fds. */
+  c->want_close_all_fds (c, true);
+  if (!c->start (c, 0, NULL))
+    {
+      set_lxc_error (error, c, _("The container failed to start"));
+      return FALSE;
+    }
+  return get_monitor (c, out_pid, out_pidfd, error);
+}
+
+gboolean
+rw_lxc_attach_monitor (const gchar *lxcpath, const gchar *name,
+                       pid_t *out_pid, int *out_pidfd, GError **error)
+{
+  g_autoptr(RwLxc) c = open_container (lxcpath, name, TRUE, error);
+
+  if (c == NULL)
+    return FALSE;
+  return get_monitor (c, out_pid, out_pidfd, error);
+}
+
+gboolean
+rw_lxc_stop (const gchar *lxcpath, const gchar *name,
+             guint timeout, gboolean force, GError **error)
+{
+  g_autoptr(RwLxc) c = open_container (lxcpath, name, TRUE, error);
+
+  if (c == NULL)
+    return FALSE;
+  if (!c->is_running (c))
+    return TRUE;
+  /* shutdown() sends lxc.signal.halt to init and waits for it. */
+  if (!force && timeout > 0 && c->shutdown (c, (int) timeout))
+    return TRUE;
+  if (!c->stop (c) && c->is_running (c))
+    {
+      set_lxc_error (error, c, _("The container could not be stopped"));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+rw_lxc_wait_stopped (const gchar *lxcpath, const gchar *name, gint timeout)
+{
+  g_autoptr(RwLxc) c = lxc_container_new (name, lxcpath);
+
+  if (c == NULL)
+    return FALSE;
+  return c->wait (c, "STOPPED", timeout);
+}
+
+gboolean
+rw_lxc_freeze (const gchar *lxcpath, const gchar *name, GError **error)
+{
+  g_autoptr(RwLxc) c = open_container (lxcpath, name, TRUE, error);
+
+  if (c == NULL)
+    return FALSE;
+  if (!c->freeze (c))
+    {
+      set_lxc_error (error, c, _("The container could not be frozen"));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+rw_lxc_thaw (const gchar *lxcpath, const gchar *name, GError **error)
+{
+  g_autoptr(RwLxc) c = open_container (lxcpath, name, TRUE, error);
+
+  if (c == NULL)
+    return FALSE;
+  if (!c->unfreeze (c))
+    {
+      set_lxc_error (error, c, _("The container could not be thawed"));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+rw_lxc_destroy (const gchar *lxcpath, const gchar *name, GError **error)
+{
+  g_autofree gchar *dir = g_build_filename (lxcpath, name, NULL);
+
+  /* Not c->destroy(): it would also delete the overlay upper dir through the
+   * storage driver; the daemon removes the container's own dirs itself. */
+  return rw_rm_rf (dir, error);
+}
+
+gchar **
+rw_lxc_get_addresses (const gchar *lxcpath, const gchar *name)
+{
+  g_autoptr(RwLxc) c = lxc_container_new (name, lxcpath);
+  g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func (g_free);
+  char **ips;
+
+  if (c != NULL && c->is_running (c) && (ips = c->get_ips (c, "eth0", NULL, 0)) != NULL)
+    {
+      for (char **p = ips; *p != NULL; p++)
+        {
+          g_ptr_array_add (out, g_strdup (*p));
+          free (*p);
+        }
+      free (ips);
+    }
+  g_ptr_array_add (out, NULL);
+  return (gchar **) g_ptr_array_free (g_steal_pointer (&out), FALSE);
+}
+
+typedef struct {
+  const gchar * const *argv;
+  gboolean tty;
+  gboolean default_shell;
+} ShellPayload;
+
+/* Runs inside the container after LXC attached to its namespaces. */
+static int
+shell_exec (void *data)
+{
+  ShellPayload *p = data;
+  static const char *shells[] = { "/bin/bash", "/bin/sh", "/system/bin/sh", NULL };
+
+  /* Nothing of the daemon's should reach the container. */
+  syscall (SYS_close_range, 3, ~0U, 0);
+  if (p->tty)
+    {
+      setsid ();
+      ioctl (STDIN_FILENO, TIOCSCTTY, 0);
+    }
+  if (p->default_shell)
+    {
+      for (const char **s = shells; *s != NULL; s++)
+        if (access (*s, X_OK) == 0)
+          {
+            const char *argv[] = { *s, NULL };
+            execv (*s, (char **) argv);
+          }
+    }
+  else
+    execvp (p->argv[0], (char **) p->argv);
+  dprintf (STDERR_FILENO, "redway: cannot run %s: %s\n",
+           p->default_shell ? "a shell" : p->argv[0], strerror (errno));
+  _exit (127);
+}
+
+static void
+attach_options_init (lxc_attach_options_t *opts, const gchar * const *env, const gchar *cwd)
+{
+  static char *default_env[] = {
+    (char *) "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/system/bin:/system/xbin:/vendor/bin",
+    (char *) "TERM=xterm-256color",
+    (char *) "HOME=/root",
+    NULL
+  };
+  lxc_attach_options_t defaults = LXC_ATTACH_OPTIONS_DEFAULT;
+
+  *opts = defaults;
+  opts->env_policy = LXC_ATTACH_CLEAR_ENV;
+  opts->extra_env_vars = env != NULL ? (char **) env : default_env;
+  opts->initial_cwd = (char *) cwd;
+}
+
+int
+rw_lxc_open_shell (const gchar *lxcpath, const gchar *name,
+                   const gchar * const *argv, const gchar * const *env,
+                   gboolean tty, pid_t *out_pid, GError **error)
+{
+  g_autoptr(RwLxc) c = open_container (lxcpath, name, TRUE, error);
+  lxc_attach_options_t opts;
+  ShellPayload payload = { argv, tty, argv == NULL || argv[0] == NULL };
+  int host_fd = -1, child_fd = -1;
+  pid_t pid = -1;
+
+  if (c == NULL)
+    return -1;
+  if (!c->is_running (c))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, _("Container “%s” is not running"), name);
+      return -1;
+    }
+  if (tty)
+    {
+      host_fd = posix_openpt (O_RDWR | O_NOCTTY | O_CLOEXEC);
+      if (host_fd < 0 || grantpt (host_fd) < 0 || unlockpt (host_fd) < 0)
+        goto fail_errno;
+      child_fd = ioctl (host_fd, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+      if (child_fd < 0)
+        goto fail_errno;
+    }
+  else
+    {
+      int sv[2];
+      if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        goto fail_errno;
+      host_fd = sv[0];
+      child_fd = sv[1];
+    }
+
+  attach_options_init (&opts, env, NULL);
+  opts.stdin_fd = opts.stdout_fd = opts.stderr_fd = child_fd;
+  if (c->attach (c, shell_exec, &payload, &opts, &pid) < 0)
+    {
+      set_lxc_error (error, c, _("Could not attach to the container"));
+      close (host_fd);
+      close (child_fd);
+      return -1;
+    }
+  close (child_fd);
+  *out_pid = pid;
+  return host_fd;
+
+fail_errno:
+  {
+    int errsv = errno;
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                 _("Cannot set up a terminal: %s"), g_strerror (errsv));
+    if (host_fd >= 0)
+      close (host_fd);
+    if (child_fd >= 0)
+      close (child_fd);
+    return -1;
+  }
+}
+
+/* Reads what is available on @fd into @buf, up to @max bytes kept. FALSE at EOF. */
+static gboolean
+drain (int fd, GByteArray *buf, gsize max)
+{
+  guint8 chunk[16384];
+  ssize_t n = read (fd, chunk, sizeof chunk);
+
+  if (n < 0 && (errno == EINTR || errno == EAGAIN))
+    return TRUE;
+  if (n <= 0)
+    return FALSE;
+  if (buf->len < max)
+    g_byte_array_append (buf, chunk, MIN ((gsize) n, max - buf->len));
+  return TRUE;
+}
+
+gboolean
+rw_lxc_exec (const gchar *lxcpath, const gchar *name,
+             const gchar * const *argv, const gchar * const *env,
+             const gchar *cwd, GBytes *stdin_data, gsize max_output,
+             gint *out_status, GBytes **out_stdout, GBytes **out_stderr,
+             GCancellable *cancellable, GError **error)
+{
+  g_autoptr(RwLxc) c = open_container (lxcpath, name, TRUE, error);
+  g_autoptr(GByteArray) out = g_byte_array_new ();
+  g_autoptr(GByteArray) err = g_byte_array_new ();
+  lxc_attach_options_t opts;
+  ShellPayload payload = { argv, FALSE, FALSE };
+  int in_pipe[2] = { -1, -1 }, out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 };
+  const guint8 *in_buf = NULL;
+  gsize in_len = 0, in_off = 0;
+  pid_t pid = -1;
+  int status = 0;
+  gboolean ok = FALSE;
+
+  if (c == NULL)
+    return FALSE;
+  if (argv == NULL || argv[0] == NULL)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, _("No command given"));
+      return FALSE;
+    }
+  if (!c->is_running (c))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, _("Container “%s” is not running"), name);
+      return FALSE;
+    }
+  if (pipe2 (in_pipe, O_CLOEXEC) < 0 || pipe2 (out_pipe, O_CLOEXEC) < 0 || pipe2 (err_pipe, O_CLOEXEC) < 0)
+    {
+      int errsv = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv), "pipe: %s", g_strerror (errsv));
+      goto out;
+    }
+
+  attach_options_init (&opts, env, cwd);
+  opts.stdin_fd = in_pipe[0];
+  opts.stdout_fd = out_pipe[1];
+  opts.stderr_fd = err_pipe[1];
+  if (c->attach (c, shell_exec, &payload, &opts, &pid) < 0)
+    {
+      set_lxc_error (error, c, _("Could not attach to the container"));
+      goto out;
+    }
+  close_fd (&in_pipe[0]);
+  close_fd (&out_pipe[1]);
+  close_fd (&err_pipe[1]);
+
+  if (stdin_data != NULL)
+    in_buf = g_bytes_get_data (stdin_data, &in_len);
+  if (in_len == 0)
+    close_fd (&in_pipe[1]);
+  else
+    fcntl (in_pipe[1], F_SETFL, O_NONBLOCK);
+
+  while (out_pipe[0] >= 0 || err_pipe[0] >= 0)
+    {
+      struct pollfd fds[3] = {
+        { out_pipe[0], POLLIN, 0 }, { err_pipe[0], POLLIN, 0 }, { in_pipe[1], POLLOUT, 0 },
+      };
+      if (g_cancellable_is_cancelled (cancellable))
+        {
+          kill (pid, SIGKILL);
+          break;
+        }
+      if (poll (fds, 3, 1000) < 0 && errno != EINTR)
+        break;
+      if (fds[0].revents && !drain (out_pipe[0], out, max_output))
+        close_fd (&out_pipe[0]);
+      if (fds[1].revents && !drain (err_pipe[0], err, max_output))
+        close_fd (&err_pipe[0]);
+      if (fds[2].revents)
+        {
+          ssize_t n = write (in_pipe[1], in_buf + in_off, in_len - in_off);
+          if (n > 0)
+            in_off += (gsize) n;
+          if ((n < 0 && errno != EAGAIN) || in_off >= in_len)
+            close_fd (&in_pipe[1]);
+        }
+    }
+  close_fd (&in_pipe[1]);
+
+  while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
+    ;
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    goto out;
+  *out_status = WIFEXITED (status) ? WEXITSTATUS (status)
+              : WIFSIGNALED (status) ? 128 + WTERMSIG (status) : 255;
+  *out_stdout = g_byte_array_free_to_bytes (g_steal_pointer (&out));
+  *out_stderr = g_byte_array_free_to_bytes (g_steal_pointer (&err));
+  ok = TRUE;
+
+out:
+  for (int i = 0; i < 2; i++)
+    {
+      close_fd (&in_pipe[i]);
+      close_fd (&out_pipe[i]);
+      close_fd (&err_pipe[i]);
+    }
+  return ok;
+}

@@ -1,1 +1,137 @@
-int main(void){return 1;}
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <glib-unix.h>
+#include <glib/gi18n-lib.h>
+#include <locale.h>
+#include <signal.h>
+
+#include "daemon.h"
+#include "redway-client.h"
+#include "redway-error.h"
+
+typedef struct {
+  GMainLoop *loop;
+  RwdDaemon *daemon;
+  gint exit_code;
+} Service;
+
+static void
+on_name_acquired (GDBusConnection *connection, const gchar *name, gpointer data)
+{
+  g_message ("Acquired the name %s on the system bus", name);
+}
+
+static void
+on_name_lost (GDBusConnection *connection, const gchar *name, gpointer data)
+{
+  Service *service = data;
+
+  if (connection == NULL)
+    g_warning ("Lost the connection to the system bus");
+  else
+    g_message ("Lost (or could not acquire) the name %s; exiting", name);
+  service->exit_code = service->exit_code == 0 && connection == NULL ? 1 : service->exit_code;
+  g_main_loop_quit (service->loop);
+}
+
+static gboolean
+on_sigterm (gpointer data)
+{
+  Service *service = data;
+
+  g_message ("Exiting on signal; containers keep running");
+  g_main_loop_quit (service->loop);
+  return G_SOURCE_REMOVE;
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDBusConnection) connection = NULL;
+  g_autofree gchar *state_dir = NULL;
+  g_autofree gchar *lxc_path = NULL;
+  g_auto(GStrv) insecure = NULL;
+  gboolean replace = FALSE;
+  gboolean show_version = FALSE;
+  Service service = { 0 };
+  RwdDaemonOptions options;
+  guint owner_id;
+  GOptionEntry entries[] = {
+    { "replace", 'r', 0, G_OPTION_ARG_NONE, &replace, N_("Replace a running instance"), NULL },
+    { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir, N_("Directory for state, images and container data"), N_("DIR") },
+    { "lxc-path", 0, 0, G_OPTION_ARG_FILENAME, &lxc_path, N_("LXC path for container definitions"), N_("DIR") },
+    { "insecure-registry", 0, 0, G_OPTION_ARG_STRING_ARRAY, &insecure, N_("Allow plain HTTP for this registry (host[:port])"), N_("HOST") },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &show_version, N_("Print the version and exit"), NULL },
+    { NULL }
+  };
+
+  setlocale (LC_ALL, "");
+  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+
+  context = g_option_context_new (NULL);
+  g_option_context_set_summary (context, _("redway container service"));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    {
+      g_printerr ("redwayd: %s\n", error->message);
+      return 2;
+    }
+  if (show_version)
+    {
+      g_print ("redwayd %s\n", PACKAGE_VERSION);
+      return 0;
+    }
+  if (state_dir == NULL)
+    state_dir = g_strdup (REDWAY_STATE_DIR);
+  if (lxc_path == NULL)
+    lxc_path = g_build_filename (state_dir, "lxc", NULL);
+  if (!g_path_is_absolute (state_dir) || !g_path_is_absolute (lxc_path))
+    {
+      g_printerr ("redwayd: %s\n", _("--state-dir and --lxc-path must be absolute paths"));
+      return 2;
+    }
+
+  /* Writes to a client that went away must not kill the service. */
+  signal (SIGPIPE, SIG_IGN);
+  (void) redway_error_quark ();
+
+  connection = g_bus_get_sync (G_BUS_TYPE_SYSTEM, NULL, &error);
+  if (connection == NULL)
+    {
+      g_printerr ("redwayd: %s: %s\n", _("Cannot connect to the system bus"), error->message);
+      return 1;
+    }
+  g_dbus_connection_set_exit_on_close (connection, FALSE);
+
+  options.state_dir = state_dir;
+  options.lxc_path = lxc_path;
+  options.insecure_registries = (const gchar * const *) insecure;
+  service.loop = g_main_loop_new (NULL, FALSE);
+  service.daemon = rwd_daemon_new (connection, &options, &error);
+  if (service.daemon == NULL)
+    {
+      g_printerr ("redwayd: %s\n", error->message);
+      g_main_loop_unref (service.loop);
+      return 1;
+    }
+
+  /* Every object is exported by now; only then take the name. */
+  owner_id = g_bus_own_name_on_connection (connection, REDWAY_BUS_NAME,
+                                           G_BUS_NAME_OWNER_FLAGS_ALLOW_REPLACEMENT |
+                                           (replace ? G_BUS_NAME_OWNER_FLAGS_REPLACE : 0),
+                                           on_name_acquired, on_name_lost, &service, NULL);
+  g_unix_signal_add (SIGTERM, on_sigterm, &service);
+  g_unix_signal_add (SIGINT, on_sigterm, &service);
+
+  g_main_loop_run (service.loop);
+
+  g_bus_unown_name (owner_id);
+  g_clear_object (&service.daemon);
+  g_main_loop_unref (service.loop);
+  return service.exit_code;
+}

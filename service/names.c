@@ -1,1 +1,130 @@
-/* placeholder: not yet written */
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <gio/gio.h>
+#include <glib/gi18n-lib.h>
+
+#include "names.h"
+
+gboolean
+rw_name_validate (const gchar *name, GError **error)
+{
+  gsize len;
+
+  if (name == NULL || *name == '\0')
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                           _("Container name must not be empty"));
+      return FALSE;
+    }
+  len = strlen (name);
+  if (len > RW_NAME_MAX)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("Container name is longer than %d characters"), RW_NAME_MAX);
+      return FALSE;
+    }
+  if (!g_ascii_isalnum (name[0]))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                           _("Container name must start with a letter or a digit"));
+      return FALSE;
+    }
+  for (const gchar *p = name; *p != '\0'; p++)
+    if (!g_ascii_isalnum (*p) && *p != '_' && *p != '.' && *p != '-')
+      {
+        g_autofree gchar *shown = g_strescape (name, NULL);
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                     _("Invalid container name “%s”: only letters, digits, “_”, “.” and “-” are allowed"),
+                     shown);
+        return FALSE;
+      }
+  return TRUE;
+}
+
+gchar *
+rw_container_object_path (const gchar *name)
+{
+  g_autofree gchar *escaped = g_dbus_escape_object_path (name);
+
+  return g_strconcat ("/org/redway/Redway1/Containers/", escaped, NULL);
+}
+
+gchar *
+rw_mac_for_seed (const gchar *seed)
+{
+  g_autoptr(GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+  guint8 digest[32];
+  gsize len = sizeof digest;
+
+  g_checksum_update (sum, (const guchar *) seed, -1);
+  g_checksum_get_digest (sum, digest, &len);
+  /* 0x02: locally administered, unicast. */
+  return g_strdup_printf ("02:%02x:%02x:%02x:%02x:%02x",
+                          digest[0], digest[1], digest[2], digest[3], digest[4]);
+}
+
+gboolean
+rw_ipv4_parse_cidr (const gchar *cidr, guint32 *addr, guint *prefix, GError **error)
+{
+  g_auto(GStrv) parts = NULL;
+  struct in_addr in;
+  guint64 p;
+
+  parts = g_strsplit (cidr != NULL ? cidr : "", "/", 2);
+  if (g_strv_length (parts) != 2 || inet_pton (AF_INET, parts[0], &in) != 1 ||
+      !g_ascii_string_to_unsigned (parts[1], 10, 8, 30, &p, NULL))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("Invalid IPv4 address with prefix “%s” (expected e.g. 10.0.3.1/24)"),
+                   cidr != NULL ? cidr : "");
+      return FALSE;
+    }
+  *addr = ntohl (in.s_addr);
+  *prefix = (guint) p;
+  return TRUE;
+}
+
+static gchar *
+format_ipv4 (guint32 addr)
+{
+  struct in_addr in = { .s_addr = htonl (addr) };
+  gchar buf[INET_ADDRSTRLEN];
+
+  inet_ntop (AF_INET, &in, buf, sizeof buf);
+  return g_strdup (buf);
+}
+
+gchar *
+rw_ipv4_allocate (const gchar *bridge_cidr, const gchar * const *used, GError **error)
+{
+  g_autoptr(GHashTable) taken = g_hash_table_new (g_direct_hash, g_direct_equal);
+  guint32 bridge, mask, net, bcast;
+  guint prefix;
+
+  if (!rw_ipv4_parse_cidr (bridge_cidr, &bridge, &prefix, error))
+    return NULL;
+  mask = prefix == 0 ? 0 : 0xffffffffu << (32 - prefix);
+  net = bridge & mask;
+  bcast = net | ~mask;
+
+  for (; used != NULL && *used != NULL; used++)
+    {
+      g_auto(GStrv) parts = g_strsplit (*used, "/", 2);
+      struct in_addr in;
+      if (inet_pton (AF_INET, parts[0], &in) == 1)
+        g_hash_table_add (taken, GUINT_TO_POINTER (ntohl (in.s_addr)));
+    }
+
+  for (guint32 a = net + 1; a < bcast; a++)
+    if (a != bridge && !g_hash_table_contains (taken, GUINT_TO_POINTER (a)))
+      {
+        g_autofree gchar *s = format_ipv4 (a);
+        return g_strdup_printf ("%s/%u", s, prefix);
+      }
+
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
+               _("No free address left in %s"), bridge_cidr);
+  return NULL;
+}

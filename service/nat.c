@@ -1,1 +1,111 @@
-/* placeholder: not yet written */
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* NAT through libnftables: our own table only, replaced atomically. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <nftables/libnftables.h>
+#include <string.h>
+
+#include <gio/gio.h>
+#include <glib/gi18n-lib.h>
+
+#include "nat.h"
+#include "netlink.h"
+
+typedef struct nft_ctx NftCtx;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NftCtx, nft_ctx_free)
+
+gchar *
+rw_nat_subnet_from_cidr (const gchar *address_cidr, GError **error)
+{
+  guint32 addr;
+  guint prefix;
+  struct in_addr net;
+  gchar buf[INET_ADDRSTRLEN];
+
+  if (!rw_netlink_parse_ipv4_cidr (address_cidr, &addr, &prefix, error))
+    return NULL;
+  net.s_addr = addr & htonl (prefix == 0 ? 0 : 0xffffffffu << (32 - prefix));
+  inet_ntop (AF_INET, &net, buf, sizeof buf);
+  return g_strdup_printf ("%s/%u", buf, prefix);
+}
+
+static NftCtx *
+nft_new (void)
+{
+  NftCtx *ctx = nft_ctx_new (NFT_CTX_DEFAULT);
+
+  nft_ctx_buffer_output (ctx);
+  nft_ctx_buffer_error (ctx);
+  return ctx;
+}
+
+/* Runs @cmds; on failure the error names what nft said. */
+static gboolean
+nft_run (NftCtx *ctx, const gchar *cmds, GError **error)
+{
+  if (nft_run_cmd_from_buffer (ctx, cmds) != 0)
+    {
+      g_autofree gchar *msg = g_strstrip (g_strdup (nft_ctx_get_error_buffer (ctx)));
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                   _("nftables failed: %s"), *msg ? msg : _("unknown error"));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+rw_nat_ensure (const gchar *bridge, const gchar *subnet, GError **error)
+{
+  g_autoptr (NftCtx) ctx = nft_new ();
+  g_autofree gchar *cmds = NULL;
+  g_autofree gchar *canonical = rw_nat_subnet_from_cidr (subnet, error);
+
+  if (canonical == NULL)
+    return FALSE;
+  if (bridge == NULL || *bridge == '\0' || strlen (bridge) >= 16 ||
+      strspn (bridge, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != strlen (bridge))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("Invalid bridge name for NAT: %s"), bridge ? bridge : "");
+      return FALSE;
+    }
+  /* "add table" then "delete table" makes the delete safe when the table
+   * does not exist yet; the whole buffer is one transaction, so there is
+   * no moment without the rule and nobody else's table is affected. */
+  cmds = g_strdup_printf ("add table ip " RW_NAT_TABLE "\n"
+                          "delete table ip " RW_NAT_TABLE "\n"
+                          "table ip " RW_NAT_TABLE " {\n"
+                          "  chain postrouting {\n"
+                          "    type nat hook postrouting priority srcnat; policy accept;\n"
+                          "    ip saddr %s oifname != \"%s\" masquerade\n"
+                          "  }\n"
+                          "}\n",
+                          canonical, bridge);
+  return nft_run (ctx, cmds, error);
+}
+
+gboolean
+rw_nat_check (const gchar *subnet, gboolean *out_present, GError **error)
+{
+  g_autoptr (NftCtx) ctx = nft_new ();
+  g_autofree gchar *canonical = rw_nat_subnet_from_cidr (subnet, error);
+  g_autofree gchar *needle = NULL;
+  g_autoptr (GError) local = NULL;
+  const gchar *out;
+
+  if (canonical == NULL)
+    return FALSE;
+  /* Probe that nftables works at all before reading our table. */
+  if (!nft_run (ctx, "list tables", error))
+    return FALSE;
+  if (!nft_run (ctx, "list table ip " RW_NAT_TABLE, &local))
+    {
+      *out_present = FALSE;
+      return TRUE;
+    }
+  out = nft_ctx_get_output_buffer (ctx);
+  needle = g_strdup_printf ("ip saddr %s", canonical);
+  *out_present = strstr (out, needle) != NULL && strstr (out, "masquerade") != NULL;
+  return TRUE;
+}

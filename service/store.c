@@ -1,1 +1,480 @@
-/* placeholder: not yet written */
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <errno.h>
+#include <glib/gi18n-lib.h>
+#include <glib/gstdio.h>
+#include <gio/gio.h>
+
+#include "store.h"
+
+RwStoreEntry *
+rw_store_entry_new (const gchar *name)
+{
+  RwStoreEntry *e = g_new0 (RwStoreEntry, 1);
+
+  e->name = g_strdup (name);
+  e->gpu_mode = g_strdup ("guest");
+  return e;
+}
+
+void
+rw_store_entry_free (RwStoreEntry *e)
+{
+  if (e == NULL)
+    return;
+  g_free (e->name);
+  g_free (e->image_url);
+  g_free (e->image_id);
+  g_free (e->profile);
+  g_free (e->data_path);
+  g_free (e->log_file);
+  g_free (e->gpu_mode);
+  g_free (e->ipv4);
+  g_free (e->mac);
+  g_strfreev (e->env);
+  g_clear_pointer (&e->options, json_object_unref);
+  g_clear_pointer (&e->extra, json_object_unref);
+  g_free (e);
+}
+
+void
+rw_store_free (RwStore *store)
+{
+  if (store == NULL)
+    return;
+  g_free (store->path);
+  g_free (store->bridge);
+  g_free (store->bridge_address);
+  g_hash_table_unref (store->containers);
+  g_clear_pointer (&store->extra, json_object_unref);
+  g_free (store);
+}
+
+static RwStore *
+store_new (const gchar *path)
+{
+  RwStore *store = g_new0 (RwStore, 1);
+
+  store->path = g_strdup (path);
+  store->containers = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                             (GDestroyNotify) rw_store_entry_free);
+  store->extra = json_object_new ();
+  return store;
+}
+
+/* Typed getters that refuse wrong types instead of guessing. */
+static gboolean
+get_string (JsonObject *obj, const gchar *key, gchar **out, GError **error)
+{
+  JsonNode *node = json_object_get_member (obj, key);
+
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
+  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   _("“%s” must be a string"), key);
+      return FALSE;
+    }
+  g_free (*out);
+  *out = g_strdup (json_node_get_string (node));
+  return TRUE;
+}
+
+static gboolean
+get_bool (JsonObject *obj, const gchar *key, gboolean *out, GError **error)
+{
+  JsonNode *node = json_object_get_member (obj, key);
+
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
+  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_BOOLEAN)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   _("“%s” must be true or false"), key);
+      return FALSE;
+    }
+  *out = json_node_get_boolean (node);
+  return TRUE;
+}
+
+static gboolean
+get_int (JsonObject *obj, const gchar *key, gint64 *out, GError **error)
+{
+  JsonNode *node = json_object_get_member (obj, key);
+
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
+  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   _("“%s” must be an integer"), key);
+      return FALSE;
+    }
+  *out = json_node_get_int (node);
+  return TRUE;
+}
+
+static const gchar *entry_keys[] = {
+  "name", "image_url", "image_id", "profile", "data_path", "log_file", "gpu_mode",
+  "initialized", "created_at", "ipv4", "mac", "env", "options", NULL
+};
+
+static RwStoreEntry *
+entry_from_json (const gchar *name, JsonObject *obj, GError **error)
+{
+  g_autoptr(RwStoreEntry) e = rw_store_entry_new (name);
+  g_autofree gchar *inner_name = NULL;
+  JsonNode *node;
+  GList *members, *l;
+
+  if (!get_string (obj, "name", &inner_name, error) ||
+      !get_string (obj, "image_url", &e->image_url, error) ||
+      !get_string (obj, "image_id", &e->image_id, error) ||
+      !get_string (obj, "profile", &e->profile, error) ||
+      !get_string (obj, "data_path", &e->data_path, error) ||
+      !get_string (obj, "log_file", &e->log_file, error) ||
+      !get_string (obj, "gpu_mode", &e->gpu_mode, error) ||
+      !get_bool (obj, "initialized", &e->initialized, error) ||
+      !get_int (obj, "created_at", &e->created_at, error) ||
+      !get_string (obj, "ipv4", &e->ipv4, error) ||
+      !get_string (obj, "mac", &e->mac, error))
+    {
+      g_prefix_error (error, _("Container “%s”: "), name);
+      return NULL;
+    }
+  if (inner_name != NULL && g_strcmp0 (inner_name, name) != 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   _("Container “%s” is stored under the name “%s”"), inner_name, name);
+      return NULL;
+    }
+
+  node = json_object_get_member (obj, "env");
+  if (node != NULL && JSON_NODE_HOLDS_ARRAY (node))
+    {
+      JsonArray *arr = json_node_get_array (node);
+      g_autoptr(GPtrArray) env = g_ptr_array_new_with_free_func (g_free);
+
+      for (guint i = 0; i < json_array_get_length (arr); i++)
+        {
+          JsonNode *item = json_array_get_element (arr, i);
+          if (!JSON_NODE_HOLDS_VALUE (item) || json_node_get_value_type (item) != G_TYPE_STRING)
+            {
+              g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                           _("Container “%s”: “env” must be a list of strings"), name);
+              return NULL;
+            }
+          g_ptr_array_add (env, g_strdup (json_node_get_string (item)));
+        }
+      g_ptr_array_add (env, NULL);
+      e->env = (gchar **) g_ptr_array_free (g_steal_pointer (&env), FALSE);
+    }
+
+  node = json_object_get_member (obj, "options");
+  if (node != NULL && JSON_NODE_HOLDS_OBJECT (node))
+    e->options = json_object_ref (json_node_get_object (node));
+
+  e->extra = json_object_new ();
+  members = json_object_get_members (obj);
+  for (l = members; l != NULL; l = l->next)
+    if (!g_strv_contains (entry_keys, l->data))
+      json_object_set_member (e->extra, l->data, json_node_copy (json_object_get_member (obj, l->data)));
+  g_list_free (members);
+
+  return g_steal_pointer (&e);
+}
+
+static JsonNode *
+entry_to_json (RwStoreEntry *e)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  GList *members, *l;
+
+  json_builder_begin_object (b);
+#define ADD_STR(key, val) if ((val) != NULL) { json_builder_set_member_name (b, key); json_builder_add_string_value (b, val); }
+  ADD_STR ("name", e->name);
+  ADD_STR ("image_url", e->image_url);
+  ADD_STR ("image_id", e->image_id);
+  ADD_STR ("profile", e->profile);
+  ADD_STR ("data_path", e->data_path);
+  ADD_STR ("log_file", e->log_file);
+  ADD_STR ("gpu_mode", e->gpu_mode);
+  ADD_STR ("ipv4", e->ipv4);
+  ADD_STR ("mac", e->mac);
+#undef ADD_STR
+  json_builder_set_member_name (b, "initialized");
+  json_builder_add_boolean_value (b, e->initialized);
+  json_builder_set_member_name (b, "created_at");
+  json_builder_add_int_value (b, e->created_at);
+  if (e->env != NULL)
+    {
+      json_builder_set_member_name (b, "env");
+      json_builder_begin_array (b);
+      for (gchar **p = e->env; *p != NULL; p++)
+        json_builder_add_string_value (b, *p);
+      json_builder_end_array (b);
+    }
+  if (e->options != NULL)
+    {
+      json_builder_set_member_name (b, "options");
+      json_builder_add_value (b, json_node_init_object (json_node_alloc (), e->options));
+    }
+  if (e->extra != NULL)
+    {
+      members = json_object_get_members (e->extra);
+      for (l = members; l != NULL; l = l->next)
+        {
+          json_builder_set_member_name (b, l->data);
+          json_builder_add_value (b, json_node_copy (json_object_get_member (e->extra, l->data)));
+        }
+      g_list_free (members);
+    }
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
+}
+
+/* The seed's first format described one container at the top level. */
+static gboolean
+is_legacy (JsonObject *root)
+{
+  return json_object_has_member (root, "container_name") &&
+         !json_object_has_member (root, "containers");
+}
+
+static gboolean
+migrate_legacy (RwStore *store, JsonObject *root, GError **error)
+{
+  g_autofree gchar *name = NULL;
+  g_autoptr(JsonObject) entry = json_object_new ();
+  static const gchar *moved[] = { "image_url", "data_path", "log_file", "gpu_mode", "initialized", NULL };
+  g_autoptr(RwStoreEntry) e = NULL;
+  GList *members, *l;
+
+  if (!get_string (root, "container_name", &name, error))
+    return FALSE;
+  if (name == NULL || *name == '\0')
+    name = g_strdup ("redroid");
+
+  for (const gchar **k = moved; *k != NULL; k++)
+    if (json_object_has_member (root, *k))
+      json_object_set_member (entry, *k, json_node_copy (json_object_get_member (root, *k)));
+
+  e = entry_from_json (name, entry, error);
+  if (e == NULL)
+    return FALSE;
+  if (!get_bool (root, "lxc_ready", &store->lxc_ready, error))
+    return FALSE;
+
+  members = json_object_get_members (root);
+  for (l = members; l != NULL; l = l->next)
+    if (!g_strv_contains (moved, l->data) &&
+        g_strcmp0 (l->data, "container_name") != 0 &&
+        g_strcmp0 (l->data, "lxc_ready") != 0)
+      json_object_set_member (store->extra, l->data,
+                              json_node_copy (json_object_get_member (root, l->data)));
+  g_list_free (members);
+
+  g_hash_table_replace (store->containers, e->name, e);
+  g_steal_pointer (&e);
+  return TRUE;
+}
+
+static gboolean
+load_current (RwStore *store, JsonObject *root, GError **error)
+{
+  JsonNode *node;
+  GList *members, *l;
+  static const gchar *top_keys[] = { "lxc_ready", "containers", "bridge", "bridge_address", NULL };
+
+  if (!get_bool (root, "lxc_ready", &store->lxc_ready, error) ||
+      !get_string (root, "bridge", &store->bridge, error) ||
+      !get_string (root, "bridge_address", &store->bridge_address, error))
+    return FALSE;
+
+  node = json_object_get_member (root, "containers");
+  if (node != NULL && !JSON_NODE_HOLDS_NULL (node))
+    {
+      JsonObject *containers;
+
+      if (!JSON_NODE_HOLDS_OBJECT (node))
+        {
+          g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                               _("“containers” must be an object"));
+          return FALSE;
+        }
+      containers = json_node_get_object (node);
+      members = json_object_get_members (containers);
+      for (l = members; l != NULL; l = l->next)
+        {
+          JsonNode *cnode = json_object_get_member (containers, l->data);
+          RwStoreEntry *e;
+
+          if (!JSON_NODE_HOLDS_OBJECT (cnode))
+            {
+              g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                           _("Container “%s” must be an object"), (const gchar *) l->data);
+              g_list_free (members);
+              return FALSE;
+            }
+          e = entry_from_json (l->data, json_node_get_object (cnode), error);
+          if (e == NULL)
+            {
+              g_list_free (members);
+              return FALSE;
+            }
+          g_hash_table_replace (store->containers, e->name, e);
+        }
+      g_list_free (members);
+    }
+
+  members = json_object_get_members (root);
+  for (l = members; l != NULL; l = l->next)
+    if (!g_strv_contains (top_keys, l->data))
+      json_object_set_member (store->extra, l->data,
+                              json_node_copy (json_object_get_member (root, l->data)));
+  g_list_free (members);
+  return TRUE;
+}
+
+RwStore *
+rw_store_load (const gchar *path, GError **error)
+{
+  g_autoptr(RwStore) store = store_new (path);
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(JsonParser) parser = NULL;
+  g_autofree gchar *data = NULL;
+  gsize len = 0;
+  JsonNode *root;
+
+  if (!g_file_get_contents (path, &data, &len, &local_error))
+    {
+      if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        return g_steal_pointer (&store);
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
+
+  parser = json_parser_new ();
+  if (!json_parser_load_from_data (parser, data, len, &local_error))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   _("State file %s is corrupt (%s); it was left as it is"),
+                   path, local_error->message);
+      return NULL;
+    }
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   _("State file %s is corrupt (not a JSON object); it was left as it is"), path);
+      return NULL;
+    }
+
+  if (is_legacy (json_node_get_object (root)))
+    {
+      g_autofree gchar *backup = g_strconcat (path, ".v1.bak", NULL);
+
+      if (!migrate_legacy (store, json_node_get_object (root), &local_error))
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                       _("State file %s is corrupt (%s); it was left as it is"),
+                       path, local_error->message);
+          return NULL;
+        }
+      /* Keep the old file before rewriting it in the new format. */
+      if (!g_file_set_contents_full (backup, data, len, G_FILE_SET_CONTENTS_CONSISTENT, 0600, error) ||
+          !rw_store_save (store, error))
+        return NULL;
+      g_message ("Migrated single-container state file %s (backup in %s)", path, backup);
+      return g_steal_pointer (&store);
+    }
+
+  if (!load_current (store, json_node_get_object (root), &local_error))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   _("State file %s is corrupt (%s); it was left as it is"),
+                   path, local_error->message);
+      return NULL;
+    }
+  return g_steal_pointer (&store);
+}
+
+static gint
+compare_names (gconstpointer a, gconstpointer b)
+{
+  return g_strcmp0 (*(const gchar **) a, *(const gchar **) b);
+}
+
+gchar *
+rw_store_to_data (RwStore *store, gsize *length)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonGenerator) gen = json_generator_new ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(GPtrArray) names = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer key;
+  GList *members, *l;
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "lxc_ready");
+  json_builder_add_boolean_value (b, store->lxc_ready);
+  if (store->bridge != NULL)
+    {
+      json_builder_set_member_name (b, "bridge");
+      json_builder_add_string_value (b, store->bridge);
+    }
+  if (store->bridge_address != NULL)
+    {
+      json_builder_set_member_name (b, "bridge_address");
+      json_builder_add_string_value (b, store->bridge_address);
+    }
+  json_builder_set_member_name (b, "containers");
+  json_builder_begin_object (b);
+  g_hash_table_iter_init (&iter, store->containers);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    g_ptr_array_add (names, key);
+  g_ptr_array_sort (names, compare_names);
+  for (guint i = 0; i < names->len; i++)
+    {
+      json_builder_set_member_name (b, names->pdata[i]);
+      json_builder_add_value (b, entry_to_json (g_hash_table_lookup (store->containers, names->pdata[i])));
+    }
+  json_builder_end_object (b);
+  members = json_object_get_members (store->extra);
+  for (l = members; l != NULL; l = l->next)
+    {
+      json_builder_set_member_name (b, l->data);
+      json_builder_add_value (b, json_node_copy (json_object_get_member (store->extra, l->data)));
+    }
+  g_list_free (members);
+  json_builder_end_object (b);
+
+  root = json_builder_get_root (b);
+  json_generator_set_root (gen, root);
+  json_generator_set_pretty (gen, TRUE);
+  return json_generator_to_data (gen, length);
+}
+
+gboolean
+rw_store_save (RwStore *store, GError **error)
+{
+  g_autofree gchar *data = NULL;
+  g_autofree gchar *dir = g_path_get_dirname (store->path);
+  gsize len = 0;
+
+  if (g_mkdir_with_parents (dir, 0700) < 0)
+    {
+      int errsv = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                   _("Cannot create %s: %s"), dir, g_strerror (errsv));
+      return FALSE;
+    }
+  data = rw_store_to_data (store, &len);
+  /* CONSISTENT = write to a temporary file, fsync, rename over the old one. */
+  return g_file_set_contents_full (store->path, data, len,
+                                   G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
+                                   0600, error);
+}

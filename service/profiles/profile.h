@@ -50,8 +50,13 @@ void rw_lxc_config_addf (RwLxcConfig *config, const gchar *key, const gchar *for
 gchar *rw_lxc_config_to_string (const RwLxcConfig *config);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RwLxcConfig, rw_lxc_config_free)
 
-/* Items every profile shares: rootfs overlay, uts name, logs, network. */
+/* Items every profile shares: rootfs overlay, uts name, logs, network.
+ * Call rw_profile_validate_spec() first: this function cannot fail. */
 void rw_profile_common (const RwContainerSpec *spec, RwLxcConfig *config);
+
+/* Checks the spec fields rw_profile_common() writes (paths without ':' or
+ * newlines, IPv4 CIDR/gateway, MAC, interface name). G_IO_ERROR_INVALID_ARGUMENT. */
+gboolean rw_profile_validate_spec (const RwContainerSpec *spec, GError **error);
 
 RwLxcConfig *rw_profile_generic (const RwContainerSpec *spec, GError **error);
 RwLxcConfig *rw_profile_redroid (const RwContainerSpec *spec, GError **error);
@@ -60,5 +65,14 @@ RwLxcConfig *rw_profile_redroid (const RwContainerSpec *spec, GError **error);
 const gchar *rw_profile_detect (const gchar *image_ref, const RwImageConfig *config);
 
 void rw_redroid_options_clear (RwRedroidOptions *options);
+
+/* Validation helpers shared by the profile implementations. Each sets
+ * G_IO_ERROR_INVALID_ARGUMENT with a translated message naming @what. */
+gboolean rw_profile_has_control_chars (const gchar *s);
+gboolean rw_profile_check_value (const gchar *what, const gchar *value, GError **error);
+gboolean rw_profile_check_path (const gchar *what, const gchar *path,
+                                const gchar *forbidden, GError **error);
+gboolean rw_profile_check_ifname (const gchar *name, GError **error);
+gboolean rw_profile_check_env (const gchar *item, GError **error);
 
 G_END_DECLS

@@ -1,1 +1,195 @@
-/* placeholder: not yet written */
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Profile for Redroid (Android in a container): boot parameters on /init's command line. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+
+#include <gio/gio.h>
+#include <glib/gi18n-lib.h>
+
+#include "profiles/profile.h"
+
+#define MAX_DNS 4
+
+/* Each boot parameter is one word of lxc.init.cmd, which LXC splits on
+ * spaces: a value must not contain spaces, quotes (Android parses
+ * androidboot.* like a kernel command line) or control characters, or
+ * it could smuggle in further parameters or config lines. */
+static gboolean
+check_word (const gchar *what, const gchar *value, GError **error)
+{
+  if (value == NULL || *value == '\0' || strlen (value) > 1024)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("%s must be 1 to 1024 characters long"), what);
+      return FALSE;
+    }
+  for (const guchar *p = (const guchar *) value; *p != '\0'; p++)
+    if (*p <= 0x20 || *p >= 0x7f || *p == '"' || *p == '\'' || *p == '\\' || *p == '`')
+      {
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                     _("%s must not contain spaces, quotes, backslashes or control characters"),
+                     what);
+        return FALSE;
+      }
+  return TRUE;
+}
+
+static gboolean
+check_range (const gchar *what, guint value, guint min, guint max, GError **error)
+{
+  if (value < min || value > max)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("%s must be between %u and %u, not %u"), what, min, max, value);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* A /dev path of plain components: the node is bind-mounted from the host. */
+static gboolean
+check_gpu_node (const gchar *node, GError **error)
+{
+  if (!g_str_has_prefix (node, "/dev/dri/") || strstr (node, "..") != NULL ||
+      strspn (node, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_-.") != strlen (node))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("GPU node must be a device under /dev/dri: %s"), node);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+RwLxcConfig *
+rw_profile_redroid (const RwContainerSpec *spec, GError **error)
+{
+  static const RwRedroidOptions defaults = { 0 };
+  const RwRedroidOptions *opt = spec->redroid ? spec->redroid : &defaults;
+  g_autoptr (RwLxcConfig) config = NULL;
+  g_autoptr (GString) cmd = g_string_new ("/init androidboot.hardware=redroid");
+  const gchar *gpu_mode = opt->gpu_mode ? opt->gpu_mode : "guest";
+  gboolean gpu_host = g_strcmp0 (gpu_mode, "host") == 0;
+  guint width = opt->width ? opt->width : 720;
+  guint height = opt->height ? opt->height : 1280;
+  guint dpi = opt->dpi ? opt->dpi : 320;
+  guint fps = opt->fps ? opt->fps : (gpu_host ? 30 : 15);
+
+  if (!rw_profile_validate_spec (spec, error))
+    return NULL;
+  if (!rw_profile_check_path (_("Data path"), spec->data_path, " \t\\", error))
+    return NULL;
+
+  if (!check_range (_("Width"), width, 64, 8192, error) ||
+      !check_range (_("Height"), height, 64, 8192, error) ||
+      !check_range (_("DPI"), dpi, 60, 1000, error) ||
+      !check_range (_("Frame rate"), fps, 1, 240, error))
+    return NULL;
+  if (g_strcmp0 (gpu_mode, "auto") != 0 && g_strcmp0 (gpu_mode, "host") != 0 &&
+      g_strcmp0 (gpu_mode, "guest") != 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("GPU mode must be auto, host or guest, not “%s”"), gpu_mode);
+      return NULL;
+    }
+  if (opt->gpu_node != NULL && !check_gpu_node (opt->gpu_node, error))
+    return NULL;
+
+  g_string_append_printf (cmd, " androidboot.redroid_width=%u androidboot.redroid_height=%u"
+                          " androidboot.redroid_dpi=%u androidboot.redroid_fps=%u"
+                          " androidboot.redroid_gpu_mode=%s",
+                          width, height, dpi, fps, gpu_mode);
+  if (opt->gpu_node != NULL)
+    g_string_append_printf (cmd, " androidboot.redroid_gpu_node=%s", opt->gpu_node);
+  g_string_append (cmd, " androidboot.use_memfd=1");
+
+  if (opt->dns != NULL && opt->dns[0] != NULL)
+    {
+      guint n = g_strv_length (opt->dns);
+
+      if (n > MAX_DNS)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                       _("At most %u DNS servers are supported"), MAX_DNS);
+          return NULL;
+        }
+      g_string_append_printf (cmd, " androidboot.redroid_net_ndns=%u", n);
+      for (guint i = 0; i < n; i++)
+        {
+          guchar buf[sizeof (struct in6_addr)];
+
+          /* inet_pton accepts only literals: no spaces, names or trailing junk. */
+          if (inet_pton (AF_INET, opt->dns[i], buf) != 1 &&
+              inet_pton (AF_INET6, opt->dns[i], buf) != 1)
+            {
+              g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                           _("DNS server must be an IPv4 or IPv6 address: “%s”"), opt->dns[i]);
+              return NULL;
+            }
+          g_string_append_printf (cmd, " androidboot.redroid_net_dns%u=%s", i + 1, opt->dns[i]);
+        }
+    }
+
+  {
+    const struct { const gchar *what, *param, *value; } proxy[] = {
+      { N_("Proxy type"), "type", opt->proxy_type },
+      { N_("Proxy host"), "host", opt->proxy_host },
+      { N_("Proxy port"), "port", opt->proxy_port },
+      { N_("Proxy exclusion list"), "exclude_list", opt->proxy_exclude_list },
+      { N_("Proxy PAC URL"), "pac", opt->proxy_pac },
+    };
+    guint64 port;
+
+    for (guint i = 0; i < G_N_ELEMENTS (proxy); i++)
+      {
+        if (proxy[i].value == NULL)
+          continue;
+        if (!check_word (_(proxy[i].what), proxy[i].value, error))
+          return NULL;
+        g_string_append_printf (cmd, " androidboot.redroid_net_proxy_%s=%s",
+                                proxy[i].param, proxy[i].value);
+      }
+    if (opt->proxy_port != NULL &&
+        !g_ascii_string_to_unsigned (opt->proxy_port, 10, 1, 65535, &port, NULL))
+      {
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                     _("Proxy port must be a number from 1 to 65535: “%s”"), opt->proxy_port);
+        return NULL;
+      }
+  }
+
+  config = rw_lxc_config_new ();
+  rw_profile_common (spec, config);
+
+  /* Redroid mounts binderfs and allocates its own binder devices through
+   * binder-control (sharing host binder devices between containers breaks
+   * them). binderfs devices get a dynamic major number, so no devices
+   * cgroup allow-list and no sys_admin drop, like redroid's LXC guide. */
+  /* Android init installs its SIGTERM shutdown handler, and exits instead
+   * of calling reboot(2) at the end of shutdown, only when it lacks
+   * CAP_SYS_BOOT ("running in a container"); it ignores LXC's default
+   * SIGPWR. Dropping sys_boot plus SIGTERM makes Stop a clean shutdown. */
+  rw_lxc_config_add (config, "lxc.cap.drop", "sys_boot");
+  rw_lxc_config_add (config, "lxc.signal.halt", "SIGTERM");
+  /* Android populates /dev itself (binderfs, ueventd): LXC's 500 kB default is too small. */
+  rw_lxc_config_add (config, "lxc.autodev.tmpfs.size", "25000000");
+  rw_lxc_config_addf (config, "lxc.mount.entry", "%s data none bind 0 0", spec->data_path);
+
+  if (gpu_host)
+    {
+      rw_lxc_config_add (config, "lxc.mount.entry", "/dev/dri dev/dri none bind,optional,create=dir 0 0");
+      /* DRM (major 226), explicit for cgroup v1 in case a host include adds
+       * a deny-all. Not on cgroup2: there a lone allow rule could turn LXC's
+       * eBPF device program into an allow-list and lock out binderfs. */
+      rw_lxc_config_add (config, "lxc.cgroup.devices.allow", "c 226:* rwm");
+    }
+
+  rw_lxc_config_add (config, "lxc.init.cmd", cmd->str);
+
+  if (spec->env != NULL)
+    for (guint i = 0; spec->env[i] != NULL; i++)
+      rw_lxc_config_add (config, "lxc.environment", spec->env[i]);
+
+  return g_steal_pointer (&config);
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * polkit checks for mutating D-Bus calls. The main loop never waits: the
+ * caller's uid and polkit's answer both arrive asynchronously.
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+#define RWD_ACTION_PREPARE_HOST "org.redway.Redway1.prepare-host"
+#define RWD_ACTION_MANAGE "org.redway.Redway1.manage-containers"
+#define RWD_ACTION_CONTROL "org.redway.Redway1.control-containers"
+#define RWD_ACTION_SHELL "org.redway.Redway1.open-shell"
+#define RWD_ACTION_PULL "org.redway.Redway1.pull-images"
+
+typedef struct _RwdAuthority RwdAuthority;
+
+/* Called only when the caller is authorized; on denial the invocation has
+ * already been answered with org.redway.Redway1.Error.NotAuthorized. */
+typedef void (*RwdAuthorizedFunc) (GDBusMethodInvocation *invocation,
+                                   guint                  caller_uid,
+                                   gpointer               user_data);
+
+RwdAuthority *rwd_authority_new (void);
+void rwd_authority_free (RwdAuthority *authority);
+
+/* @container: (nullable) passed to polkit as the detail "container". */
+void rwd_authority_check (RwdAuthority          *authority,
+                          GDBusMethodInvocation *invocation,
+                          const gchar           *action_id,
+                          const gchar           *container,
+                          RwdAuthorizedFunc      func,
+                          gpointer               user_data,
+                          GDestroyNotify         user_data_free);
+
+G_END_DECLS

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "daemon.h"
+#include "redway-generated.h"
+
+G_BEGIN_DECLS
+
+#define RWD_TYPE_CONTAINER (rwd_container_get_type ())
+G_DECLARE_FINAL_TYPE (RwdContainer, rwd_container, RWD, CONTAINER, RedwayContainerSkeleton)
+
+/* The container's record lives in the daemon's store under @name. */
+RwdContainer *rwd_container_new (RwdDaemon *daemon, const gchar *name);
+const gchar *rwd_container_get_object_path (RwdContainer *self);
+GDBusObjectSkeleton *rwd_container_get_object (RwdContainer *self);
+/* Copies the store record into the D-Bus properties. */
+void rwd_container_sync (RwdContainer *self);
+/* Finds out whether the LXC container is running (after a daemon restart). */
+void rwd_container_recover (RwdContainer *self);
+/* Queues a start with no caller waiting (CreateContainer's "start" option). */
+void rwd_container_start_detached (RwdContainer *self);
+/* TRUE while the creation job runs or an operation is in flight. */
+gboolean rwd_container_is_busy (RwdContainer *self);
+void rwd_container_set_creating (RwdContainer *self, gboolean creating);
+/* Main thread, after the image pull of a CreateContainer job: defines the
+ * LXC container (or cleans up on @pull_error) and completes @job. */
+void rwd_container_finish_creation (RwdContainer *self, RwdJob *job, const GError *pull_error,
+                                    gboolean start_after);
+
+G_END_DECLS

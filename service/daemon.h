@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "authority.h"
+#include "images/image-store.h"
+#include "store.h"
+
+G_BEGIN_DECLS
+
+#define RWD_DEFAULT_CONTAINER "redroid"
+#define RWD_DEFAULT_IMAGE "docker://redroid/redroid:13.0.0_64only-latest"
+#define RWD_DEFAULT_BRIDGE "lxcbr0"
+#define RWD_DEFAULT_BRIDGE_ADDRESS "10.0.3.1/24"
+
+typedef struct {
+  const gchar *state_dir;
+  const gchar *lxc_path;
+  const gchar * const *insecure_registries;
+} RwdDaemonOptions;
+
+#define RWD_TYPE_DAEMON (rwd_daemon_get_type ())
+G_DECLARE_FINAL_TYPE (RwdDaemon, rwd_daemon, RWD, DAEMON, GObject)
+
+typedef struct _RwdContainer RwdContainer;
+typedef struct _RwdJob RwdJob;
+
+RwdDaemon *rwd_daemon_new (GDBusConnection *connection, const RwdDaemonOptions *options, GError **error);
+
+GDBusConnection *rwd_daemon_get_connection (RwdDaemon *daemon);
+RwStore *rwd_daemon_get_store (RwdDaemon *daemon);
+RwImageStore *rwd_daemon_get_image_store (RwdDaemon *daemon);
+RwdAuthority *rwd_daemon_get_authority (RwdDaemon *daemon);
+const gchar *rwd_daemon_get_lxc_path (RwdDaemon *daemon);
+const gchar *rwd_daemon_get_state_dir (RwdDaemon *daemon);
+const gchar * const *rwd_daemon_get_insecure_registries (RwdDaemon *daemon);
+gchar *rwd_daemon_get_container_dir (RwdDaemon *daemon, const gchar *name);
+
+/* Writes the state file; logs (and returns FALSE) on failure. */
+gboolean rwd_daemon_save_state (RwdDaemon *daemon, GError **error);
+
+RwdContainer *rwd_daemon_find_container (RwdDaemon *daemon, const gchar *name);
+void rwd_daemon_add_container (RwdDaemon *daemon, RwdContainer *container);
+void rwd_daemon_remove_container (RwdDaemon *daemon, RwdContainer *container);
+/* Names of containers using @image_id. */
+GPtrArray *rwd_daemon_get_image_users (RwdDaemon *daemon, const gchar *image_id);
+
+/* Exports @job under /org/redway/Redway1/Jobs/N and returns its path. It is
+ * unexported a while after it completes. */
+gchar *rwd_daemon_export_job (RwdDaemon *daemon, RwdJob *job);
+GDBusObjectManagerServer *rwd_daemon_get_object_manager (RwdDaemon *daemon);
+
+gboolean rwd_daemon_get_host_ready (RwdDaemon *daemon);
+void rwd_daemon_set_host_ready (RwdDaemon *daemon, gboolean ready, const gchar *missing);
+const gchar *rwd_daemon_get_host_missing (RwdDaemon *daemon);
+
+G_END_DECLS

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "daemon.h"
+#include "redway-generated.h"
+
+G_BEGIN_DECLS
+
+#define RWD_TYPE_MANAGER (rwd_manager_get_type ())
+G_DECLARE_FINAL_TYPE (RwdManager, rwd_manager, RWD, MANAGER, RedwayManagerSkeleton)
+
+RwdManager *rwd_manager_new (RwdDaemon *daemon);
+/* At startup: re-applies a previous PrepareHost (bridges vanish on reboot). */
+void rwd_manager_restore_host (RwdManager *manager);
+
+G_END_DECLS

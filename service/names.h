@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Container names, object paths and per-container network identity. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define RW_NAME_MAX 64
+
+/* 1-64 of [A-Za-z0-9_.-], starting with a letter or digit: safe as a path
+ * element, an LXC name and (escaped) an object path element. */
+gboolean rw_name_validate (const gchar *name, GError **error);
+
+gchar *rw_container_object_path (const gchar *name);
+
+/* A locally administered unicast MAC, stable for @seed. */
+gchar *rw_mac_for_seed (const gchar *seed);
+
+/* Picks the lowest free host address of the subnet of @bridge_cidr (e.g.
+ * "10.0.3.1/24"), skipping the bridge address and every address in @used
+ * ("a.b.c.d/nn" or "a.b.c.d"). Returns "a.b.c.d/nn". */
+gchar *rw_ipv4_allocate (const gchar *bridge_cidr, const gchar * const *used, GError **error);
+
+/* "10.0.3.1/24" -> "10.0.3.1" and 24. */
+gboolean rw_ipv4_parse_cidr (const gchar *cidr, guint32 *addr, guint *prefix, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Masquerading of the container subnet, in redway's own nftables table
+ * ("ip redway"). Other tables are never touched.
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+#define RW_NAT_TABLE "redway"
+
+/* "10.0.3.1/24" -> "10.0.3.0/24". */
+gchar *rw_nat_subnet_from_cidr (const gchar *address_cidr, GError **error);
+
+/* Replaces table ip redway with one masquerade rule for @subnet leaving
+ * through any interface but @bridge. Idempotent and atomic (one nft batch). */
+gboolean rw_nat_ensure (const gchar *bridge, const gchar *subnet, GError **error);
+
+/* Whether table ip redway masquerades @subnet. FALSE + error when nftables is unusable. */
+gboolean rw_nat_check (const gchar *subnet, gboolean *out_present, GError **error);
+
+G_END_DECLS

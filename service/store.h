@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The state file, in the seed tool's JSON format:
+ *   { "lxc_ready": bool, "containers": { NAME: { "name", "image_url", "data_path",
+ *     "log_file", "gpu_mode", "initialized", ... } } }
+ * Unknown keys are preserved. The old single-container format (container_name,
+ * image_url, ... at the top level) is migrated on load, keeping a backup.
+ */
+#pragma once
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct {
+  gchar *name;
+  gchar *image_url;
+  gchar *image_id;
+  gchar *profile;
+  gchar *data_path;
+  gchar *log_file;
+  gchar *gpu_mode;
+  gboolean initialized;
+  gint64 created_at;        /* µs since the epoch */
+  gchar *ipv4;              /* address/prefix, e.g. 10.0.3.17/24 */
+  gchar *mac;
+  gchar **env;              /* (nullable) KEY=VALUE */
+  JsonObject *options;      /* (nullable) profile options (redroid width, dns, ...) */
+  JsonObject *extra;        /* keys we do not know, written back untouched */
+} RwStoreEntry;
+
+typedef struct {
+  gchar *path;
+  gboolean lxc_ready;
+  gchar *bridge;            /* (nullable) bridge prepared by PrepareHost */
+  gchar *bridge_address;    /* (nullable) e.g. 10.0.3.1/24 */
+  GHashTable *containers;   /* name -> RwStoreEntry* */
+  JsonObject *extra;
+} RwStore;
+
+RwStoreEntry *rw_store_entry_new (const gchar *name);
+void rw_store_entry_free (RwStoreEntry *entry);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RwStoreEntry, rw_store_entry_free)
+
+/* A missing file gives an empty store; a corrupt one an error (the file is left alone). */
+RwStore *rw_store_load (const gchar *path, GError **error);
+gboolean rw_store_save (RwStore *store, GError **error);
+gchar *rw_store_to_data (RwStore *store, gsize *length);
+void rw_store_free (RwStore *store);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RwStore, rw_store_free)
+
+G_END_DECLS
