@@ -257,6 +257,28 @@ redway_client_get_job (RedwayClient *client,
   return obj != NULL ? redway_object_get_job (REDWAY_OBJECT (obj)) : NULL;
 }
 
+/**
+ * redway_client_settle:
+ * @client: a #RedwayClient
+ *
+ * Dispatches the signals (PropertiesChanged, InterfacesAdded, ...) that
+ * arrived before the reply of a synchronous call. The service updates
+ * properties before it answers, but GDBus delivers signals through the
+ * thread-default main context: call this after a _sync() call to see the
+ * new values without running a main loop.
+ */
+void
+redway_client_settle (RedwayClient *client)
+{
+  GMainContext *ctx = g_main_context_get_thread_default ();
+
+  g_return_if_fail (REDWAY_IS_CLIENT (client));
+  if (ctx == NULL)
+    ctx = g_main_context_default ();
+  while (g_main_context_pending (ctx))
+    g_main_context_iteration (ctx, FALSE);
+}
+
 typedef struct {
   GMainLoop *loop;
   gboolean finished;

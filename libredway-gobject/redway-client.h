@@ -31,6 +31,8 @@ GList *redway_client_get_containers (RedwayClient *client);
 RedwayJob *redway_client_get_job (RedwayClient *client,
                                   const gchar  *object_path);
 
+void redway_client_settle (RedwayClient *client);
+
 gboolean redway_client_wait_for_job_sync (RedwayClient *client,
                                           RedwayJob    *job,
                                           GCancellable *cancellable,

@@ -29,6 +29,7 @@ struct _RwdDaemon
   guint next_job_id;
   gboolean host_ready;
   gchar *host_missing;
+  GVariant *host_report;
 };
 
 G_DEFINE_TYPE (RwdDaemon, rwd_daemon, G_TYPE_OBJECT)
@@ -48,6 +49,7 @@ rwd_daemon_finalize (GObject *object)
   g_free (self->state_dir);
   g_free (self->lxc_path);
   g_free (self->host_missing);
+  g_clear_pointer (&self->host_report, g_variant_unref);
   g_strfreev (self->insecure_registries);
   G_OBJECT_CLASS (rwd_daemon_parent_class)->finalize (object);
 }
@@ -286,4 +288,17 @@ const gchar *
 rwd_daemon_get_host_missing (RwdDaemon *self)
 {
   return self->host_missing;
+}
+
+GVariant *
+rwd_daemon_get_host_report (RwdDaemon *self)
+{
+  return self->host_report;
+}
+
+void
+rwd_daemon_set_host_report (RwdDaemon *self, GVariant *report)
+{
+  g_clear_pointer (&self->host_report, g_variant_unref);
+  self->host_report = report != NULL ? g_variant_ref_sink (report) : NULL;
 }

@@ -54,5 +54,8 @@ GDBusObjectManagerServer *rwd_daemon_get_object_manager (RwdDaemon *daemon);
 gboolean rwd_daemon_get_host_ready (RwdDaemon *daemon);
 void rwd_daemon_set_host_ready (RwdDaemon *daemon, gboolean ready, const gchar *missing);
 const gchar *rwd_daemon_get_host_missing (RwdDaemon *daemon);
+/* The last PrepareHost report (nullable). */
+GVariant *rwd_daemon_get_host_report (RwdDaemon *daemon);
+void rwd_daemon_set_host_report (RwdDaemon *daemon, GVariant *report);
 
 G_END_DECLS

@@ -131,17 +131,19 @@ load_module (const gchar *name, GError **error)
   return TRUE;
 }
 
+/* Binder is needed by Redroid containers only: it does not make the host
+ * unready for other images; CreateContainer checks it for Redroid. */
 static void
 check_binder (Report *r)
 {
   if (have_filesystem ("binder"))
-    report_add (r, "binder", TRUE, TRUE, "%s", _("binderfs is available"));
+    report_add (r, "binder", TRUE, FALSE, "%s", _("binderfs is available"));
   else if (g_file_test ("/dev/binder", G_FILE_TEST_EXISTS))
-    report_add (r, "binder", FALSE, TRUE, "%s",
+    report_add (r, "binder", FALSE, FALSE, "%s",
                 _("/dev/binder exists but binderfs is missing: Redroid mounts its own "
                   "binderfs (kernel option CONFIG_ANDROID_BINDERFS)"));
   else
-    report_add (r, "binder", FALSE, TRUE, "%s",
+    report_add (r, "binder", FALSE, FALSE, "%s",
                 _("The kernel has no binder support: load binder_linux or use a kernel "
                   "with CONFIG_ANDROID_BINDER_IPC and CONFIG_ANDROID_BINDERFS"));
 }

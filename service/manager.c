@@ -124,6 +124,7 @@ prepare_done (GObject *source, GAsyncResult *res, gpointer data)
     }
 
   rwd_daemon_set_host_ready (self->daemon, req->ready, req->missing);
+  rwd_daemon_set_host_report (self->daemon, report);
   if (req->invocation != NULL)
     {
       store->lxc_ready = req->ready;
@@ -554,6 +555,26 @@ used_addresses (RwStore *store)
   return g_strv_builder_end (b);
 }
 
+static gboolean
+binder_ready (RwdDaemon *daemon, gchar **why)
+{
+  GVariant *report = rwd_daemon_get_host_report (daemon);
+  g_autoptr(GVariant) binder = NULL;
+  gboolean ok = FALSE;
+  const gchar *message = NULL;
+
+  if (report != NULL)
+    binder = g_variant_lookup_value (report, "binder", G_VARIANT_TYPE_VARDICT);
+  if (binder != NULL)
+    {
+      g_variant_lookup (binder, "ok", "b", &ok);
+      g_variant_lookup (binder, "message", "&s", &message);
+    }
+  if (!ok)
+    *why = g_strdup (message != NULL ? message : _("the host was not checked"));
+  return ok;
+}
+
 static void
 on_create_authorized (GDBusMethodInvocation *invocation, guint uid, gpointer data)
 {
@@ -591,6 +612,17 @@ on_create_authorized (GDBusMethodInvocation *invocation, guint uid, gpointer dat
     {
       return_error (invocation, error);
       return;
+    }
+  if (g_str_equal (profile, "redroid") ||
+      (g_str_equal (profile, "auto") && strstr (canonical, "redroid") != NULL))
+    {
+      g_autofree gchar *why = NULL;
+      if (!binder_ready (daemon, &why))
+        {
+          g_dbus_method_invocation_return_error (invocation, REDWAY_ERROR, REDWAY_ERROR_HOST_NOT_READY,
+                                                 _("Redroid containers need binder: %s"), why);
+          return;
+        }
     }
 
   e = rw_store_entry_new (args->name);

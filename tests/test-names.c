@@ -1,2 +1,92 @@
-#include <glib.h>
-int main(int argc, char **argv){g_test_init(&argc,&argv,NULL);return g_test_run();}
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <gio/gio.h>
+
+#include "names.h"
+
+static void
+test_valid_names (void)
+{
+  const gchar *good[] = { "redroid", "a", "Android-1", "farm_01.node", "0abc",
+                          "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" };
+  const gchar *bad[] = { "", ".", "..", "../etc", "a/b", "/abs", "-dash", ".hidden", "_x",
+                         "sp ace", "tab\t", "new\nline", "ünï", "a;b", "$(x)",
+                         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (good); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_assert_true (rw_name_validate (good[i], &error));
+      g_assert_no_error (error);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_assert_false (rw_name_validate (bad[i], &error));
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+    }
+  g_assert_false (rw_name_validate (NULL, NULL));
+}
+
+static void
+test_object_path (void)
+{
+  g_autofree gchar *p1 = rw_container_object_path ("redroid");
+  g_autofree gchar *p2 = rw_container_object_path ("my-box.1");
+
+  g_assert_cmpstr (p1, ==, "/org/redway/Redway1/Containers/redroid");
+  g_assert_true (g_variant_is_object_path (p2));
+  g_assert_cmpstr (p1, !=, p2);
+}
+
+static void
+test_mac (void)
+{
+  g_autofree gchar *a = rw_mac_for_seed ("a");
+  g_autofree gchar *a2 = rw_mac_for_seed ("a");
+  g_autofree gchar *b = rw_mac_for_seed ("b");
+
+  g_assert_cmpstr (a, ==, a2);
+  g_assert_cmpstr (a, !=, b);
+  g_assert_cmpuint (strlen (a), ==, 17);
+  g_assert_true (g_str_has_prefix (a, "02:"));
+}
+
+static void
+test_ipv4_allocate (void)
+{
+  g_autoptr(GError) error = NULL;
+  const gchar *used[] = { "10.0.3.2/24", "10.0.3.3", NULL };
+  const gchar *full[] = { "10.9.0.2/30", NULL };
+  g_autofree gchar *first = rw_ipv4_allocate ("10.0.3.1/24", NULL, &error);
+  g_autofree gchar *next = rw_ipv4_allocate ("10.0.3.1/24", used, &error);
+  g_autofree gchar *none = NULL;
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (first, ==, "10.0.3.2/24");
+  g_assert_cmpstr (next, ==, "10.0.3.4/24");
+
+  /* A /30 has two hosts: the bridge and one container. */
+  none = rw_ipv4_allocate ("10.9.0.1/30", full, &error);
+  g_assert_null (none);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE);
+  g_clear_error (&error);
+
+  g_assert_null (rw_ipv4_allocate ("10.0.3.1", NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_null (rw_ipv4_allocate ("300.0.3.1/24", NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/names/validate", test_valid_names);
+  g_test_add_func ("/names/object-path", test_object_path);
+  g_test_add_func ("/names/mac", test_mac);
+  g_test_add_func ("/names/ipv4-allocate", test_ipv4_allocate);
+  return g_test_run ();
+}

@@ -1,2 +1,211 @@
-#include <glib.h>
-int main(int argc, char **argv){g_test_init(&argc,&argv,NULL);return g_test_run();}
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+
+#include "store.h"
+
+typedef struct {
+  gchar *dir;
+  gchar *path;
+} Fixture;
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  f->dir = g_dir_make_tmp ("redway-store-XXXXXX", NULL);
+  g_assert_nonnull (f->dir);
+  f->path = g_build_filename (f->dir, "state.json", NULL);
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *bak = g_strconcat (f->path, ".v1.bak", NULL);
+
+  g_unlink (f->path);
+  g_unlink (bak);
+  g_rmdir (f->dir);
+  g_free (f->path);
+  g_free (f->dir);
+}
+
+static void
+write_file (const gchar *path, const gchar *contents)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_file_set_contents (path, contents, -1, &error);
+  g_assert_no_error (error);
+}
+
+static void
+test_missing_is_empty (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RwStore) store = rw_store_load (f->path, &error);
+
+  g_assert_no_error (error);
+  g_assert_false (store->lxc_ready);
+  g_assert_cmpuint (g_hash_table_size (store->containers), ==, 0);
+  g_assert_false (g_file_test (f->path, G_FILE_TEST_EXISTS));
+}
+
+static void
+test_roundtrip (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RwStore) store = rw_store_load (f->path, &error);
+  g_autoptr(RwStore) again = NULL;
+  RwStoreEntry *e = rw_store_entry_new ("android1");
+  RwStoreEntry *back;
+  const gchar *env[] = { "A=1", "B=two words", NULL };
+  struct stat st;
+
+  e->image_url = g_strdup ("docker://redroid/redroid:13.0.0_64only-latest");
+  e->data_path = g_strdup ("/var/lib/redway/data/android1");
+  e->log_file = g_strdup ("/var/lib/redway/containers/android1/console.log");
+  e->initialized = TRUE;
+  e->created_at = 1700000000123456;
+  e->ipv4 = g_strdup ("10.0.3.2/24");
+  e->env = g_strdupv ((gchar **) env);
+  e->options = json_object_new ();
+  json_object_set_int_member (e->options, "width", 1080);
+  g_hash_table_replace (store->containers, e->name, e);
+  store->lxc_ready = TRUE;
+  store->bridge = g_strdup ("lxcbr0");
+
+  g_assert_true (rw_store_save (store, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (g_stat (f->path, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+
+  again = rw_store_load (f->path, &error);
+  g_assert_no_error (error);
+  g_assert_true (again->lxc_ready);
+  g_assert_cmpstr (again->bridge, ==, "lxcbr0");
+  back = g_hash_table_lookup (again->containers, "android1");
+  g_assert_nonnull (back);
+  g_assert_cmpstr (back->image_url, ==, e->image_url);
+  g_assert_cmpstr (back->data_path, ==, e->data_path);
+  g_assert_cmpstr (back->log_file, ==, e->log_file);
+  g_assert_cmpstr (back->gpu_mode, ==, "guest");
+  g_assert_true (back->initialized);
+  g_assert_cmpint (back->created_at, ==, 1700000000123456);
+  g_assert_cmpstrv (back->env, env);
+  g_assert_cmpint (json_object_get_int_member (back->options, "width"), ==, 1080);
+}
+
+static void
+test_seed_format_and_unknown_keys (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RwStore) store = NULL;
+  g_autoptr(RwStore) again = NULL;
+  g_autofree gchar *saved = NULL;
+  RwStoreEntry *e;
+
+  /* What the shell tool wrote, plus keys a newer version might add. */
+  write_file (f->path,
+              "{\"lxc_ready\": true, \"future_top\": [1,2],"
+              " \"containers\": {\"redroid\": {\"name\": \"redroid\","
+              " \"image_url\": \"docker://redroid/redroid:12.0.0-latest\","
+              " \"data_path\": \"/root/redroid-data\", \"log_file\": \"/tmp/redroid.log\","
+              " \"gpu_mode\": \"host\", \"initialized\": true, \"future_key\": {\"x\": 1}}}}");
+  store = rw_store_load (f->path, &error);
+  g_assert_no_error (error);
+  g_assert_true (store->lxc_ready);
+  e = g_hash_table_lookup (store->containers, "redroid");
+  g_assert_nonnull (e);
+  g_assert_cmpstr (e->gpu_mode, ==, "host");
+  g_assert_cmpstr (e->data_path, ==, "/root/redroid-data");
+  g_assert_true (rw_store_save (store, &error));
+
+  g_file_get_contents (f->path, &saved, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (saved, "future_key"));
+  g_assert_nonnull (strstr (saved, "future_top"));
+  again = rw_store_load (f->path, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (g_hash_table_lookup (again->containers, "redroid"));
+}
+
+static void
+test_legacy_migration (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RwStore) store = NULL;
+  g_autofree gchar *bak = g_strconcat (f->path, ".v1.bak", NULL);
+  g_autofree gchar *bak_contents = NULL;
+  g_autofree gchar *saved = NULL;
+  const gchar *legacy =
+    "{\"lxc_ready\": true, \"container_name\": \"myandroid\","
+    " \"image_url\": \"docker://redroid/redroid:11.0.0-latest\","
+    " \"data_path\": \"/srv/android\", \"log_file\": \"/var/log/android.log\","
+    " \"gpu_mode\": \"guest\", \"initialized\": true}";
+  RwStoreEntry *e;
+
+  write_file (f->path, legacy);
+  store = rw_store_load (f->path, &error);
+  g_assert_no_error (error);
+  g_assert_true (store->lxc_ready);
+  g_assert_cmpuint (g_hash_table_size (store->containers), ==, 1);
+  e = g_hash_table_lookup (store->containers, "myandroid");
+  g_assert_nonnull (e);
+  g_assert_cmpstr (e->image_url, ==, "docker://redroid/redroid:11.0.0-latest");
+  g_assert_cmpstr (e->data_path, ==, "/srv/android");
+  g_assert_cmpstr (e->log_file, ==, "/var/log/android.log");
+  g_assert_true (e->initialized);
+
+  /* The old file is kept verbatim and the new one is in the new format. */
+  g_file_get_contents (bak, &bak_contents, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (bak_contents, ==, legacy);
+  g_file_get_contents (f->path, &saved, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (saved, "\"containers\""));
+  g_assert_null (strstr (saved, "container_name"));
+}
+
+static void
+test_corrupt_kept (Fixture *f, gconstpointer data)
+{
+  const gchar *cases[] = {
+    "{\"lxc_ready\": true, \"containers\": {",          /* truncated */
+    "[1, 2, 3]",                                          /* not an object */
+    "{\"lxc_ready\": \"yes\"}",                           /* wrong type */
+    "{\"containers\": {\"a\": 5}}",                       /* entry not an object */
+    "{\"containers\": {\"a\": {\"initialized\": 1}}}",    /* wrong type inside */
+    "{\"containers\": {\"a\": {\"name\": \"b\"}}}",       /* name mismatch */
+    "{\"containers\": []}",
+    "\xff\xfe garbage",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(RwStore) store = NULL;
+      g_autofree gchar *after = NULL;
+
+      write_file (f->path, cases[i]);
+      store = rw_store_load (f->path, &error);
+      g_assert_null (store);
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+      g_assert_nonnull (strstr (error->message, f->path));
+      g_file_get_contents (f->path, &after, NULL, NULL);
+      g_assert_cmpstr (after, ==, cases[i]);
+    }
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add ("/store/missing-is-empty", Fixture, NULL, fixture_setup, test_missing_is_empty, fixture_teardown);
+  g_test_add ("/store/roundtrip", Fixture, NULL, fixture_setup, test_roundtrip, fixture_teardown);
+  g_test_add ("/store/seed-format", Fixture, NULL, fixture_setup, test_seed_format_and_unknown_keys, fixture_teardown);
+  g_test_add ("/store/legacy-migration", Fixture, NULL, fixture_setup, test_legacy_migration, fixture_teardown);
+  g_test_add ("/store/corrupt-kept", Fixture, NULL, fixture_setup, test_corrupt_kept, fixture_teardown);
+  return g_test_run ();
+}

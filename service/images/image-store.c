@@ -1,1 +1,785 @@
-/* placeholder: not yet written */
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Content-addressed image cache (see image-store.h for the layout).
+ *
+ * An image is built in tmp/<random>/ and appears under images/<hex> only by
+ * rename(), so readers never see a partial rootfs. refs.json is rewritten
+ * atomically under the store mutex; extraction itself runs unlocked so
+ * several pulls can proceed in parallel.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1   /* O_PATH */
+#endif
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib/gi18n-lib.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+
+#include "images/image-store.h"
+#include "images/layer.h"
+#include "images/oci-json.h"
+
+#define MAX_RM_DEPTH 4096
+#define STALE_TMP_AGE_US (24 * G_TIME_SPAN_HOUR)
+
+struct _RwImageStore {
+  char *dir;
+  char *images_dir;
+  char *tmp_dir;
+  char *refs_path;
+  GMutex lock;        /* refs.json and image.json read-modify-write */
+};
+
+/* ---- RwImage -------------------------------------------------------------- */
+
+RwImage *
+rw_image_ref (RwImage *image)
+{
+  g_return_val_if_fail (image != NULL, NULL);
+  g_atomic_int_inc (&image->ref_count);
+  return image;
+}
+
+void
+rw_image_unref (RwImage *image)
+{
+  if (image == NULL || !g_atomic_int_dec_and_test (&image->ref_count))
+    return;
+  g_free (image->id);
+  g_free (image->dir);
+  g_free (image->rootfs);
+  g_strfreev (image->refs);
+  g_free (image->manifest_digest);
+  rw_image_config_free (image->config);
+  g_free (image);
+}
+
+/* ---- fs helpers ----------------------------------------------------------- */
+
+/* Recursive removal by fd; never follows symlinks, never crosses into
+ * anything but real directories. */
+static gboolean
+rm_rf_at (int parent_fd, const char *name, int depth)
+{
+  struct stat st;
+  int fd;
+  DIR *d;
+  struct dirent *de;
+  g_autoptr(GPtrArray) names = NULL;
+  gboolean ok = TRUE;
+
+  if (fstatat (parent_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+    return errno == ENOENT;
+  if (!S_ISDIR (st.st_mode))
+    return unlinkat (parent_fd, name, 0) == 0 || errno == ENOENT;
+  if (depth > MAX_RM_DEPTH)
+    return FALSE;
+
+  fd = openat (parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return FALSE;
+  d = fdopendir (fd);
+  if (d == NULL)
+    {
+      close (fd);
+      return FALSE;
+    }
+  names = g_ptr_array_new_with_free_func (g_free);
+  while ((de = readdir (d)) != NULL)
+    if (strcmp (de->d_name, ".") != 0 && strcmp (de->d_name, "..") != 0)
+      g_ptr_array_add (names, g_strdup (de->d_name));
+  /* Dirs from images can be 0555; we own them. */
+  if ((st.st_mode & 0700) != 0700)
+    fchmod (dirfd (d), 0700);
+  for (guint i = 0; i < names->len; i++)
+    ok &= rm_rf_at (dirfd (d), names->pdata[i], depth + 1);
+  closedir (d);
+
+  if (unlinkat (parent_fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+    ok = FALSE;
+  return ok;
+}
+
+static gboolean
+rm_rf (const char *path)
+{
+  g_autofree char *dirname = g_path_get_dirname (path);
+  g_autofree char *basename = g_path_get_basename (path);
+  int dfd = open (dirname, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  gboolean ok;
+
+  if (dfd < 0)
+    return errno == ENOENT;
+  ok = rm_rf_at (dfd, basename, 0);
+  close (dfd);
+  if (!ok)
+    g_warning ("Could not completely remove %s", path);
+  return ok;
+}
+
+/* Bytes of regular files (hardlinks counted once) and symlinks. */
+static guint64
+du_at (int dir_fd, GHashTable *seen, int depth)
+{
+  guint64 total = 0;
+  DIR *d;
+  struct dirent *de;
+  int fd;
+
+  if (depth > MAX_RM_DEPTH)
+    return 0;
+  fd = openat (dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 || (d = fdopendir (fd)) == NULL)
+    {
+      if (fd >= 0)
+        close (fd);
+      return 0;
+    }
+  while ((de = readdir (d)) != NULL)
+    {
+      struct stat st;
+
+      if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
+        continue;
+      if (fstatat (dirfd (d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        continue;
+      if (S_ISDIR (st.st_mode))
+        {
+          int cfd = openat (dirfd (d), de->d_name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+          if (cfd >= 0)
+            {
+              total += du_at (cfd, seen, depth + 1);
+              close (cfd);
+            }
+        }
+      else if (S_ISREG (st.st_mode))
+        {
+          if (st.st_nlink > 1)
+            {
+              guint64 key = ((guint64) st.st_dev << 40) ^ st.st_ino;
+              guint64 *k;
+
+              if (g_hash_table_contains (seen, &key))
+                continue;
+              k = g_new (guint64, 1);
+              *k = key;
+              g_hash_table_add (seen, k);
+            }
+          total += st.st_size;
+        }
+      else if (S_ISLNK (st.st_mode))
+        total += st.st_size;
+    }
+  closedir (d);
+  return total;
+}
+
+static guint64
+tree_size (int rootfd)
+{
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  return du_at (rootfd, seen, 0);
+}
+
+/* ---- refs.json / image.json ----------------------------------------------- */
+
+static gboolean
+image_id_valid (const char *id)
+{
+  return rw_digest_is_valid (id);
+}
+
+static const char *
+id_hex (const char *id)
+{
+  return id + strlen ("sha256:");
+}
+
+/* ref -> id. Caller holds the lock. A missing file is an empty table. */
+static GHashTable *
+refs_load (RwImageStore *store, GError **error)
+{
+  g_autoptr(GHashTable) refs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  g_autoptr(GError) local_error = NULL;
+  JsonNode *root, *node;
+  JsonObject *obj;
+  g_autoptr(GList) members = NULL;
+
+  if (!json_parser_load_from_file (parser, store->refs_path, &local_error))
+    {
+      if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        return g_steal_pointer (&refs);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   _("Cannot read %s: %s"), store->refs_path, local_error->message);
+      return NULL;
+    }
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root) ||
+      (node = json_object_get_member (json_node_get_object (root), "refs")) == NULL ||
+      !JSON_NODE_HOLDS_OBJECT (node))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   _("Malformed %s"), store->refs_path);
+      return NULL;
+    }
+  obj = json_node_get_object (node);
+  members = json_object_get_members (obj);
+  for (GList *l = members; l != NULL; l = l->next)
+    {
+      JsonNode *v = json_object_get_member (obj, l->data);
+
+      if (JSON_NODE_HOLDS_VALUE (v) && json_node_get_value_type (v) == G_TYPE_STRING &&
+          image_id_valid (json_node_get_string (v)))
+        g_hash_table_insert (refs, g_strdup (l->data), g_strdup (json_node_get_string (v)));
+    }
+  return g_steal_pointer (&refs);
+}
+
+static gboolean
+refs_save (RwImageStore *store, GHashTable *refs, GError **error)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonGenerator) gen = json_generator_new ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(GList) keys = g_list_sort (g_hash_table_get_keys (refs), (GCompareFunc) g_strcmp0);
+  g_autofree char *data = NULL;
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "version");
+  json_builder_add_int_value (b, 1);
+  json_builder_set_member_name (b, "refs");
+  json_builder_begin_object (b);
+  for (GList *l = keys; l != NULL; l = l->next)
+    {
+      json_builder_set_member_name (b, l->data);
+      json_builder_add_string_value (b, g_hash_table_lookup (refs, l->data));
+    }
+  json_builder_end_object (b);
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  json_generator_set_root (gen, root);
+  json_generator_set_pretty (gen, TRUE);
+  data = json_generator_to_data (gen, NULL);
+  return g_file_set_contents_full (store->refs_path, data, -1,
+                                   G_FILE_SET_CONTENTS_CONSISTENT, 0600, error);
+}
+
+static int
+cmp_strp (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char * const *) a, *(const char * const *) b);
+}
+
+static gchar **
+refs_for_id (GHashTable *refs, const char *id)
+{
+  g_autoptr(GPtrArray) out = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer k, v;
+
+  g_hash_table_iter_init (&iter, refs);
+  while (g_hash_table_iter_next (&iter, &k, &v))
+    if (strcmp (v, id) == 0)
+      g_ptr_array_add (out, g_strdup (k));
+  g_ptr_array_sort (out, cmp_strp);
+  g_ptr_array_add (out, NULL);
+  return (gchar **) g_ptr_array_free (g_steal_pointer (&out), FALSE);
+}
+
+static gboolean
+write_image_json (const char *dir, const char *id, gchar **refs, const char *manifest_digest,
+                  guint64 size, gint64 created, GError **error)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonGenerator) gen = json_generator_new ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *data = NULL;
+  g_autofree char *path = g_build_filename (dir, "image.json", NULL);
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "id");
+  json_builder_add_string_value (b, id);
+  json_builder_set_member_name (b, "refs");
+  json_builder_begin_array (b);
+  for (guint i = 0; refs != NULL && refs[i] != NULL; i++)
+    json_builder_add_string_value (b, refs[i]);
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "manifest_digest");
+  json_builder_add_string_value (b, manifest_digest);
+  json_builder_set_member_name (b, "size");
+  json_builder_add_int_value (b, (gint64) size);
+  json_builder_set_member_name (b, "created");
+  json_builder_add_int_value (b, created);
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  json_generator_set_root (gen, root);
+  json_generator_set_pretty (gen, TRUE);
+  data = json_generator_to_data (gen, NULL);
+  return g_file_set_contents_full (path, data, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, error);
+}
+
+/* Load images/<hex>; @refs (nullable) is the current refs table. Caller holds the lock. */
+static RwImage *
+image_load (RwImageStore *store, const char *id, GHashTable *refs, GError **error)
+{
+  g_autoptr(RwImage) image = NULL;
+  g_autofree char *meta_path = NULL;
+  g_autofree char *config_path = NULL;
+  g_autofree char *config_data = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  g_autoptr(GError) local_error = NULL;
+  JsonNode *root;
+  JsonObject *obj;
+  gsize config_len;
+
+  image = g_new0 (RwImage, 1);
+  image->ref_count = 1;
+  image->id = g_strdup (id);
+  image->dir = g_build_filename (store->images_dir, id_hex (id), NULL);
+  image->rootfs = g_build_filename (image->dir, "rootfs", NULL);
+
+  if (!g_file_test (image->rootfs, G_FILE_TEST_IS_DIR))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, _("Image %s not found"), id);
+      return NULL;
+    }
+
+  meta_path = g_build_filename (image->dir, "image.json", NULL);
+  if (!json_parser_load_from_file (parser, meta_path, &local_error))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   _("Image %s: cannot read image.json: %s"), id, local_error->message);
+      return NULL;
+    }
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   _("Image %s: malformed image.json"), id);
+      return NULL;
+    }
+  obj = json_node_get_object (root);
+  image->manifest_digest = g_strdup (json_object_get_string_member_with_default (obj, "manifest_digest", NULL));
+  image->size = (guint64) json_object_get_int_member_with_default (obj, "size", 0);
+  image->created = json_object_get_int_member_with_default (obj, "created", 0);
+
+  config_path = g_build_filename (image->dir, "config.json", NULL);
+  if (!g_file_get_contents (config_path, &config_data, &config_len, error))
+    return NULL;
+  image->config = rw_image_config_parse (config_data, config_len, error);
+  if (image->config == NULL)
+    return NULL;
+
+  image->refs = refs ? refs_for_id (refs, id) : g_new0 (gchar *, 1);
+  return g_steal_pointer (&image);
+}
+
+/* ---- store ---------------------------------------------------------------- */
+
+static void
+clean_stale_tmp (RwImageStore *store)
+{
+  g_autoptr(GDir) dir = g_dir_open (store->tmp_dir, 0, NULL);
+  const char *name;
+  gint64 now = g_get_real_time ();
+
+  if (dir == NULL)
+    return;
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (store->tmp_dir, name, NULL);
+      GStatBuf st;
+
+      /* Only leftovers of a crash: a pull in progress touches its dir. */
+      if (g_lstat (path, &st) == 0 &&
+          now - (gint64) st.st_mtime * G_USEC_PER_SEC > STALE_TMP_AGE_US)
+        rm_rf (path);
+    }
+}
+
+RwImageStore *
+rw_image_store_new (const gchar *dir, GError **error)
+{
+  g_autoptr(RwImageStore) store = g_new0 (RwImageStore, 1);
+  const char *subdirs[3];
+
+  g_return_val_if_fail (dir != NULL, NULL);
+
+  g_mutex_init (&store->lock);
+  store->dir = g_strdup (dir);
+  store->images_dir = g_build_filename (dir, "images", NULL);
+  store->tmp_dir = g_build_filename (dir, "tmp", NULL);
+  store->refs_path = g_build_filename (dir, "refs.json", NULL);
+
+  subdirs[0] = store->dir;
+  subdirs[1] = store->images_dir;
+  subdirs[2] = store->tmp_dir;
+  for (guint i = 0; i < G_N_ELEMENTS (subdirs); i++)
+    if (g_mkdir_with_parents (subdirs[i], 0700) < 0 || g_chmod (subdirs[i], 0700) < 0)
+      {
+        int errsv = errno;
+        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                     _("Cannot create image store directory %s: %s"),
+                     subdirs[i], g_strerror (errsv));
+        return NULL;
+      }
+
+  clean_stale_tmp (store);
+  return g_steal_pointer (&store);
+}
+
+void
+rw_image_store_free (RwImageStore *store)
+{
+  if (store == NULL)
+    return;
+  g_mutex_clear (&store->lock);
+  g_free (store->dir);
+  g_free (store->images_dir);
+  g_free (store->tmp_dir);
+  g_free (store->refs_path);
+  g_free (store);
+}
+
+/* Record @ref -> @id (when @ref is set) and return the loaded image. */
+static RwImage *
+record_and_load (RwImageStore *store, const char *ref, const char *id, GError **error)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&store->lock);
+  g_autoptr(GHashTable) refs = refs_load (store, error);
+  g_autoptr(RwImage) image = NULL;
+
+  if (refs == NULL)
+    return NULL;
+  if (ref != NULL && g_strcmp0 (g_hash_table_lookup (refs, ref), id) != 0)
+    {
+      g_hash_table_replace (refs, g_strdup (ref), g_strdup (id));
+      if (!refs_save (store, refs, error))
+        return NULL;
+    }
+  image = image_load (store, id, refs, error);
+  if (image == NULL)
+    return NULL;
+  /* Keep image.json's ref list in step (informational). */
+  if (ref != NULL &&
+      !write_image_json (image->dir, id, image->refs, image->manifest_digest,
+                         image->size, image->created, error))
+    return NULL;
+  return g_steal_pointer (&image);
+}
+
+typedef struct {
+  RwProgressFunc func;
+  gpointer data;
+  guint64 base;
+  guint64 total;
+} Progress;
+
+static void
+layer_progress (guint64 done, guint64 total, gpointer user_data)
+{
+  Progress *p = user_data;
+
+  if (p->func != NULL)
+    p->func (p->base + done, p->total, p->data);
+}
+
+/* Unpack all layers into @work/rootfs; returns bytes unpacked, or FALSE. */
+static gboolean
+unpack (RwImageSource *source, RwManifest *manifest, RwImageConfig *config,
+        const char *work, Progress *progress, guint64 *size_out,
+        GCancellable *cancellable, GError **error)
+{
+  g_autofree char *rootfs = g_build_filename (work, "rootfs", NULL);
+  int rootfd;
+  gboolean ok = TRUE;
+
+  if (mkdir (rootfs, 0755) < 0 || chmod (rootfs, 0755) < 0)
+    {
+      int errsv = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                   _("Cannot create %s: %s"), rootfs, g_strerror (errsv));
+      return FALSE;
+    }
+  rootfd = open (rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (rootfd < 0)
+    {
+      int errsv = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                   _("Cannot open %s: %s"), rootfs, g_strerror (errsv));
+      return FALSE;
+    }
+
+  for (guint i = 0; ok && i < manifest->layers->len; i++)
+    {
+      const RwDescriptor *layer = manifest->layers->pdata[i];
+      g_autoptr(GInputStream) in = source->open_blob (source, layer, cancellable, error);
+
+      if (in == NULL)
+        {
+          ok = FALSE;
+          break;
+        }
+      ok = rw_layer_apply (rootfd, in, layer->digest, config->diff_ids[i],
+                           layer_progress, progress, cancellable, error);
+      if (!ok)
+        g_prefix_error (error, _("Layer %u (%s): "), i + 1, layer->digest);
+      g_input_stream_close (in, NULL, NULL);
+      progress->base += layer->size;
+    }
+
+  if (ok)
+    *size_out = tree_size (rootfd);
+  close (rootfd);
+  return ok;
+}
+
+RwImage *
+rw_image_store_pull (RwImageStore   *store,
+                     const gchar    *ref,
+                     RwImageSource  *source,
+                     RwProgressFunc  progress,
+                     gpointer        progress_data,
+                     GCancellable   *cancellable,
+                     GError        **error)
+{
+  g_autoptr(RwManifest) manifest = NULL;
+  g_autoptr(GBytes) config_blob = NULL;
+  g_autofree char *manifest_digest = NULL;
+  g_autoptr(RwImageConfig) config = NULL;
+  g_autofree char *config_hex = NULL;
+  g_autofree char *final_dir = NULL;
+  g_autofree char *final_rootfs = NULL;
+  g_autofree char *work = NULL;
+  g_auto(GStrv) work_refs = NULL;
+  Progress prog = { progress, progress_data, 0, 0 };
+  const char *id;
+  const char *config_data;
+  gsize config_len;
+  guint64 size = 0;
+
+  g_return_val_if_fail (store != NULL, NULL);
+  g_return_val_if_fail (source != NULL, NULL);
+
+  if (!source->resolve (source, &manifest, &config_blob, &manifest_digest, cancellable, error))
+    return NULL;
+
+  /* The id is the config digest: check the bytes really are that config. */
+  id = manifest->config->digest;
+  config_hex = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, config_blob);
+  if (!rw_digest_is_valid (id) || strcmp (config_hex, id_hex (id)) != 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   _("Image config does not match its digest %s"), id);
+      return NULL;
+    }
+  config_data = g_bytes_get_data (config_blob, &config_len);
+  config = rw_image_config_parse (config_data, config_len, error);
+  if (config == NULL)
+    return NULL;
+  if (g_strv_length (config->diff_ids) != manifest->layers->len)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   _("Image %s has %u layers but its config lists %u diff_ids"),
+                   id, manifest->layers->len, g_strv_length (config->diff_ids));
+      return NULL;
+    }
+
+  for (guint i = 0; i < manifest->layers->len; i++)
+    prog.total += ((RwDescriptor *) manifest->layers->pdata[i])->size;
+
+  final_dir = g_build_filename (store->images_dir, id_hex (id), NULL);
+  final_rootfs = g_build_filename (final_dir, "rootfs", NULL);
+  if (g_file_test (final_rootfs, G_FILE_TEST_IS_DIR))
+    {
+      if (progress != NULL)
+        progress (prog.total, prog.total, progress_data);
+      return record_and_load (store, ref, id, error);
+    }
+
+  work = g_build_filename (store->tmp_dir, "pull-XXXXXX", NULL);
+  if (g_mkdtemp_full (work, 0700) == NULL)
+    {
+      int errsv = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                   _("Cannot create a work directory in %s: %s"),
+                   store->tmp_dir, g_strerror (errsv));
+      return NULL;
+    }
+
+  {
+    g_autofree char *config_path = g_build_filename (work, "config.json", NULL);
+    const char *one_ref[] = { ref, NULL };
+
+    if (!unpack (source, manifest, config, work, &prog, &size, cancellable, error) ||
+        !g_file_set_contents_full (config_path, config_data, config_len,
+                                   G_FILE_SET_CONTENTS_CONSISTENT, 0600, error) ||
+        !write_image_json (work, id, ref ? (gchar **) one_ref : NULL, manifest_digest,
+                           size, g_get_real_time (), error))
+      {
+        rm_rf (work);
+        return NULL;
+      }
+  }
+
+  if (rename (work, final_dir) < 0)
+    {
+      int errsv = errno;
+
+      rm_rf (work);
+      /* Another pull of the same image won the race: use its result. */
+      if (!((errsv == EEXIST || errsv == ENOTEMPTY) &&
+            g_file_test (final_rootfs, G_FILE_TEST_IS_DIR)))
+        {
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                       _("Cannot move image into %s: %s"), final_dir, g_strerror (errsv));
+          return NULL;
+        }
+    }
+
+  if (progress != NULL)
+    progress (prog.total, prog.total, progress_data);
+  return record_and_load (store, ref, id, error);
+}
+
+/* ref or id -> id. Caller holds the lock. */
+static char *
+resolve_id (RwImageStore *store, GHashTable *refs, const char *ref_or_id, GError **error)
+{
+  const char *id;
+
+  if (image_id_valid (ref_or_id))
+    return g_strdup (ref_or_id);
+  id = g_hash_table_lookup (refs, ref_or_id);
+  if (id == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                   _("No image “%s” in the image store"), ref_or_id);
+      return NULL;
+    }
+  return g_strdup (id);
+}
+
+RwImage *
+rw_image_store_lookup (RwImageStore *store,
+                       const gchar  *ref_or_id,
+                       GError      **error)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&store->lock);
+  g_autoptr(GHashTable) refs = NULL;
+  g_autofree char *id = NULL;
+
+  g_return_val_if_fail (ref_or_id != NULL, NULL);
+
+  refs = refs_load (store, error);
+  if (refs == NULL)
+    return NULL;
+  id = resolve_id (store, refs, ref_or_id, error);
+  if (id == NULL)
+    return NULL;
+  return image_load (store, id, refs, error);
+}
+
+GPtrArray *
+rw_image_store_list (RwImageStore *store)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&store->lock);
+  g_autoptr(GPtrArray) images = g_ptr_array_new_with_free_func ((GDestroyNotify) rw_image_unref);
+  g_autoptr(GHashTable) refs = refs_load (store, NULL);
+  g_autoptr(GDir) dir = g_dir_open (store->images_dir, 0, NULL);
+  const char *name;
+
+  if (dir == NULL)
+    return g_steal_pointer (&images);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *id = g_strconcat ("sha256:", name, NULL);
+      g_autoptr(GError) error = NULL;
+      RwImage *image;
+
+      if (!image_id_valid (id))
+        continue;
+      image = image_load (store, id, refs, &error);
+      if (image == NULL)
+        {
+          g_debug ("Skipping image %s: %s", id, error->message);
+          continue;
+        }
+      g_ptr_array_add (images, image);
+    }
+  return g_steal_pointer (&images);
+}
+
+gboolean
+rw_image_store_remove (RwImageStore *store,
+                       const gchar  *ref_or_id,
+                       GError      **error)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&store->lock);
+  g_autoptr(GHashTable) refs = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *dir = NULL;
+  g_autofree char *trash = NULL;
+  GHashTableIter iter;
+  gpointer k, v;
+  gboolean changed = FALSE;
+
+  g_return_val_if_fail (ref_or_id != NULL, FALSE);
+
+  refs = refs_load (store, error);
+  if (refs == NULL)
+    return FALSE;
+  id = resolve_id (store, refs, ref_or_id, error);
+  if (id == NULL)
+    return FALSE;
+  dir = g_build_filename (store->images_dir, id_hex (id), NULL);
+  if (!g_file_test (dir, G_FILE_TEST_IS_DIR) && !g_hash_table_contains (refs, ref_or_id))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, _("Image %s not found"), id);
+      return FALSE;
+    }
+
+  g_hash_table_iter_init (&iter, refs);
+  while (g_hash_table_iter_next (&iter, &k, &v))
+    if (strcmp (v, id) == 0)
+      {
+        g_hash_table_iter_remove (&iter);
+        changed = TRUE;
+      }
+  if (changed && !refs_save (store, refs, error))
+    return FALSE;
+
+  /* Move it out of images/ first so it disappears atomically. */
+  trash = g_build_filename (store->tmp_dir, "rm-XXXXXX", NULL);
+  if (g_mkdtemp_full (trash, 0700) == NULL)
+    {
+      int errsv = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                   _("Cannot remove image %s: %s"), id, g_strerror (errsv));
+      return FALSE;
+    }
+  {
+    g_autofree char *target = g_build_filename (trash, "image", NULL);
+
+    if (rename (dir, target) < 0 && errno != ENOENT)
+      {
+        int errsv = errno;
+        rm_rf (trash);
+        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                     _("Cannot remove image %s: %s"), id, g_strerror (errsv));
+        return FALSE;
+      }
+  }
+  rm_rf (trash);
+  return TRUE;
+}

@@ -1,0 +1,29 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Installs what redway needs to build, run and test on Debian 12 (idempotent).
+set -euo pipefail
+
+PACKAGES=(
+  build-essential pkg-config meson ninja-build gettext
+  libglib2.0-dev libglib2.0-bin libjson-glib-dev libsoup-3.0-dev libarchive-dev libzstd-dev
+  lxc-dev liblxc1 liblxc-common libpolkit-gobject-1-dev polkitd
+  libkmod-dev libnftables-dev
+  gobject-introspection libgirepository1.0-dev python3-gi gir1.2-glib-2.0
+  dbus-daemon dbus-bin systemd iproute2 util-linux busybox-static
+)
+if [ "${1:-}" = "--test" ]; then
+  PACKAGES+=(docker-registry libclang-rt-14-dev clang)
+fi
+if [ "${1:-}" = "--bench" ]; then
+  PACKAGES+=(docker-registry skopeo umoci)
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Client for the OCI distribution API (Docker registry v2), libsoup-3.
+ *
+ * Synchronous: every call blocks and is meant for GTask worker threads. One
+ * client talks to one registry; calls may run concurrently from several
+ * threads (libsoup >= 3.2 allows sending from any thread; the client is
+ * configured once, in the thread that creates it).
+ *
+ * Security rules (see DESIGN.md "Known pitfalls"):
+ *  - redirects are never followed by libsoup; we follow Location ourselves
+ *    (at most 5) and drop Authorization whenever the origin changes;
+ *  - credentials go only to the registry and to the token realm it names;
+ *    never to descriptor `urls`;
+ *  - HTTPS with the system CAs; plain HTTP only for loopback hosts or hosts
+ *    listed in RwRegistryOptions.insecure_registries;
+ *  - manifest bytes are checked against Docker-Content-Digest, the requested
+ *    digest and Content-Type vs. the body's mediaType; blobs read whole
+ *    (rw_registry_get_blob) against their digest.
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "images/image-types.h"
+#include "images/image-store.h"
+#include "images/reference.h"
+
+G_BEGIN_DECLS
+
+#define RW_TYPE_REGISTRY_CLIENT (rw_registry_client_get_type ())
+G_DECLARE_FINAL_TYPE (RwRegistryClient, rw_registry_client, RW, REGISTRY_CLIENT, GObject)
+
+typedef struct {
+  const gchar *username;                      /* (nullable) */
+  const gchar *password;                      /* (nullable) */
+  const gchar * const *insecure_registries;   /* (nullable) "host[:port]" allowed over http */
+  const gchar *user_agent;                    /* (nullable) */
+  guint timeout;                              /* seconds without I/O before failing; 0: 60 */
+} RwRegistryOptions;
+
+/* @registry: "host[:port]" as in an RwImageRef. @options may be NULL. */
+RwRegistryClient *rw_registry_client_new (const gchar             *registry,
+                                          const RwRegistryOptions *options,
+                                          GError                 **error);
+const gchar *rw_registry_client_get_registry (RwRegistryClient *self);
+/* "https://host[:port]" or "http://..." for loopback / insecure registries. */
+const gchar *rw_registry_client_get_base_uri (RwRegistryClient *self);
+
+/* GET /v2/<repo>/manifests/<reference>. @reference: a tag or "sha256:...".
+ * Returns the verified manifest or index bytes. */
+GBytes *rw_registry_get_manifest (RwRegistryClient *self,
+                                  const gchar      *repository,
+                                  const gchar      *reference,
+                                  gchar           **media_type,
+                                  gchar           **digest,
+                                  GCancellable     *cancellable,
+                                  GError          **error);
+
+/* HEAD: the manifest digest without spending a (rate-limited) GET. */
+gchar *rw_registry_head_manifest (RwRegistryClient *self,
+                                  const gchar      *repository,
+                                  const gchar      *reference,
+                                  gchar           **media_type,
+                                  GCancellable     *cancellable,
+                                  GError          **error);
+
+/* GET /v2/<repo>/blobs/<digest>, from @offset (Range) if > 0. Not verified:
+ * the caller hashes what it reads.
+ * @urls: (nullable) the descriptor's foreign URLs, tried without any
+ *   credentials if the registry does not have the blob.
+ * @out_offset: where the returned stream starts: @offset, or 0 when the
+ *   server ignored the Range request.
+ * @out_total: (nullable) full size of the blob, -1 if unknown. */
+GInputStream *rw_registry_open_blob (RwRegistryClient   *self,
+                                     const gchar        *repository,
+                                     const gchar        *digest,
+                                     const gchar * const *urls,
+                                     goffset             offset,
+                                     goffset            *out_offset,
+                                     goffset            *out_total,
+                                     GCancellable       *cancellable,
+                                     GError            **error);
+
+/* A whole small blob (config), sha256- and size-verified.
+ * @expected_size: -1 if unknown; @max_size caps memory. */
+GBytes *rw_registry_get_blob (RwRegistryClient *self,
+                              const gchar      *repository,
+                              const gchar      *digest,
+                              gint64            expected_size,
+                              gsize             max_size,
+                              GCancellable     *cancellable,
+                              GError          **error);
+
+gboolean rw_registry_media_type_is_index (const gchar *media_type);
+gboolean rw_registry_media_type_is_manifest (const gchar *media_type);
+
+/* "linux/amd64", "linux/arm64/v8", ... for the running build. */
+const gchar *rw_registry_default_platform (void);
+
+/* Choose the entry of an index (RwDescriptor* from rw_index_parse) for
+ * @platform ("os/arch[/variant]", NULL: the host's). Attestation entries
+ * (unknown/unknown, vnd.docker.reference.type) are never chosen. */
+const RwDescriptor *rw_registry_select_platform (GPtrArray   *manifests,
+                                                 const gchar *platform,
+                                                 GError     **error);
+
+/* "sha256:<hex>" of @data. */
+gchar *rw_registry_compute_digest (const guint8 *data,
+                                   gsize         len);
+
+/* ---- RwImageSource for a registry (registry-source.c) ---- */
+
+/*
+ * @ref: a docker reference on @client's registry.
+ * @platform: (nullable) "os/arch[/variant]"; NULL: the host's.
+ * @blob_dir: layers are downloaded to @blob_dir/sha256/<hex>.partial (kept
+ *   across runs for resume) and renamed to @blob_dir/sha256/<hex> once
+ *   verified; up to 3 layers download in parallel while the store reads.
+ */
+RwImageSource *rw_registry_source_new (RwRegistryClient *client,
+                                       const RwImageRef *ref,
+                                       const gchar      *platform,
+                                       const gchar      *blob_dir,
+                                       GError          **error);
+/* @progress is called from download threads (serialized) with the bytes
+ * fetched from the network so far and the total of all layers. */
+void rw_registry_source_set_progress (RwImageSource *source,
+                                      RwProgressFunc progress,
+                                      gpointer       progress_data);
+guint64 rw_registry_source_get_downloaded (RwImageSource *source);
+
+G_END_DECLS

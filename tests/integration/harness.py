@@ -1,0 +1,245 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Real parts for integration tests: a private system bus, polkitd, redwayd
+in its own network namespace, and busybox OCI layouts.
+
+Every test environment lives in one temporary directory and is torn down
+completely (daemon, containers, bus, polkitd) at the end.
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+BUILD = os.environ.get("REDWAY_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
+SOURCE = os.environ.get("REDWAY_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+REDWAYD = os.path.join(BUILD, "service", "redwayd")
+REDWAY = os.path.join(BUILD, "cli", "redway")
+sys.path.insert(0, os.path.join(SOURCE, "tests"))
+
+BUS_CONF = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path={socket}</listen>
+  <auth>EXTERNAL</auth>
+  <servicedir>{servicedir}</servicedir>
+  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <allow send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus"/>
+  </policy>
+  <policy user="polkitd">
+    <allow own="org.freedesktop.PolicyKit1"/>
+  </policy>
+  <policy user="root">
+    <allow own="org.freedesktop.PolicyKit1"/>
+  </policy>
+  <include>{project_conf}</include>
+</busconfig>
+"""
+
+INIT_SCRIPT = "trap 'exit 0' TERM; while true; do sleep 1 & wait $!; done\n"
+
+NET_PREFIX = "10.213.0"
+
+
+def make_layout(path, **opts):
+    """A busybox OCI layout whose init handles SIGTERM; returns build() info."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("make_oci_layout", os.path.join(SOURCE, "tests", "make-oci-layout.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    opts.setdefault("entrypoint", ["/bin/sh", "/init.sh"])
+    opts.setdefault("extra_layer", ["/init.sh=" + INIT_SCRIPT])
+    return mod.build(path, **opts)
+
+
+def wait_for_name(address, name, timeout=20):
+    env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=address)
+    subprocess.run(["gdbus", "wait", "--system", "--timeout", str(timeout), name],
+                   env=env, check=True)
+
+
+class Env:
+    """A private system bus with redwayd (and optionally polkitd) on it."""
+
+    def __init__(self, polkit=False, rules=None, start_daemon=True, netns=True, daemon_args=()):
+        self.tmp = tempfile.mkdtemp(prefix="redway-it-")
+        os.chmod(self.tmp, 0o755)   # polkitd and "nobody" must reach the bus socket
+        self.socket = os.path.join(self.tmp, "bus")
+        self.address = "unix:path=" + self.socket
+        self.state_dir = os.path.join(self.tmp, "state")
+        self.lxc_path = os.path.join(self.tmp, "lxc")
+        self.servicedir = os.path.join(self.tmp, "services")
+        os.makedirs(self.servicedir)
+        self.procs = []
+        self.daemon = None
+        self.netns = netns
+        self.daemon_args = list(daemon_args)
+        self.env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.address, LC_ALL="C.UTF-8")
+        self.env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+        self._start_bus()
+        if polkit:
+            self._start_polkit(rules or {})
+        if start_daemon:
+            self.start_daemon()
+
+    # -- processes -----------------------------------------------------
+    def _start_bus(self):
+        conf = os.path.join(self.tmp, "bus.conf")
+        with open(conf, "w") as f:
+            f.write(BUS_CONF.format(socket=self.socket, servicedir=self.servicedir,
+                                    project_conf=os.path.join(os.path.abspath(SOURCE), "data", "org.redway.Redway1.conf")))
+        p = subprocess.Popen(["dbus-daemon", "--config-file=" + conf, "--nofork", "--print-address"],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=self.env)
+        self.procs.append(p)
+        p.stdout.readline()     # printed once the socket listens
+        p.stdout.close()
+        os.chmod(self.socket, 0o777)
+
+    def _start_polkit(self, rules):
+        actions = os.path.join(self.tmp, "polkit-actions")
+        rules_dir = os.path.join(self.tmp, "polkit-rules")
+        os.makedirs(actions)
+        os.makedirs(rules_dir)
+        shutil.copy(os.path.join(BUILD, "data", "org.redway.Redway1.policy"), actions)
+        for name, text in rules.items():
+            with open(os.path.join(rules_dir, name), "w") as f:
+                f.write(text)
+        for d in (actions, rules_dir):
+            os.chmod(d, 0o755)
+            for n in os.listdir(d):
+                os.chmod(os.path.join(d, n), 0o644)
+        script = ("mount --bind {a} /usr/share/polkit-1/actions && "
+                  "mount --bind {r} /etc/polkit-1/rules.d && "
+                  "exec /usr/lib/polkit-1/polkitd --no-debug").format(a=actions, r=rules_dir)
+        p = subprocess.Popen(["unshare", "-m", "sh", "-c", script], env=self.env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.procs.append(p)
+        wait_for_name(self.address, "org.freedesktop.PolicyKit1")
+
+    def daemon_command(self, extra=()):
+        cmd = [REDWAYD, "--state-dir", self.state_dir, "--lxc-path", self.lxc_path] + self.daemon_args + list(extra)
+        if self.netns:
+            # The test's bridge and NAT live in a network namespace of their
+            # own. sysfs shows the netns of whoever mounted it and LXC looks
+            # bridges up in /sys/class/net, so bind a fresh sysfs's net dirs.
+            script = ('d=$(mktemp -d) && mount -t sysfs sysfs "$d" && '
+                      'mount --bind "$d/class/net" /sys/class/net && '
+                      'mount --bind "$d/devices/virtual/net" /sys/devices/virtual/net && '
+                      'umount -l "$d" && rmdir "$d" && exec "$@"')
+            cmd = ["unshare", "-n", "-m", "--propagation", "private", "sh", "-c", script, "sh"] + cmd
+        return cmd
+
+    def start_daemon(self, extra=()):
+        with open(os.path.join(self.tmp, "redwayd.log"), "a") as log:
+            self.daemon = subprocess.Popen(self.daemon_command(extra), env=self.env, stdout=log, stderr=log)
+        self.procs.append(self.daemon)
+        wait_for_name(self.address, "org.redway.Redway1")
+        return self.daemon
+
+    def stop_daemon(self):
+        if self.daemon and self.daemon.poll() is None:
+            self.daemon.send_signal(signal.SIGTERM)
+            self.daemon.wait(timeout=20)
+        self.daemon = None
+
+    def daemon_log(self):
+        try:
+            with open(os.path.join(self.tmp, "redwayd.log")) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def close(self):
+        # Containers first: they outlive the daemon by design.
+        self._kill_containers()
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        if not os.environ.get("REDWAY_TEST_KEEP"):
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def _kill_containers(self):
+        if not os.path.isdir(self.lxc_path):
+            return
+        for name in os.listdir(self.lxc_path):
+            if name.startswith("."):
+                continue
+            # The container's monitor answers on an abstract socket; killing
+            # init through /proc keeps the test independent of the product.
+            try:
+                out = self.cli("status", name, "--json", check=False)
+                pid = json.loads(out.stdout).get("pid", 0) if out.returncode == 0 else 0
+            except (ValueError, OSError):
+                pid = 0
+            if pid:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+    # -- clients -------------------------------------------------------
+    def cli(self, *args, check=True, user=None, input=None, timeout=120):
+        cmd = [REDWAY] + list(args)
+        if user:
+            cmd = ["setpriv", "--reuid=" + user, "--regid=" + user, "--clear-groups"] + cmd
+        r = subprocess.run(cmd, env=self.env, capture_output=True, text=True, input=input, timeout=timeout)
+        if check and r.returncode != 0:
+            raise AssertionError("redway %s failed (%d): %s%s\n--- daemon log ---\n%s" %
+                                 (" ".join(args), r.returncode, r.stdout, r.stderr, self.daemon_log()[-3000:]))
+        return r
+
+    def run(self, cmd, check=True, user=None, timeout=120):
+        if user:
+            cmd = ["setpriv", "--reuid=" + user, "--regid=" + user, "--clear-groups"] + list(cmd)
+        r = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=timeout)
+        if check and r.returncode != 0:
+            raise AssertionError("%s failed (%d): %s%s" % (" ".join(cmd), r.returncode, r.stdout, r.stderr))
+        return r
+
+    def prepare_host(self):
+        return self.cli("prepare-lxc", "--bridge", "rwt0", "--subnet", NET_PREFIX + ".1/24")
+
+    def state_file(self):
+        with open(os.path.join(self.state_dir, "state.json")) as f:
+            return json.load(f)
+
+
+class EnvTestCase(unittest.TestCase):
+    """One Env per test class (starting LXC is the slow part, not the bus)."""
+    env_kwargs = {}
+
+    @classmethod
+    def setUpClass(cls):
+        if os.geteuid() != 0:
+            raise unittest.SkipTest("integration tests need root (LXC, namespaces)")
+        cls.env = Env(**cls.env_kwargs)
+        # Runs even when the rest of setUpClass fails.
+        cls.addClassCleanup(cls.env.close)
+        cls.layout = os.path.join(cls.env.tmp, "layout")
+        cls.layout_info = make_layout(cls.layout)
+        cls.image = "oci:" + cls.layout + ":latest"
+
+
+
+def main():
+    unittest.main(verbosity=2)

@@ -1,0 +1,108 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The container lifecycle through the redway CLI."""
+import json
+import os
+
+import harness
+
+
+class CliLifecycle(harness.EnvTestCase):
+    def test_0_host_not_ready(self):
+        r = self.env.cli("init", "early", self.image, check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("prepare", r.stderr)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1)
+
+    def test_1_prepare(self):
+        r = self.env.prepare_host()
+        self.assertIn("bridge", r.stdout)
+        r = self.env.cli("prepare-lxc", "--bridge", "rwt0", "--subnet", harness.NET_PREFIX + ".1/24", "--json")
+        report = json.loads(r.stdout)
+        self.assertTrue(report["bridge"]["ok"])
+        self.assertTrue(report["cgroups"]["ok"])
+        self.assertIn("binder", report)
+        self.assertTrue(self.env.state_file()["lxc_ready"])
+
+    def test_2_lifecycle(self):
+        r = self.env.cli("init", "cli1", self.image)
+        self.assertIn("cli1", r.stdout)
+        st = json.loads(self.env.cli("status", "cli1", "--json").stdout)
+        self.assertEqual(st["state"], "stopped")
+        self.assertTrue(st["initialized"])
+        self.assertEqual(st["image"], self.image)
+
+        self.env.cli("start", "cli1")
+        st = json.loads(self.env.cli("status", "cli1", "--json").stdout)
+        self.assertEqual(st["state"], "running")
+        self.assertGreater(st["pid"], 0)
+        self.assertEqual(st["addresses"], [harness.NET_PREFIX + ".2"])
+
+        r = self.env.cli("exec", "cli1", "--", "sh", "-c", "echo hello; exit 4", check=False)
+        self.assertEqual(r.returncode, 4)
+        self.assertEqual(r.stdout, "hello\n")
+        # Without a tty, "shell" with a command runs it and returns its status.
+        r = self.env.cli("shell", "cli1", "--", "cat", input="piped\n", check=False)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, "piped\n")
+
+        listing = json.loads(self.env.cli("list", "--json").stdout)
+        self.assertEqual([c["name"] for c in listing], ["cli1"])
+        self.assertIn("cli1", self.env.cli("list").stdout)
+
+        self.env.cli("restart", "cli1")
+        st2 = json.loads(self.env.cli("status", "cli1", "--json").stdout)
+        self.assertEqual(st2["state"], "running")
+        self.assertNotEqual(st2["pid"], st["pid"])
+
+        self.env.cli("stop", "cli1")
+        st = json.loads(self.env.cli("status", "cli1", "--json").stdout)
+        self.assertEqual(st["state"], "stopped")
+        self.assertEqual(st["pid"], 0)
+
+        self.env.cli("remove", "cli1")
+        r = self.env.cli("status", "cli1", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(json.loads(self.env.cli("list", "--json").stdout), [])
+        self.assertNotIn("cli1", self.env.state_file()["containers"])
+
+    def test_3_default_name_and_errors(self):
+        # Names that could walk out of the state dir are refused by the service.
+        for bad in ("../x", "a/b", ".hidden", "x" * 65):
+            r = self.env.cli("init", bad, self.image, check=False)
+            self.assertEqual(r.returncode, 1, bad)
+            self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.env.state_dir, "x")))
+
+        r = self.env.cli("init", "dup", self.image)
+        r = self.env.cli("init", "dup", self.image, check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("already exists", r.stderr)
+        r = self.env.cli("stop", "dup", check=False)
+        self.assertEqual(r.returncode, 1)
+        r = self.env.cli("start", "missing", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("missing", r.stderr)
+        r = self.env.cli("init", "badimg", "oci:relative/path", check=False)
+        self.assertEqual(r.returncode, 1)
+        r = self.env.cli("init", "badimg", "oci:/nonexistent/layout", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertNotIn("badimg", self.env.state_file()["containers"])
+        self.env.cli("remove", "dup")
+
+        # Default container name when none is given.
+        r = self.env.cli("init", "--profile", "generic", check=False)
+        self.assertEqual(r.returncode, 1)
+        # The default image is Redroid on Docker Hub, unreachable here: the
+        # creation job fails and leaves nothing behind.
+        self.assertNotIn("redroid", self.env.state_file()["containers"])
+
+    def test_4_usage(self):
+        r = self.env.cli("frobnicate", check=False)
+        self.assertEqual(r.returncode, 2)
+        r = self.env.cli("--help", check=False)
+        self.assertEqual(r.returncode, 0)
+
+
+if __name__ == "__main__":
+    harness.main()

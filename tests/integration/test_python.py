@@ -1,0 +1,179 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The container lifecycle through PyGObject and the uninstalled Redway-1.0 typelib."""
+import os
+
+import harness
+
+import gi
+gi.require_version("Gio", "2.0")
+gi.require_version("Redway", "1.0")
+from gi.repository import GLib, Gio, Redway  # noqa: E402
+
+
+def wait_until(predicate, timeout=30):
+    """Spins the main loop (signals, property updates) until predicate() holds."""
+    ctx = GLib.MainContext.default()
+    deadline = GLib.get_monotonic_time() + timeout * 1000000
+    timed_out = []
+    source = GLib.timeout_add(timeout * 1000, lambda: timed_out.append(True) or False)
+    try:
+        while not predicate():
+            if timed_out or GLib.get_monotonic_time() > deadline:
+                raise AssertionError("timed out")
+            ctx.iteration(True)
+    finally:
+        if not timed_out:
+            GLib.source_remove(source)
+
+
+class PythonLifecycle(harness.EnvTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = cls.env.address
+        cls.client = Redway.Client.new_sync(None)
+        cls.manager = cls.client.get_manager()
+        report = cls.manager.call_prepare_host_sync(
+            GLib.Variant("a{sv}", {"bridge": GLib.Variant("s", "rwt0"),
+                                   "subnet": GLib.Variant("s", harness.NET_PREFIX + ".1/24")}), None)
+        cls.client.settle()
+        assert report["bridge"]["ok"], report
+
+    def create(self, name, **options):
+        opts = GLib.Variant("a{sv}", options)
+        container_path, job_path = self.manager.call_create_container_sync(name, self.image, opts, None)
+        self.client.settle()
+        job = self.client.get_job(job_path)
+        self.assertIsNotNone(job)
+        self.assertEqual(job.props.operation, "create-container")
+        self.assertIn(container_path, job.props.objects)
+        self.client.wait_for_job_sync(job, None)
+        self.assertTrue(job.props.success)
+        self.assertAlmostEqual(job.props.progress, 1.0)
+        return self.client.get_container_for_path(container_path)
+
+    def test_properties(self):
+        self.assertEqual(self.manager.props.version, "0.1.0")
+        self.assertEqual(self.manager.props.default_container, "redroid")
+        self.assertTrue(self.manager.props.host_ready)
+
+    def test_lifecycle(self):
+        c = self.create("py1")
+        self.assertEqual(c.props.name, "py1")
+        self.assertEqual(c.props.state, "stopped")
+        self.assertTrue(c.props.initialized)
+        self.assertEqual(c.props.profile, "generic")
+        self.assertTrue(c.props.image_id.startswith("sha256:"))
+        self.assertGreater(c.props.created_at, 0)
+        self.assertTrue(os.path.isdir(c.props.data_path))
+
+        states = []
+        c.connect("state-changed", lambda _c, old, new: states.append((old, new)))
+
+        c.call_start_sync(GLib.Variant("a{sv}", {}), None)
+
+        self.client.settle()
+        # Properties are updated before the call returns.
+        self.assertEqual(c.props.state, "running")
+        self.assertGreater(c.props.pid, 0)
+        self.assertTrue(os.path.exists("/proc/%d" % c.props.pid))
+        self.assertEqual(len(c.props.addresses), 1)
+        self.assertTrue(c.props.addresses[0].startswith(harness.NET_PREFIX + "."))
+
+        status, out, err = c.call_exec_sync(["hostname"], GLib.Variant("a{sv}", {}), None)
+
+        self.client.settle()
+        self.assertEqual(status, 0)
+        self.assertEqual(bytes(out).strip(), b"py1")
+        status, out, err = c.call_exec_sync(["sh", "-c", "cat; echo oops >&2; exit 3"],
+                                            GLib.Variant("a{sv}", {"stdin": GLib.Variant("ay", b"in\x00put")}), None)
+        self.client.settle()
+        self.assertEqual(status, 3)
+        self.assertEqual(bytes(out), b"in\x00put")
+        self.assertEqual(bytes(err), b"oops\n")
+
+        c.call_freeze_sync(GLib.Variant("a{sv}", {}), None)
+
+        self.client.settle()
+        self.assertEqual(c.props.state, "frozen")
+        c.call_thaw_sync(GLib.Variant("a{sv}", {}), None)
+        self.client.settle()
+        self.assertEqual(c.props.state, "running")
+
+        pid = c.props.pid
+        c.call_stop_sync(GLib.Variant("a{sv}", {"timeout": GLib.Variant("u", 10)}), None)
+        self.client.settle()
+        self.assertEqual(c.props.state, "stopped")
+        self.assertEqual(c.props.pid, 0)
+        self.assertEqual(list(c.props.addresses), [])
+        self.assertFalse(os.path.exists("/proc/%d" % pid))
+
+        wait_until(lambda: ("stopping", "stopped") in states)
+        self.assertEqual(states, [("stopped", "starting"), ("starting", "running"),
+                                  ("running", "frozen"), ("frozen", "running"),
+                                  ("running", "stopping"), ("stopping", "stopped")])
+
+        data_path = c.props.data_path
+        c.call_delete_sync(GLib.Variant("a{sv}", {}), None)
+        self.client.settle()
+        self.assertIsNone(self.client.get_container("py1"))
+        self.assertFalse(os.path.exists(data_path))
+        self.assertNotIn("py1", harness.Env.state_file(self.env)["containers"])
+
+    def test_typed_errors(self):
+        with self.assertRaises(GLib.Error) as cm:
+            self.manager.call_get_container_sync("nope", None)
+            self.client.settle()
+        self.assertTrue(cm.exception.matches(Redway.error_quark(), Redway.Error.NOT_FOUND))
+
+        with self.assertRaises(GLib.Error) as cm:
+            self.manager.call_create_container_sync("../etc", self.image, GLib.Variant("a{sv}", {}), None)
+            self.client.settle()
+        self.assertTrue(cm.exception.matches(Redway.error_quark(), Redway.Error.INVALID_ARGUMENT))
+
+        c = self.create("py2")
+        with self.assertRaises(GLib.Error) as cm:
+            self.manager.call_create_container_sync("py2", self.image, GLib.Variant("a{sv}", {}), None)
+            self.client.settle()
+        self.assertTrue(cm.exception.matches(Redway.error_quark(), Redway.Error.ALREADY_EXISTS))
+
+        with self.assertRaises(GLib.Error) as cm:
+            c.call_stop_sync(GLib.Variant("a{sv}", {}), None)
+            self.client.settle()
+        self.assertTrue(cm.exception.matches(Redway.error_quark(), Redway.Error.INVALID_STATE))
+        with self.assertRaises(GLib.Error) as cm:
+            c.call_exec_sync(["true"], GLib.Variant("a{sv}", {}), None)
+            self.client.settle()
+        self.assertTrue(cm.exception.matches(Redway.error_quark(), Redway.Error.INVALID_STATE))
+        with self.assertRaises(GLib.Error) as cm:
+            c.call_stop_sync(GLib.Variant("a{sv}", {"timeout": GLib.Variant("s", "x")}), None)
+            self.client.settle()
+        self.assertTrue(cm.exception.matches(Redway.error_quark(), Redway.Error.INVALID_ARGUMENT))
+        c.call_delete_sync(GLib.Variant("a{sv}", {}), None)
+        self.client.settle()
+
+    def test_init_exit_is_noticed(self):
+        """The container's init dies on its own: the pidfd wakes the daemon."""
+        c = self.create("py3")
+        c.call_start_sync(GLib.Variant("a{sv}", {}), None)
+        self.client.settle()
+        self.assertEqual(c.props.state, "running")
+        status, _, _ = c.call_exec_sync(["kill", "-TERM", "1"], GLib.Variant("a{sv}", {}), None)
+        self.client.settle()
+        # When init exits the kernel kills the rest of the namespace, kill included.
+        self.assertIn(status, (0, 137))
+        wait_until(lambda: c.props.state == "stopped", timeout=20)
+        self.assertEqual(c.props.pid, 0)
+        self.assertNotEqual(c.props.last_error, "")
+        # And it starts again.
+        c.call_start_sync(GLib.Variant("a{sv}", {}), None)
+        self.client.settle()
+        self.assertEqual(c.props.state, "running")
+        c.call_delete_sync(GLib.Variant("a{sv}", {"force": GLib.Variant("b", True)}), None)
+        self.client.settle()
+        self.assertIsNone(self.client.get_container("py3"))
+
+
+if __name__ == "__main__":
+    harness.main()

@@ -1,0 +1,475 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Image store + OCI layout source, on layouts written by make-oci-layout.py
+ * (busybox from the host).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <gio/gio.h>
+
+#include "images/image-store.h"
+#include "images/oci-json.h"
+
+#define BUSYBOX "/bin/busybox"
+
+#if defined(__x86_64__)
+#define HOST_ARCH "amd64"
+#define OTHER_ARCH "arm64"
+#elif defined(__aarch64__)
+#define HOST_ARCH "arm64"
+#define OTHER_ARCH "amd64"
+#else
+#define HOST_ARCH "unknown"
+#define OTHER_ARCH "s390x"
+#endif
+
+typedef struct {
+  char *tmp;
+  char *layout;
+  char *store_dir;
+  char *digest;         /* what make-oci-layout.py printed */
+  RwImageStore *store;
+} Fixture;
+
+static int
+rm_cb (const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+  return remove (path);
+}
+
+static char *
+make_layout (const char *outdir, const char * const *extra_args)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  int status;
+
+  g_ptr_array_add (argv, (char *) REDWAY_PYTHON3);
+  g_ptr_array_add (argv, (char *) TEST_SRCDIR "/make-oci-layout.py");
+  g_ptr_array_add (argv, (char *) outdir);
+  g_ptr_array_add (argv, (char *) "--busybox");
+  g_ptr_array_add (argv, (char *) BUSYBOX);
+  for (guint i = 0; extra_args && extra_args[i]; i++)
+    g_ptr_array_add (argv, (char *) extra_args[i]);
+  g_ptr_array_add (argv, NULL);
+
+  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+                &out, &err, &status, &error);
+  g_assert_no_error (error);
+  if (!g_spawn_check_wait_status (status, NULL))
+    g_error ("make-oci-layout.py failed: %s", err);
+  g_strstrip (out);
+  g_assert_true (rw_digest_is_valid (out));
+  return g_steal_pointer (&out);
+}
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  const char *args[] = { "--entrypoint", "/bin/sh", "--cmd", "-c", "echo hi",
+                         "--env", "FOO=bar", "--workdir", "/tmp",
+                         "--extra-layer", "/etc/motd=hello from layer 2", NULL };
+  g_autoptr(GError) error = NULL;
+
+  f->tmp = g_dir_make_tmp ("redway-store-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->layout = g_build_filename (f->tmp, "layout", NULL);
+  f->store_dir = g_build_filename (f->tmp, "store", NULL);
+  f->digest = make_layout (f->layout, args);
+  f->store = rw_image_store_new (f->store_dir, &error);
+  g_assert_no_error (error);
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  rw_image_store_free (f->store);
+  nftw (f->tmp, rm_cb, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+  g_free (f->tmp);
+  g_free (f->layout);
+  g_free (f->store_dir);
+  g_free (f->digest);
+}
+
+static guint
+count_entries (const char *dir)
+{
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  guint n = 0;
+
+  g_assert_nonnull (d);
+  while (g_dir_read_name (d) != NULL)
+    n++;
+  return n;
+}
+
+static guint
+count_sub (Fixture *f, const char *sub)
+{
+  g_autofree char *p = g_build_filename (f->store_dir, sub, NULL);
+  return count_entries (p);
+}
+
+typedef struct {
+  guint64 done;
+  guint64 total;
+  guint calls;
+} ProgressLog;
+
+static void
+progress_cb (guint64 done, guint64 total, gpointer user_data)
+{
+  ProgressLog *log = user_data;
+
+  g_assert_cmpuint (done, >=, log->done);
+  g_assert_cmpuint (done, <=, total);
+  log->done = done;
+  log->total = total;
+  log->calls++;
+}
+
+static RwImage *
+pull (Fixture *f, const char *ref, const char *tag, ProgressLog *log, GError **error)
+{
+  RwImageSource *source = rw_oci_layout_source_new (f->layout, tag, error);
+  RwImage *image;
+
+  if (source == NULL)
+    return NULL;
+  image = rw_image_store_pull (f->store, ref, source, log ? progress_cb : NULL, log, NULL, error);
+  source->free (source);
+  return image;
+}
+
+static void
+test_pull (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RwImage) image = NULL;
+  g_autoptr(RwImage) again = NULL;
+  g_autoptr(RwImage) by_id = NULL;
+  g_autoptr(RwImage) by_ref = NULL;
+  g_autoptr(GPtrArray) list = NULL;
+  g_autofree char *busybox = NULL;
+  g_autofree char *sh = NULL;
+  g_autofree char *motd = NULL;
+  g_autofree char *content = NULL;
+  g_autofree char *target = NULL;
+  g_autofree char *marker = NULL;
+  g_autofree char *config_json = NULL;
+  ProgressLog log = { 0 };
+  struct stat st;
+  gint64 t0;
+  const char *both_refs[] = { "alias:1", "test:latest", NULL };
+
+  image = pull (f, "test:latest", NULL, &log, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (image);
+
+  g_assert_true (rw_digest_is_valid (image->id));
+  g_assert_cmpstr (image->manifest_digest, ==, f->digest);
+  g_assert_true (g_str_has_suffix (image->dir, image->id + 7));
+  g_assert_cmpuint (g_strv_length (image->refs), ==, 1);
+  g_assert_cmpstr (image->refs[0], ==, "test:latest");
+  g_assert_cmpuint (image->size, >, 500000);
+  g_assert_cmpint (image->created, >, 0);
+  g_assert_cmpstr (image->config->architecture, ==, HOST_ARCH);
+  g_assert_cmpstr (image->config->entrypoint[0], ==, "/bin/sh");
+  g_assert_cmpstr (image->config->cmd[0], ==, "-c");
+  g_assert_cmpstr (image->config->cmd[1], ==, "echo hi");
+  g_assert_cmpstr (image->config->working_dir, ==, "/tmp");
+  g_assert_true (g_strv_contains ((const char * const *) image->config->env, "FOO=bar"));
+
+  /* Progress: compressed bytes of all layers, ending at the total. */
+  g_assert_cmpuint (log.calls, >, 0);
+  g_assert_cmpuint (log.total, >, 0);
+  g_assert_cmpuint (log.done, ==, log.total);
+
+  busybox = g_build_filename (image->rootfs, "bin", "busybox", NULL);
+  g_assert_cmpint (lstat (busybox, &st), ==, 0);
+  g_assert_true (S_ISREG (st.st_mode));
+  g_assert_cmpint (st.st_mode & 0777, ==, 0755);
+  sh = g_build_filename (image->rootfs, "bin", "sh", NULL);
+  target = g_file_read_link (sh, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (target, ==, "busybox");
+  motd = g_build_filename (image->rootfs, "etc", "motd", NULL);
+  g_assert_true (g_file_get_contents (motd, &content, NULL, NULL));
+  g_assert_cmpstr (content, ==, "hello from layer 2");
+  {
+    g_autofree char *tmpdir = g_build_filename (image->rootfs, "tmp", NULL);
+    g_assert_cmpint (lstat (tmpdir, &st), ==, 0);
+    g_assert_cmpint (st.st_mode & 07777, ==, 01777);
+  }
+
+  /* config.json is the config blob verbatim (its sha256 is the id). */
+  config_json = g_build_filename (image->dir, "config.json", NULL);
+  {
+    g_autofree char *cfg = NULL;
+    gsize len;
+    g_autofree char *hex = NULL;
+
+    g_assert_true (g_file_get_contents (config_json, &cfg, &len, NULL));
+    hex = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) cfg, len);
+    g_assert_cmpstr (hex, ==, image->id + 7);
+  }
+
+  g_assert_cmpint (stat (f->store_dir, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0700);
+  g_assert_cmpuint (count_sub (f, "images"), ==, 1);
+  g_assert_cmpuint (count_sub (f, "tmp"), ==, 0);
+
+  /* Second pull: cache hit, no re-extraction (a marker survives). */
+  marker = g_build_filename (image->rootfs, "marker", NULL);
+  g_assert_true (g_file_set_contents (marker, "x", 1, NULL));
+  t0 = g_get_monotonic_time ();
+  again = pull (f, "alias:1", "latest", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_get_monotonic_time () - t0, <, G_USEC_PER_SEC / 2);
+  g_assert_cmpstr (again->id, ==, image->id);
+  g_assert_true (g_file_test (marker, G_FILE_TEST_EXISTS));
+  g_assert_cmpstrv (again->refs, both_refs);
+  g_assert_cmpuint (count_sub (f, "tmp"), ==, 0);
+
+  by_id = rw_image_store_lookup (f->store, image->id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (by_id->rootfs, ==, image->rootfs);
+  g_assert_cmpstrv (by_id->refs, both_refs);
+  g_assert_cmpuint (by_id->size, ==, image->size);
+  by_ref = rw_image_store_lookup (f->store, "alias:1", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (by_ref->id, ==, image->id);
+
+  list = rw_image_store_list (f->store);
+  g_assert_cmpuint (list->len, ==, 1);
+  g_assert_cmpstr (((RwImage *) list->pdata[0])->id, ==, image->id);
+
+  /* A new store instance on the same dir sees the same state. */
+  {
+    g_autoptr(RwImageStore) other = rw_image_store_new (f->store_dir, &error);
+    g_autoptr(RwImage) found = NULL;
+
+    g_assert_no_error (error);
+    found = rw_image_store_lookup (other, "test:latest", &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (found->id, ==, image->id);
+  }
+
+  /* Remove by ref: the image and every ref to it go. */
+  g_assert_true (rw_image_store_remove (f->store, "test:latest", &error));
+  g_assert_no_error (error);
+  g_assert_false (g_file_test (image->dir, G_FILE_TEST_EXISTS));
+  g_assert_null (rw_image_store_lookup (f->store, "alias:1", &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_null (rw_image_store_lookup (f->store, image->id, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_false (rw_image_store_remove (f->store, image->id, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_cmpuint (count_sub (f, "images"), ==, 0);
+  g_assert_cmpuint (count_sub (f, "tmp"), ==, 0);
+  list = (g_ptr_array_unref (list), rw_image_store_list (f->store));
+  g_assert_cmpuint (list->len, ==, 0);
+}
+
+static void
+test_missing_tag (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RwImage) image = pull (f, "x", "nosuchtag", NULL, &error);
+  RwImageSource *source;
+
+  g_assert_null (image);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, "nosuchtag"));
+  g_clear_error (&error);
+
+  source = rw_oci_layout_source_new (f->tmp, NULL, &error);
+  g_assert_null (source);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_assert_cmpuint (count_sub (f, "images"), ==, 0);
+}
+
+/* Replace the largest blob's content by same-size garbage. */
+static void
+corrupt_largest_blob (Fixture *f, gsize offset)
+{
+  g_autofree char *blobs = g_build_filename (f->layout, "blobs", "sha256", NULL);
+  g_autoptr(GDir) d = g_dir_open (blobs, 0, NULL);
+  g_autofree char *largest = NULL;
+  goffset largest_size = -1;
+  const char *name;
+  g_autofree char *data = NULL;
+  gsize len;
+
+  while ((name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *p = g_build_filename (blobs, name, NULL);
+      struct stat st;
+
+      g_assert_cmpint (stat (p, &st), ==, 0);
+      if (st.st_size > largest_size)
+        {
+          largest_size = st.st_size;
+          g_free (largest);
+          largest = g_steal_pointer (&p);
+        }
+    }
+  g_assert_true (g_file_get_contents (largest, &data, &len, NULL));
+  g_assert_cmpuint (len, >, offset + 16);
+  for (gsize i = offset; i < offset + 16; i++)
+    data[i] ^= 0x55;
+  g_assert_true (g_file_set_contents (largest, data, len, NULL));
+}
+
+static void
+test_corrupt_blob (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RwImage) image = NULL;
+
+  gsize offset = GPOINTER_TO_SIZE (data);
+
+  if (offset == 0)
+    {
+      /* Uncompressed layer, damage inside busybox's bytes: the tar stays
+       * well-formed, only the digests can tell. */
+      const char *args[] = { "--compress", "none", NULL };
+      g_autofree char *digest = make_layout (f->layout, args);
+      offset = 600000;
+    }
+  corrupt_largest_blob (f, offset);
+  image = pull (f, "bad:latest", NULL, NULL, &error);
+  g_assert_null (image);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  g_test_message ("%s", error->message);
+  if (GPOINTER_TO_SIZE (data) == 0)
+    g_assert_nonnull (strstr (error->message, "digest mismatch"));
+  g_assert_cmpuint (count_sub (f, "images"), ==, 0);
+  g_assert_cmpuint (count_sub (f, "tmp"), ==, 0);
+  g_clear_error (&error);
+  g_assert_null (rw_image_store_lookup (f->store, "bad:latest", &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+}
+
+static void
+test_multi_platform (Fixture *f, gconstpointer data)
+{
+  const char *args[] = { "--tag", "multi", "--platforms",
+                         "linux/" OTHER_ARCH ",linux/" HOST_ARCH ",linux/arm/v7",
+                         "--compress", "none", NULL };
+  g_autofree char *index_digest = make_layout (f->layout, args);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RwImage) image = pull (f, "multi", "multi", NULL, &error);
+  g_autoptr(RwImage) plain = NULL;
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (image->config->architecture, ==, HOST_ARCH);
+  g_assert_cmpstr (image->config->os, ==, "linux");
+  g_assert_cmpstr (image->manifest_digest, !=, index_digest);
+
+  /* Same layers, but another config: a distinct image. */
+  plain = pull (f, "plain", "latest", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (plain->id, !=, image->id);
+  g_assert_cmpuint (count_sub (f, "images"), ==, 2);
+}
+
+static void
+test_no_platform (Fixture *f, gconstpointer data)
+{
+  const char *args[] = { "--tag", "foreign", "--platforms", "linux/" OTHER_ARCH ",unknown/unknown", NULL };
+  g_autofree char *index_digest = make_layout (f->layout, args);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RwImage) image = pull (f, "foreign", "foreign", NULL, &error);
+
+  g_assert_null (image);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_test_message ("%s", error->message);
+  g_assert_cmpuint (count_sub (f, "images"), ==, 0);
+}
+
+typedef struct {
+  Fixture *f;
+  char *ref;
+  RwImage *image;
+  GError *error;
+} PullThread;
+
+static gpointer
+pull_thread (gpointer data)
+{
+  PullThread *t = data;
+
+  t->image = pull (t->f, t->ref, "latest", NULL, &t->error);
+  return NULL;
+}
+
+static void
+test_concurrent (Fixture *f, gconstpointer data)
+{
+  PullThread threads[4];
+  GThread *th[4];
+
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    {
+      threads[i] = (PullThread) { f, g_strdup_printf ("ref:%u", i), NULL, NULL };
+      th[i] = g_thread_new ("pull", pull_thread, &threads[i]);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    {
+      g_thread_join (th[i]);
+      g_assert_no_error (threads[i].error);
+      g_assert_cmpstr (threads[i].image->id, ==, threads[0].image->id);
+    }
+  g_assert_cmpuint (count_sub (f, "images"), ==, 1);
+  g_assert_cmpuint (count_sub (f, "tmp"), ==, 0);
+  {
+    g_autoptr(RwImage) image = rw_image_store_lookup (f->store, "ref:0", NULL);
+    g_assert_nonnull (image);
+    g_assert_cmpuint (g_strv_length (image->refs), ==, 4);
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    {
+      rw_image_unref (threads[i].image);
+      g_free (threads[i].ref);
+    }
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  if (!g_file_test (BUSYBOX, G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("no " BUSYBOX);
+      return g_test_run ();
+    }
+
+#define ADD(path, fn, data) \
+  g_test_add ("/image-store/" path, Fixture, data, fixture_setup, fn, fixture_teardown)
+  ADD ("pull", test_pull, NULL);
+  ADD ("missing-tag", test_missing_tag, NULL);
+  ADD ("corrupt-blob/start", test_corrupt_blob, GSIZE_TO_POINTER (20));
+  ADD ("corrupt-blob/end", test_corrupt_blob, GSIZE_TO_POINTER (600000));
+  ADD ("corrupt-blob/uncompressed", test_corrupt_blob, GSIZE_TO_POINTER (0));
+  ADD ("multi-platform", test_multi_platform, NULL);
+  ADD ("no-platform", test_no_platform, NULL);
+  ADD ("concurrent", test_concurrent, NULL);
+#undef ADD
+
+  return g_test_run ();
+}
