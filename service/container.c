@@ -387,7 +387,8 @@ start_run (Op *op, GCancellable *cancellable, GError **error)
 {
   if (!ensure_dirs (op, error) ||
       !rw_lxc_define (op->lxcpath, op->name, op->config, error) ||
-      !rw_lxc_start (op->lxcpath, op->name, &op->pid, &op->pidfd, error))
+      !rw_lxc_start (op->lxcpath, op->name, (const gchar * const *) op->config->init_argv,
+                     &op->pid, &op->pidfd, error))
     return FALSE;
   op->addresses = rw_lxc_get_addresses (op->lxcpath, op->name);
   return TRUE;

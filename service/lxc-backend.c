@@ -200,7 +200,7 @@ get_monitor (RwLxc *c, pid_t *out_pid, int *out_pidfd, GError **error)
 }
 
 gboolean
-rw_lxc_start (const gchar *lxcpath, const gchar *name,
+rw_lxc_start (const gchar *lxcpath, const gchar *name, const gchar * const *argv,
               pid_t *out_pid, int *out_pidfd, GError **error)
 {
   g_autoptr(RwLxc) c = open_container (lxcpath, name, TRUE, error);
@@ -216,7 +216,7 @@ rw_lxc_start (const gchar *lxcpath, const gchar *name,
   c->want_daemonize (c, true);
   /* The monitor must not inherit the daemon's bus connection or other fds. */
   c->want_close_all_fds (c, true);
-  if (!c->start (c, 0, NULL))
+  if (!c->start (c, 0, (char * const *) argv))
     {
       set_lxc_error (error, c, _("The container failed to start"));
       return FALSE;

@@ -29,7 +29,8 @@ gboolean rw_lxc_is_defined (const gchar *lxcpath, const gchar *name);
 RwLxcState rw_lxc_get_state (const gchar *lxcpath, const gchar *name);
 
 /* Starts the container daemonized; returns a pidfd of its init (owned by the caller). */
-gboolean rw_lxc_start (const gchar *lxcpath, const gchar *name,
+/* @argv: (nullable) init command overriding lxc.init.cmd. */
+gboolean rw_lxc_start (const gchar *lxcpath, const gchar *name, const gchar * const *argv,
                        pid_t *out_pid, int *out_pidfd, GError **error);
 /* For a container already running (daemon restart). */
 gboolean rw_lxc_attach_monitor (const gchar *lxcpath, const gchar *name,

@@ -3,8 +3,11 @@
 
 #include <glib/gi18n-lib.h>
 
+#include <glib/gstdio.h>
+
 #include "images/puller.h"
 #include "images/reference.h"
+#include "images/registry.h"
 
 gboolean
 rw_pull_validate_ref (const gchar *ref, gchar **out_canonical, GError **error)
@@ -27,9 +30,91 @@ source_for_ref (const RwImageRef *ref, const RwPullOptions *options, GError **er
       return rw_oci_layout_source_new (ref->path, ref->tag, error);
     case RW_TRANSPORT_DOCKER:
     default:
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                           _("Registry pulls are not wired in yet"));
-      return NULL;
+      {
+        RwRegistryOptions ro = {
+          .insecure_registries = options != NULL ? options->insecure_registries : NULL,
+          .user_agent = "redway/" PACKAGE_VERSION,
+        };
+        g_autoptr(RwRegistryClient) client = rw_registry_client_new (ref->registry, &ro, error);
+
+        if (client == NULL)
+          return NULL;
+        return rw_registry_source_new (client, ref, options != NULL ? options->platform : NULL,
+                                       options->blob_dir, error);
+      }
+    }
+}
+
+/* Wraps a source to remember which layer blobs the pull used. */
+typedef struct {
+  RwImageSource parent;
+  RwImageSource *inner;
+  GPtrArray *digests;
+} RecordingSource;
+
+static gboolean
+recording_resolve (RwImageSource *source, RwManifest **manifest, GBytes **config_blob,
+                   gchar **manifest_digest, GCancellable *cancellable, GError **error)
+{
+  RecordingSource *self = (RecordingSource *) source;
+
+  if (!self->inner->resolve (self->inner, manifest, config_blob, manifest_digest, cancellable, error))
+    return FALSE;
+  for (guint i = 0; i < (*manifest)->layers->len; i++)
+    g_ptr_array_add (self->digests, g_strdup (((RwDescriptor *) (*manifest)->layers->pdata[i])->digest));
+  return TRUE;
+}
+
+static GInputStream *
+recording_open_blob (RwImageSource *source, const RwDescriptor *layer,
+                     GCancellable *cancellable, GError **error)
+{
+  RecordingSource *self = (RecordingSource *) source;
+
+  return self->inner->open_blob (self->inner, layer, cancellable, error);
+}
+
+static void
+recording_free (RwImageSource *source)
+{
+  RecordingSource *self = (RecordingSource *) source;
+
+  self->inner->free (self->inner);
+  g_ptr_array_unref (self->digests);
+  g_free (self);
+}
+
+static RwImageSource *
+recording_source_new (RwImageSource *inner)
+{
+  RecordingSource *self = g_new0 (RecordingSource, 1);
+
+  self->parent.resolve = recording_resolve;
+  self->parent.open_blob = recording_open_blob;
+  self->parent.free = recording_free;
+  self->inner = inner;
+  self->digests = g_ptr_array_new_with_free_func (g_free);
+  return &self->parent;
+}
+
+/* Downloaded layers are only kept to resume an interrupted pull; once the
+ * image is unpacked they are dead weight (a Redroid layer is ~1 GB). */
+static void
+drop_blobs (const gchar *blob_dir, RwImageSource *source)
+{
+  RecordingSource *self = (RecordingSource *) source;
+
+  if (blob_dir == NULL)
+    return;
+  for (guint i = 0; i < self->digests->len; i++)
+    {
+      const gchar *digest = self->digests->pdata[i];
+      g_autofree gchar *path = NULL;
+
+      if (!g_str_has_prefix (digest, "sha256:"))
+        continue;
+      path = g_build_filename (blob_dir, "sha256", digest + strlen ("sha256:"), NULL);
+      g_unlink (path);
     }
 }
 
@@ -53,7 +138,10 @@ rw_pull_image (RwImageStore        *store,
   source = source_for_ref (parsed, options, error);
   if (source == NULL)
     return NULL;
+  source = recording_source_new (source);
   image = rw_image_store_pull (store, canonical, source, progress, progress_data, cancellable, error);
+  if (image != NULL && parsed->transport == RW_TRANSPORT_DOCKER)
+    drop_blobs (options != NULL ? options->blob_dir : NULL, source);
   source->free (source);
   return image;
 }

@@ -21,19 +21,17 @@
 #define MAX_ACCOUNT_FILE (1024 * 1024)
 
 /* liblxc 5 splits lxc.init.cmd on ' ' (split_init_cmd, lxc_iterate_parts)
- * with no quoting or escaping, so an argument is representable only when
- * it is non-empty and has no space; control characters would also break
- * the saved config file. */
+ * with no quoting or escaping: only non-empty arguments without spaces
+ * survive the round trip, and a control character (newline) would even
+ * add lines to the saved config. */
 static gboolean
-check_init_arg (const gchar *arg, GError **error)
+init_cmd_can_express (GPtrArray *argv)
 {
-  if (*arg == '\0' || strchr (arg, ' ') != NULL || rw_profile_has_control_chars (arg))
+  for (guint i = 0; i < argv->len && argv->pdata[i] != NULL; i++)
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   _("Command argument “%s” cannot be passed to LXC: lxc.init.cmd splits "
-                     "on spaces and has no quoting, so arguments must be non-empty and "
-                     "contain no spaces or control characters"), arg);
-      return FALSE;
+      const gchar *arg = argv->pdata[i];
+      if (*arg == '\0' || strchr (arg, ' ') != NULL || rw_profile_has_control_chars (arg))
+        return FALSE;
     }
   return TRUE;
 }
@@ -222,9 +220,6 @@ rw_profile_generic (const RwContainerSpec *spec, GError **error)
       g_ptr_array_add (argv, image->cmd[i]);
   if (argv->len == 0)
     g_ptr_array_add (argv, (gpointer) "/bin/sh");
-  for (guint i = 0; i < argv->len; i++)
-    if (!check_init_arg (g_ptr_array_index (argv, i), error))
-      return NULL;
   g_ptr_array_add (argv, NULL);
   cmdline = g_strjoinv (" ", (gchar **) argv->pdata);
 
@@ -258,7 +253,11 @@ rw_profile_generic (const RwContainerSpec *spec, GError **error)
   /* The default SIGPWR only means something to system inits; an ordinary
    * process as PID 1 gets SIGTERM like under docker stop. */
   rw_lxc_config_add (config, "lxc.signal.halt", "SIGTERM");
-  rw_lxc_config_add (config, "lxc.init.cmd", cmdline);
+  /* Otherwise the backend hands the argv to liblxc's start() directly. */
+  if (init_cmd_can_express (argv))
+    rw_lxc_config_add (config, "lxc.init.cmd", cmdline);
+  else
+    config->init_argv = g_strdupv ((gchar **) argv->pdata);
 
   if (image != NULL && image->working_dir != NULL && image->working_dir[0] != '\0')
     {

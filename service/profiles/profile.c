@@ -27,6 +27,7 @@ rw_lxc_config_free (RwLxcConfig *config)
     return;
   g_ptr_array_unref (config->keys);
   g_ptr_array_unref (config->values);
+  g_strfreev (config->init_argv);
   g_free (config);
 }
 

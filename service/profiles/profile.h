@@ -40,6 +40,9 @@ typedef struct {
 typedef struct {
   GPtrArray *keys;
   GPtrArray *values;
+  /* (nullable) The init command when lxc.init.cmd cannot express it
+   * (arguments with spaces or empty ones): passed to liblxc's start(). */
+  gchar **init_argv;
 } RwLxcConfig;
 
 RwLxcConfig *rw_lxc_config_new (void);

@@ -153,6 +153,33 @@ class PythonLifecycle(harness.EnvTestCase):
         c.call_delete_sync(GLib.Variant("a{sv}", {}), None)
         self.client.settle()
 
+    def test_entrypoint_with_spaces(self):
+        """lxc.init.cmd cannot quote; such commands go to liblxc's start() as argv."""
+        layout = os.path.join(self.env.tmp, "layout-sh-c")
+        harness.make_layout(layout, entrypoint=["/bin/sh", "-c"],
+                            cmd=["echo started > /tmp/marker; " + harness.INIT_SCRIPT],
+                            env=["GREETING=hello world"], workdir="/tmp", extra_layer=[])
+        opts = GLib.Variant("a{sv}", {"env": GLib.Variant("as", ["EXTRA=from redway"])})
+        container_path, job_path = self.manager.call_create_container_sync(
+            "py4", "oci:" + layout + ":latest", opts, None)
+        self.client.settle()
+        self.client.wait_for_job_sync(self.client.get_job(job_path), None)
+        c = self.client.get_container_for_path(container_path)
+        c.call_start_sync(GLib.Variant("a{sv}", {}), None)
+        self.client.settle()
+        self.assertEqual(c.props.state, "running")
+        status, out, _ = c.call_exec_sync(["cat", "/tmp/marker", "/proc/1/environ"], GLib.Variant("a{sv}", {}), None)
+        self.assertEqual(status, 0)
+        self.assertIn(b"started\n", bytes(out))
+        self.assertIn(b"GREETING=hello world", bytes(out))
+        self.assertIn(b"EXTRA=from redway", bytes(out))
+        status, out, _ = c.call_exec_sync(["readlink", "/proc/1/cwd"], GLib.Variant("a{sv}", {}), None)
+        self.assertEqual(bytes(out).strip(), b"/tmp")
+        c.call_stop_sync(GLib.Variant("a{sv}", {}), None)
+        self.client.settle()
+        self.assertEqual(c.props.state, "stopped")
+        c.call_delete_sync(GLib.Variant("a{sv}", {}), None)
+
     def test_init_exit_is_noticed(self):
         """The container's init dies on its own: the pidfd wakes the daemon."""
         c = self.create("py3")
