@@ -69,22 +69,25 @@ class BusctlLifecycle(harness.EnvTestCase):
         self.busctl("call", DEST, path, CIFACE, "Delete", "a{sv}", "0")
         r = self.busctl("call", DEST, MANAGER, MIFACE, "GetContainer", "s", "bus1", check=False)
         self.assertNotEqual(r.returncode, 0)
-        self.assertIn("org.redway.Redway1.Error.NotFound", r.stderr + r.stdout)
+        self.assertIn("No container named", r.stderr)
+        r = self.gdbus("call", "--dest", DEST, "--object-path", MANAGER, "--method", MIFACE + ".GetContainer",
+                       "bus1", check=False)
+        self.assertIn("org.redway.Redway1.Error.NotFound", r.stderr)
 
     def test_typed_errors(self):
         r = self.busctl("call", DEST, MANAGER, MIFACE, "CreateContainer", "ssa{sv}", "a/b", self.image, "0", check=False)
         self.assertNotEqual(r.returncode, 0)
         r = self.gdbus("call", "--dest", DEST, "--object-path", MANAGER, "--method", MIFACE + ".CreateContainer",
-                       "a/b", self.image, "{}", check=False)
+                       "'a/b'", self.image, "{}", check=False)
         self.assertIn("org.redway.Redway1.Error.InvalidArgument", r.stderr)
         r = self.gdbus("call", "--dest", DEST, "--object-path", MANAGER, "--method", MIFACE + ".CreateContainer",
-                       "ok1", "docker://UPPER/case", "{}", check=False)
+                       "ok1", "'docker://registry.example/UPPER/case'", "{}", check=False)
         self.assertIn("org.redway.Redway1.Error.InvalidArgument", r.stderr)
         r = self.gdbus("call", "--dest", DEST, "--object-path", MANAGER, "--method", MIFACE + ".CreateContainer",
-                       "ok1", self.image, "{'gpu_mode': <'purple'>}", check=False)
+                       "ok1", "'%s'" % self.image, "{'gpu_mode': <'purple'>}", check=False)
         self.assertIn("org.redway.Redway1.Error.InvalidArgument", r.stderr)
         r = self.gdbus("call", "--dest", DEST, "--object-path", MANAGER, "--method", MIFACE + ".GetContainer",
-                       "ghost", check=False)
+                       "'ghost'", check=False)
         self.assertIn("org.redway.Redway1.Error.NotFound", r.stderr)
 
 

@@ -1,0 +1,595 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <glib/gi18n.h>
+
+#include "redway-cli.h"
+
+/* Container life cycle: init, start, stop, restart, freeze, thaw, remove,
+ * status, list, adb-connect. */
+
+/* Resolves the optional NAME argument (argv[1] after option parsing). */
+static gboolean
+get_name_arg (CliApp *app, int argc, char **argv, char **out_name, int *exit_code)
+{
+  if (argc > 2)
+    {
+      *exit_code = cli_usage_error (_("Unexpected argument “%s”"), argv[2]);
+      return FALSE;
+    }
+  if (argc == 2)
+    {
+      *out_name = g_strdup (argv[1]);
+      return TRUE;
+    }
+  *out_name = cli_default_container_name (app);
+  if (*out_name == NULL)
+    {
+      *exit_code = CLI_EXIT_FAILURE;
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+print_addresses (RedwayContainer *container)
+{
+  const char *const *addresses = redway_container_get_addresses (container);
+
+  if (addresses != NULL && addresses[0] != NULL)
+    {
+      g_autofree char *joined = cli_strv_join (addresses, "");
+      g_print (_("Addresses: %s\n"), joined);
+    }
+}
+
+/* ---- init --------------------------------------------------------------- */
+
+static gboolean
+check_positive (const char *option, int value, int *exit_code)
+{
+  /* -1 means "not given". */
+  if (value == -1 || value > 0)
+    return TRUE;
+  *exit_code = cli_usage_error (_("--%s must be a positive number"), option);
+  return FALSE;
+}
+
+static void
+add_string (GVariantBuilder *b, const char *key, const char *value)
+{
+  if (value != NULL)
+    g_variant_builder_add (b, "{sv}", key, g_variant_new_string (value));
+}
+
+static void
+add_uint (GVariantBuilder *b, const char *key, int value)
+{
+  if (value > 0)
+    g_variant_builder_add (b, "{sv}", key, g_variant_new_uint32 ((guint32) value));
+}
+
+int
+cli_cmd_init (CliApp *app, int argc, char **argv)
+{
+  g_autofree char *profile = NULL;
+  g_autofree char *gpu_mode = NULL;
+  g_auto(GStrv) env = NULL;
+  g_auto(GStrv) dns = NULL;
+  int width = -1, height = -1, dpi = -1, fps = -1;
+  g_autofree char *proxy_type = NULL;
+  g_autofree char *proxy_host = NULL;
+  g_autofree char *proxy_port = NULL;
+  g_autofree char *proxy_exclude = NULL;
+  g_autofree char *proxy_pac = NULL;
+  gboolean start = FALSE;
+  const GOptionEntry entries[] = {
+    { "profile", 0, 0, G_OPTION_ARG_STRING, &profile, N_("Container profile: auto, redroid or generic"), N_("PROFILE") },
+    { "gpu-mode", 0, 0, G_OPTION_ARG_STRING, &gpu_mode, N_("GPU mode: auto, host or guest"), N_("MODE") },
+    { "env", 'e', 0, G_OPTION_ARG_STRING_ARRAY, &env, N_("Set an environment variable (repeatable)"), N_("KEY=VALUE") },
+    { "width", 0, 0, G_OPTION_ARG_INT, &width, N_("Display width in pixels"), N_("N") },
+    { "height", 0, 0, G_OPTION_ARG_INT, &height, N_("Display height in pixels"), N_("N") },
+    { "dpi", 0, 0, G_OPTION_ARG_INT, &dpi, N_("Display density"), N_("N") },
+    { "fps", 0, 0, G_OPTION_ARG_INT, &fps, N_("Display refresh rate"), N_("N") },
+    { "dns", 0, 0, G_OPTION_ARG_STRING_ARRAY, &dns, N_("DNS server (repeatable)"), N_("IP") },
+    { "proxy-type", 0, 0, G_OPTION_ARG_STRING, &proxy_type, N_("HTTP proxy type (static or pac)"), N_("TYPE") },
+    { "proxy-host", 0, 0, G_OPTION_ARG_STRING, &proxy_host, N_("HTTP proxy host"), N_("HOST") },
+    { "proxy-port", 0, 0, G_OPTION_ARG_STRING, &proxy_port, N_("HTTP proxy port"), N_("PORT") },
+    { "proxy-exclude-list", 0, 0, G_OPTION_ARG_STRING, &proxy_exclude, N_("Hosts that bypass the proxy"), N_("LIST") },
+    { "proxy-pac", 0, 0, G_OPTION_ARG_STRING, &proxy_pac, N_("URL of a proxy auto-config file"), N_("URL") },
+    { "start", 0, 0, G_OPTION_ARG_NONE, &start, N_("Start the container once created"), NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(RedwayManager) manager = NULL;
+  g_autoptr(RedwayContainer) container = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *name = NULL;
+  const char *image;
+  const char *container_path, *job_path;
+  GVariantBuilder options;
+  int code = CLI_EXIT_OK;
+
+  context = cli_option_context_new (_("[NAME] [IMAGE]"),
+                                    _("Create a container. IMAGE is oci:/path[:tag] or docker://[registry/]repo[:tag|@digest];\n"
+                                      "without it, the default Redroid image is used."));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  if (!cli_parse_options (app, context, &argc, &argv))
+    return CLI_EXIT_USAGE;
+  if (argc > 3)
+    return cli_usage_error (_("Unexpected argument “%s”"), argv[3]);
+  if (!check_positive ("width", width, &code) || !check_positive ("height", height, &code) ||
+      !check_positive ("dpi", dpi, &code) || !check_positive ("fps", fps, &code))
+    return code;
+
+  manager = cli_get_manager (app);
+  if (manager == NULL)
+    return CLI_EXIT_FAILURE;
+  name = argc >= 2 ? g_strdup (argv[1]) : cli_default_container_name (app);
+  if (name == NULL)
+    return CLI_EXIT_FAILURE;
+  image = argc >= 3 ? argv[2] : "";
+
+  g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);
+  add_string (&options, "profile", profile);
+  add_string (&options, "gpu_mode", gpu_mode);
+  if (env != NULL)
+    g_variant_builder_add (&options, "{sv}", "env", g_variant_new_strv ((const char *const *) env, -1));
+  add_uint (&options, "width", width);
+  add_uint (&options, "height", height);
+  add_uint (&options, "dpi", dpi);
+  add_uint (&options, "fps", fps);
+  if (dns != NULL)
+    g_variant_builder_add (&options, "{sv}", "dns", g_variant_new_strv ((const char *const *) dns, -1));
+  add_string (&options, "proxy_type", proxy_type);
+  add_string (&options, "proxy_host", proxy_host);
+  add_string (&options, "proxy_port", proxy_port);
+  add_string (&options, "proxy_exclude_list", proxy_exclude);
+  add_string (&options, "proxy_pac", proxy_pac);
+  if (start)
+    g_variant_builder_add (&options, "{sv}", "start", g_variant_new_boolean (TRUE));
+
+  reply = cli_call (app, manager, "CreateContainer",
+                    g_variant_new ("(ssa{sv})", name, image, &options), NULL, &error);
+  if (reply == NULL)
+    return cli_report_error (error);
+  g_variant_get (reply, "(&o&o)", &container_path, &job_path);
+
+  if (!cli_wait_for_job (app, job_path, &error))
+    return cli_report_error (error);
+
+  g_print (_("Container “%s” created.\n"), name);
+
+  container = redway_client_get_container_for_path (cli_app_get_client (app, NULL), container_path);
+  if (start && container != NULL)
+    {
+      g_print (_("State: %s\n"), redway_container_get_state (container));
+      print_addresses (container);
+    }
+  return CLI_EXIT_OK;
+}
+
+/* ---- start, stop, restart, freeze, thaw, remove --------------------------- */
+
+typedef enum {
+  ACTION_START,
+  ACTION_STOP,
+  ACTION_RESTART,
+  ACTION_FREEZE,
+  ACTION_THAW,
+  ACTION_REMOVE,
+} Action;
+
+static int
+run_action (CliApp *app, Action action, int argc, char **argv)
+{
+  static const char *const methods[] = { "Start", "Stop", "Restart", "Freeze", "Thaw", "Delete" };
+  int timeout = -1;
+  gboolean force = FALSE;
+  gboolean keep_data = FALSE;
+  const GOptionEntry stop_entries[] = {
+    { "timeout", 't', 0, G_OPTION_ARG_INT, &timeout, N_("Seconds to wait for a clean shutdown before killing (default 10)"), N_("SECONDS") },
+    { "force", 'f', 0, G_OPTION_ARG_NONE, &force, N_("Kill the container at once"), NULL },
+    { NULL }
+  };
+  const GOptionEntry remove_entries[] = {
+    { "force", 'f', 0, G_OPTION_ARG_NONE, &force, N_("Stop the container first if it runs"), NULL },
+    { "keep-data", 0, 0, G_OPTION_ARG_NONE, &keep_data, N_("Keep the data directory"), NULL },
+    { NULL }
+  };
+  const char *summaries[] = {
+    N_("Start a container and wait until its init runs."),
+    N_("Stop a container."),
+    N_("Stop a container, then start it again."),
+    N_("Pause every process of a running container."),
+    N_("Resume a frozen container."),
+    N_("Remove a container, its overlay and (unless --keep-data) its data."),
+  };
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(RedwayContainer) container = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *name = NULL;
+  GVariantBuilder options;
+  int code;
+
+  context = cli_option_context_new (_("[NAME]"), _(summaries[action]));
+  if (action == ACTION_STOP || action == ACTION_RESTART)
+    g_option_context_add_main_entries (context, stop_entries, GETTEXT_PACKAGE);
+  else if (action == ACTION_REMOVE)
+    g_option_context_add_main_entries (context, remove_entries, GETTEXT_PACKAGE);
+  if (!cli_parse_options (app, context, &argc, &argv))
+    return CLI_EXIT_USAGE;
+  if (timeout < -1)
+    return cli_usage_error (_("--timeout must not be negative"));
+  if (!get_name_arg (app, argc, argv, &name, &code))
+    return code;
+
+  container = cli_get_container (app, name);
+  if (container == NULL)
+    return CLI_EXIT_FAILURE;
+
+  g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);
+  if (timeout >= 0)
+    g_variant_builder_add (&options, "{sv}", "timeout", g_variant_new_uint32 ((guint32) timeout));
+  if (force)
+    g_variant_builder_add (&options, "{sv}", "force", g_variant_new_boolean (TRUE));
+  if (keep_data)
+    g_variant_builder_add (&options, "{sv}", "keep_data", g_variant_new_boolean (TRUE));
+
+  reply = cli_call (app, container, methods[action], g_variant_new ("(a{sv})", &options), NULL, &error);
+  if (reply == NULL)
+    return cli_report_error (error);
+
+  switch (action)
+    {
+    case ACTION_START:
+    case ACTION_RESTART:
+      g_print (_("Container “%s” is %s.\n"), name, redway_container_get_state (container));
+      print_addresses (container);
+      break;
+    case ACTION_STOP:
+      g_print (_("Container “%s” stopped.\n"), name);
+      break;
+    case ACTION_FREEZE:
+      g_print (_("Container “%s” frozen.\n"), name);
+      break;
+    case ACTION_THAW:
+      g_print (_("Container “%s” thawed.\n"), name);
+      break;
+    case ACTION_REMOVE:
+      g_print (_("Container “%s” removed.\n"), name);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+  return CLI_EXIT_OK;
+}
+
+int
+cli_cmd_start (CliApp *app, int argc, char **argv)
+{
+  return run_action (app, ACTION_START, argc, argv);
+}
+
+int
+cli_cmd_stop (CliApp *app, int argc, char **argv)
+{
+  return run_action (app, ACTION_STOP, argc, argv);
+}
+
+int
+cli_cmd_restart (CliApp *app, int argc, char **argv)
+{
+  return run_action (app, ACTION_RESTART, argc, argv);
+}
+
+int
+cli_cmd_freeze (CliApp *app, int argc, char **argv)
+{
+  return run_action (app, ACTION_FREEZE, argc, argv);
+}
+
+int
+cli_cmd_thaw (CliApp *app, int argc, char **argv)
+{
+  return run_action (app, ACTION_THAW, argc, argv);
+}
+
+int
+cli_cmd_remove (CliApp *app, int argc, char **argv)
+{
+  return run_action (app, ACTION_REMOVE, argc, argv);
+}
+
+/* ---- status, list ------------------------------------------------------- */
+
+static void
+print_field (const char *label, const char *value)
+{
+  /* Pad on characters, not bytes: labels may be translated. */
+  glong pad = 13 - g_utf8_strlen (label, -1);
+
+  g_print ("%s%*s%s\n", label, (int) MAX (pad, 1), "", value != NULL ? value : "");
+}
+
+int
+cli_cmd_status (CliApp *app, int argc, char **argv)
+{
+  gboolean json = FALSE;
+  const GOptionEntry entries[] = {
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print the status as JSON"), NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(RedwayContainer) container = NULL;
+  g_autofree char *name = NULL;
+  g_autofree char *pid = NULL;
+  g_autofree char *addresses = NULL;
+  g_autofree char *created = NULL;
+  const char *last_error;
+  int code;
+
+  context = cli_option_context_new (_("[NAME]"), _("Show the state of a container."));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  if (!cli_parse_options (app, context, &argc, &argv))
+    return CLI_EXIT_USAGE;
+  if (!get_name_arg (app, argc, argv, &name, &code))
+    return code;
+
+  container = cli_get_container (app, name);
+  if (container == NULL)
+    return CLI_EXIT_FAILURE;
+
+  if (json)
+    {
+      g_autoptr(JsonNode) node = cli_container_to_json (container);
+      cli_print_json (node);
+      return CLI_EXIT_OK;
+    }
+
+  pid = g_strdup_printf ("%u", redway_container_get_pid (container));
+  addresses = cli_strv_join (redway_container_get_addresses (container), "-");
+  created = cli_format_time (redway_container_get_created_at (container));
+  last_error = redway_container_get_last_error (container);
+
+  print_field (_("Name:"), redway_container_get_name (container));
+  print_field (_("Image:"), redway_container_get_image (container));
+  print_field (_("State:"), redway_container_get_state (container));
+  print_field (_("Pid:"), pid);
+  print_field (_("Addresses:"), addresses);
+  print_field (_("DataPath:"), redway_container_get_data_path (container));
+  print_field (_("LogPath:"), redway_container_get_log_path (container));
+  print_field (_("GpuMode:"), redway_container_get_gpu_mode (container));
+  print_field (_("Profile:"), redway_container_get_profile (container));
+  print_field (_("Initialized:"), redway_container_get_initialized (container) ? _("yes") : _("no"));
+  print_field (_("CreatedAt:"), created);
+  if (last_error != NULL && *last_error != '\0')
+    print_field (_("LastError:"), last_error);
+  return CLI_EXIT_OK;
+}
+
+static gint
+compare_by_name (gconstpointer a, gconstpointer b)
+{
+  return g_strcmp0 (redway_container_get_name ((RedwayContainer *) a),
+                    redway_container_get_name ((RedwayContainer *) b));
+}
+
+int
+cli_cmd_list (CliApp *app, int argc, char **argv)
+{
+  gboolean json = FALSE;
+  const GOptionEntry entries[] = {
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print the containers as a JSON array"), NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(GError) error = NULL;
+  RedwayClient *client;
+  GList *containers;
+
+  context = cli_option_context_new (NULL, _("List containers."));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  if (!cli_parse_options (app, context, &argc, &argv))
+    return CLI_EXIT_USAGE;
+  if (argc > 1)
+    return cli_usage_error (_("Unexpected argument “%s”"), argv[1]);
+
+  client = cli_app_get_client (app, &error);
+  if (client == NULL)
+    return cli_report_connect_error (error);
+
+  containers = g_list_sort (redway_client_get_containers (client), compare_by_name);
+
+  if (json)
+    {
+      g_autoptr(JsonArray) array = json_array_new ();
+      g_autoptr(JsonNode) root = json_node_new (JSON_NODE_ARRAY);
+
+      for (GList *l = containers; l != NULL; l = l->next)
+        json_array_add_element (array, cli_container_to_json (l->data));
+      json_node_set_array (root, array);
+      cli_print_json (root);
+    }
+  else if (containers != NULL)
+    {
+      const char *headers[] = { _("NAME"), _("STATE"), _("IMAGE"), _("ADDRESSES"), NULL };
+      g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func ((GDestroyNotify) g_strfreev);
+
+      for (GList *l = containers; l != NULL; l = l->next)
+        {
+          char **row = g_new0 (char *, 5);
+
+          row[0] = g_strdup (redway_container_get_name (l->data));
+          row[1] = g_strdup (redway_container_get_state (l->data));
+          row[2] = g_strdup (redway_container_get_image (l->data));
+          row[3] = cli_strv_join (redway_container_get_addresses (l->data), "-");
+          for (int i = 0; i < 4; i++)
+            if (row[i] == NULL)
+              row[i] = g_strdup ("");
+          g_ptr_array_add (rows, row);
+        }
+      cli_print_table (headers, rows);
+    }
+
+  g_list_free_full (containers, g_object_unref);
+  return CLI_EXIT_OK;
+}
+
+/* ---- adb-connect -------------------------------------------------------- */
+
+typedef struct {
+  GMainLoop *loop;
+  RedwayContainer *container;
+  gboolean timed_out;
+  gboolean vanished;
+} AddressWait;
+
+static gboolean
+container_reachable (RedwayContainer *container)
+{
+  const char *const *addresses = redway_container_get_addresses (container);
+
+  return g_strcmp0 (redway_container_get_state (container), "running") == 0 &&
+         addresses != NULL && addresses[0] != NULL;
+}
+
+static gboolean
+container_may_come_up (RedwayContainer *container)
+{
+  const char *state = redway_container_get_state (container);
+
+  return g_strcmp0 (state, "running") == 0 || g_strcmp0 (state, "starting") == 0;
+}
+
+static void
+on_container_notify (GObject *object, GParamSpec *pspec, gpointer user_data)
+{
+  AddressWait *w = user_data;
+
+  if (container_reachable (w->container) || !container_may_come_up (w->container))
+    g_main_loop_quit (w->loop);
+}
+
+static gboolean
+on_address_timeout (gpointer user_data)
+{
+  AddressWait *w = user_data;
+
+  w->timed_out = TRUE;
+  g_main_loop_quit (w->loop);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_owner_changed (GObject *object, GParamSpec *pspec, gpointer user_data)
+{
+  AddressWait *w = user_data;
+  g_autofree char *owner =
+    g_dbus_object_manager_client_get_name_owner (G_DBUS_OBJECT_MANAGER_CLIENT (object));
+
+  if (owner == NULL)
+    {
+      w->vanished = TRUE;
+      g_main_loop_quit (w->loop);
+    }
+}
+
+static const char *
+pick_address (RedwayContainer *container)
+{
+  const char *const *addresses = redway_container_get_addresses (container);
+
+  /* adb over the bridge: prefer IPv4. */
+  for (gsize i = 0; addresses != NULL && addresses[i] != NULL; i++)
+    if (strchr (addresses[i], ':') == NULL)
+      return addresses[i];
+  return addresses != NULL ? addresses[0] : NULL;
+}
+
+int
+cli_cmd_adb_connect (CliApp *app, int argc, char **argv)
+{
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(RedwayContainer) container = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *name = NULL;
+  g_autofree char *adb = NULL;
+  g_autofree char *target = NULL;
+  const char *address;
+  int code;
+  int wait_status = 0;
+
+  context = cli_option_context_new (_("[NAME]"),
+                                    _("Wait until a container is running and has an address, then run “adb connect ADDRESS:5555”."));
+  if (!cli_parse_options (app, context, &argc, &argv))
+    return CLI_EXIT_USAGE;
+
+  /* Before anything slow, so that a missing adb is reported at once. */
+  adb = g_find_program_in_path ("adb");
+  if (adb == NULL)
+    return cli_error (_("adb is not installed (apt-get install adb)"));
+
+  if (!get_name_arg (app, argc, argv, &name, &code))
+    return code;
+  container = cli_get_container (app, name);
+  if (container == NULL)
+    return CLI_EXIT_FAILURE;
+
+  if (!container_reachable (container))
+    {
+      AddressWait w = { 0 };
+      g_autoptr(GMainLoop) loop = NULL;
+      GDBusObjectManager *om = redway_client_get_object_manager (cli_app_get_client (app, NULL));
+      gulong notify_id, owner_id;
+      guint timeout_id;
+
+      if (!container_may_come_up (container))
+        return cli_error (_("Container “%s” is not running (state: %s); start it with “redway start %s”"),
+                          name, redway_container_get_state (container), name);
+
+      loop = g_main_loop_new (NULL, FALSE);
+      w.loop = loop;
+      w.container = container;
+      notify_id = g_signal_connect (container, "notify", G_CALLBACK (on_container_notify), &w);
+      owner_id = g_signal_connect (om, "notify::name-owner", G_CALLBACK (on_owner_changed), &w);
+      timeout_id = g_timeout_add_seconds (60, on_address_timeout, &w);
+
+      g_main_loop_run (loop);
+
+      if (!w.timed_out)
+        g_source_remove (timeout_id);
+      g_signal_handler_disconnect (om, owner_id);
+      g_signal_handler_disconnect (container, notify_id);
+
+      if (w.vanished)
+        return cli_error (_("Cannot reach the redway service: %s"), _("the service exited"));
+      if (w.timed_out)
+        return cli_error (_("Container “%s” got no address within 60 seconds"), name);
+      if (!container_reachable (container))
+        return cli_error (_("Container “%s” is not running (state: %s)"),
+                          name, redway_container_get_state (container));
+    }
+
+  address = pick_address (container);
+  target = strchr (address, ':') != NULL ? g_strdup_printf ("[%s]:5555", address)
+                                         : g_strdup_printf ("%s:5555", address);
+  {
+    const char *adb_argv[] = { adb, "connect", target, NULL };
+
+    /* adb's own output goes straight to our stdout/stderr. */
+    if (!g_spawn_sync (NULL, (char **) adb_argv, NULL,
+                       G_SPAWN_CHILD_INHERITS_STDIN | G_SPAWN_CHILD_INHERITS_STDOUT | G_SPAWN_CHILD_INHERITS_STDERR,
+                       NULL, NULL, NULL, NULL, &wait_status, &error))
+      return cli_error (_("Cannot run adb: %s"), error->message);
+  }
+
+  if (WIFEXITED (wait_status))
+    return WEXITSTATUS (wait_status);
+  return CLI_EXIT_FAILURE;
+}

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gio/gio.h>
+#include <gio/gunixfdlist.h>
+#include <json-glib/json-glib.h>
+
+#include "redway.h"
+
+G_BEGIN_DECLS
+
+/* Exit codes shared by every command. */
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAILURE 1
+#define CLI_EXIT_USAGE 2
+
+#define CLI_TYPE_APP (cli_app_get_type ())
+G_DECLARE_FINAL_TYPE (CliApp, cli_app, CLI, APP, GApplication)
+
+typedef int (*CliCommandFunc) (CliApp *app,
+                               int     argc,
+                               char  **argv);
+
+/* Connection and calls (redway-cli.c) */
+RedwayClient *cli_app_get_client (CliApp  *app,
+                                  GError **error);
+void cli_app_set_no_ask_password (CliApp  *app,
+                                  gboolean no_ask);
+gboolean cli_app_get_no_ask_password (CliApp *app);
+
+RedwayManager *cli_get_manager (CliApp *app);
+char *cli_default_container_name (CliApp *app);
+RedwayContainer *cli_get_container (CliApp     *app,
+                                    const char *name);
+RedwayJob *cli_get_job (CliApp     *app,
+                        const char *object_path,
+                        GError    **error);
+
+GVariant *cli_call (CliApp       *app,
+                    gpointer      proxy,
+                    const char   *method,
+                    GVariant     *parameters,
+                    GUnixFDList **out_fd_list,
+                    GError      **error);
+void cli_flush_events (void);
+
+/* Argument parsing */
+gboolean cli_parse_options (CliApp         *app,
+                            GOptionContext *context,
+                            int            *argc,
+                            char         ***argv);
+GOptionContext *cli_option_context_new (const char *parameters,
+                                        const char *summary);
+
+/* Reporting; each returns the exit code to use. */
+int cli_error (const char *format,
+               ...) G_GNUC_PRINTF (1, 2);
+int cli_usage_error (const char *format,
+                     ...) G_GNUC_PRINTF (1, 2);
+int cli_report_error (const GError *error);
+int cli_report_connect_error (const GError *error);
+
+/* Job display */
+gboolean cli_wait_for_job (CliApp     *app,
+                           const char *job_path,
+                           GError    **error);
+
+/* Output helpers */
+gboolean cli_write_all (int          fd,
+                        const void  *data,
+                        gsize        len,
+                        GError     **error);
+void cli_print_table (const char *const *headers,
+                      GPtrArray         *rows);
+void cli_print_json (JsonNode *node);
+char *cli_format_time (guint64 usec);
+char *cli_strv_join (const char *const *strv,
+                     const char *empty);
+gboolean cli_stdin_is_tty (void);
+gboolean cli_stdout_is_tty (void);
+
+JsonNode *cli_container_to_json (RedwayContainer *container);
+
+/* Commands */
+int cli_cmd_prepare_lxc (CliApp *app, int argc, char **argv);
+int cli_cmd_init (CliApp *app, int argc, char **argv);
+int cli_cmd_start (CliApp *app, int argc, char **argv);
+int cli_cmd_stop (CliApp *app, int argc, char **argv);
+int cli_cmd_restart (CliApp *app, int argc, char **argv);
+int cli_cmd_freeze (CliApp *app, int argc, char **argv);
+int cli_cmd_thaw (CliApp *app, int argc, char **argv);
+int cli_cmd_remove (CliApp *app, int argc, char **argv);
+int cli_cmd_status (CliApp *app, int argc, char **argv);
+int cli_cmd_list (CliApp *app, int argc, char **argv);
+int cli_cmd_adb_connect (CliApp *app, int argc, char **argv);
+int cli_cmd_pull (CliApp *app, int argc, char **argv);
+int cli_cmd_images (CliApp *app, int argc, char **argv);
+int cli_cmd_image (CliApp *app, int argc, char **argv);
+int cli_cmd_shell (CliApp *app, int argc, char **argv);
+int cli_cmd_exec (CliApp *app, int argc, char **argv);
+int cli_cmd_log (CliApp *app, int argc, char **argv);
+
+G_END_DECLS
