@@ -12,7 +12,7 @@ PACKAGES=(
   dbus-daemon dbus-bin systemd iproute2 util-linux busybox-static
 )
 if [ "${1:-}" = "--test" ]; then
-  PACKAGES+=(docker-registry libclang-rt-14-dev clang)
+  PACKAGES+=(docker-registry)
 fi
 if [ "${1:-}" = "--bench" ]; then
   PACKAGES+=(docker-registry skopeo umoci)

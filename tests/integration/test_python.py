@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """The container lifecycle through PyGObject and the uninstalled Redway-1.0 typelib."""
 import os
+import select
 
 import harness
 
@@ -25,6 +26,24 @@ def wait_until(predicate, timeout=30):
     finally:
         if not timed_out:
             GLib.source_remove(source)
+
+
+def read_all(fd, timeout=20):
+    """Reads until EOF (or EIO: a pty whose other side closed)."""
+    out = b""
+    while True:
+        ready, _, _ = select.select([fd], [], [], timeout)
+        if not ready:
+            raise AssertionError("no EOF after %r" % out)
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(fd)
+    return out
 
 
 class PythonLifecycle(harness.EnvTestCase):
@@ -153,11 +172,66 @@ class PythonLifecycle(harness.EnvTestCase):
         c.call_delete_sync(GLib.Variant("a{sv}", {}), None)
         self.client.settle()
 
+    def open_fd(self, method, options):
+        handle, fd_list = method(GLib.Variant("a{sv}", options), None, None)
+        return fd_list.get(handle.get_handle() if hasattr(handle, "get_handle") else handle)
+
+    def test_shell(self):
+        c = self.create("py5")
+        c.call_start_sync(GLib.Variant("a{sv}", {}), None)
+        self.client.settle()
+
+        # A pty: the shell has a controlling terminal.
+        fd = self.open_fd(c.call_open_shell_sync, {})
+        os.write(fd, b"[ -t 0 ] && echo on-a-terminal; echo $((6*7)); exit\n")
+        out = read_all(fd)
+        self.assertIn(b"42", out)
+        self.assertIn(b"on-a-terminal", out)
+
+        # No tty: a plain socket for scripts, EOF on stdin ends the shell.
+        fd = self.open_fd(c.call_open_shell_sync, {"tty": GLib.Variant("b", False),
+                                                   "command": GLib.Variant("as", ["sh", "-c", "cat; hostname"])})
+        os.write(fd, b"through the socket\n")
+        import socket
+        sock = socket.socket(fileno=fd)
+        sock.shutdown(socket.SHUT_WR)
+        out = b""
+        while True:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            out += chunk
+        sock.close()
+        self.assertEqual(out, b"through the socket\npy5\n")
+
+        c.call_stop_sync(GLib.Variant("a{sv}", {"force": GLib.Variant("b", True)}), None)
+        self.client.settle()
+        with self.assertRaises(GLib.Error) as cm:
+            c.call_open_shell_sync(GLib.Variant("a{sv}", {}), None, None)
+        self.assertTrue(cm.exception.matches(Redway.error_quark(), Redway.Error.INVALID_STATE))
+        c.call_delete_sync(GLib.Variant("a{sv}", {}), None)
+
+    def test_redroid_needs_binder(self):
+        with open("/proc/filesystems") as f:
+            if "binder" in f.read():
+                self.skipTest("this host has binder")
+        with self.assertRaises(GLib.Error) as cm:
+            self.manager.call_create_container_sync("android1", "docker://redroid/redroid:13.0.0_64only-latest",
+                                                    GLib.Variant("a{sv}", {}), None)
+        self.assertTrue(cm.exception.matches(Redway.error_quark(), Redway.Error.HOST_NOT_READY))
+        self.assertIn("binder", cm.exception.message)
+        with self.assertRaises(GLib.Error) as cm:
+            self.manager.call_create_container_sync("android1", self.image,
+                                                    GLib.Variant("a{sv}", {"profile": GLib.Variant("s", "redroid")}), None)
+        self.assertTrue(cm.exception.matches(Redway.error_quark(), Redway.Error.HOST_NOT_READY))
+        self.client.settle()
+        self.assertIsNone(self.client.get_container("android1"))
+
     def test_entrypoint_with_spaces(self):
         """lxc.init.cmd cannot quote; such commands go to liblxc's start() as argv."""
         layout = os.path.join(self.env.tmp, "layout-sh-c")
         harness.make_layout(layout, entrypoint=["/bin/sh", "-c"],
-                            cmd=["echo started > /tmp/marker; " + harness.INIT_SCRIPT],
+                            cmd=["echo started on the console; echo started > /tmp/marker; " + harness.INIT_SCRIPT],
                             env=["GREETING=hello world"], workdir="/tmp", extra_layer=[])
         opts = GLib.Variant("a{sv}", {"env": GLib.Variant("as", ["EXTRA=from redway"])})
         container_path, job_path = self.manager.call_create_container_sync(
@@ -175,6 +249,15 @@ class PythonLifecycle(harness.EnvTestCase):
         self.assertIn(b"EXTRA=from redway", bytes(out))
         status, out, _ = c.call_exec_sync(["readlink", "/proc/1/cwd"], GLib.Variant("a{sv}", {}), None)
         self.assertEqual(bytes(out).strip(), b"/tmp")
+
+        # The console of init is logged and readable through OpenLog.
+        log = read_all(self.open_fd(c.call_open_log_sync, {}))
+        self.assertIn(b"started on the console", log)
+        lxc_log = read_all(self.open_fd(c.call_open_log_sync, {"which": GLib.Variant("s", "lxc")}))
+        self.assertIn(b"py4", lxc_log)
+        with self.assertRaises(GLib.Error) as cm:
+            c.call_open_log_sync(GLib.Variant("a{sv}", {"which": GLib.Variant("s", "../../etc/shadow")}), None, None)
+        self.assertTrue(cm.exception.matches(Redway.error_quark(), Redway.Error.INVALID_ARGUMENT))
         c.call_stop_sync(GLib.Variant("a{sv}", {}), None)
         self.client.settle()
         self.assertEqual(c.props.state, "stopped")
