@@ -213,15 +213,31 @@ cli_get_job (CliApp *app, const char *object_path, GError **error)
 {
   RedwayClient *client = cli_app_get_client (app, error);
   RedwayJob *job;
+  g_auto(GStrv) cached = NULL;
 
   if (client == NULL)
     return NULL;
   job = redway_client_get_job (client, object_path);
   if (job != NULL)
     return job;
-  return redway_job_proxy_new_sync (client_connection (client),
-                                    G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START,
-                                    REDWAY_BUS_NAME, object_path, NULL, error);
+
+  /* Not (yet) known to the object manager: ask for the object directly. */
+  job = redway_job_proxy_new_sync (client_connection (client),
+                                   G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START,
+                                   REDWAY_BUS_NAME, object_path, NULL, error);
+  if (job == NULL)
+    return NULL;
+
+  /* A proxy for a vanished object has no properties and would never finish. */
+  cached = g_dbus_proxy_get_cached_property_names (G_DBUS_PROXY (job));
+  if (cached == NULL)
+    {
+      g_object_unref (job);
+      g_set_error (error, REDWAY_ERROR, REDWAY_ERROR_NOT_FOUND,
+                   _("The job %s is gone before it could be watched"), object_path);
+      return NULL;
+    }
+  return job;
 }
 
 /* ---- Options ------------------------------------------------------------ */

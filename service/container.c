@@ -160,6 +160,8 @@ run_next_op (RwdContainer *self)
             return_gerror (op->invocation, error);
           else
             g_debug ("%s: %s skipped: %s", self->name, op->klass->name, error->message);
+          if (op->job != NULL)
+            rwd_job_complete (op->job, FALSE, error->message);
           op_free (op);
           continue;
         }
@@ -401,10 +403,17 @@ start_finish (RwdContainer *self, Op *op, const GError *error)
     {
       redway_container_set_last_error (REDWAY_CONTAINER (self), error->message);
       set_state (self, "error");
-      return;
     }
-  redway_container_set_last_error (REDWAY_CONTAINER (self), "");
-  set_running (self, op);
+  else
+    {
+      redway_container_set_last_error (REDWAY_CONTAINER (self), "");
+      set_running (self, op);
+    }
+  if (op->job != NULL)
+    {
+      g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (self));
+      rwd_job_complete (op->job, error == NULL, error != NULL ? error->message : NULL);
+    }
 }
 
 static const OpClass start_op = { "start", start_prepare, start_run, start_finish };
@@ -695,9 +704,15 @@ define_finish (RwdContainer *self, Op *op, const GError *error)
   rwd_daemon_save_state (self->daemon, NULL);
   rwd_container_sync (self);
   g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (self));
-  rwd_job_complete (op->job, TRUE, NULL);
   if (op->start_after)
-    rwd_container_start_detached (self);
+    {
+      /* The job reports the start too: when it completes the container runs. */
+      Op *start = op_new (self, &start_op, NULL);
+      start->job = g_steal_pointer (&op->job);
+      enqueue (self, start);
+      return;
+    }
+  rwd_job_complete (op->job, TRUE, NULL);
 }
 
 static const OpClass define_op = { "define", NULL, define_run, define_finish };

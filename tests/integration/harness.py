@@ -91,6 +91,9 @@ class Env:
         self.daemon_args = list(daemon_args)
         self.env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.address, LC_ALL="C.UTF-8")
         self.env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+        self.netns_holder = None
+        if netns:
+            self._start_netns()
         self._start_bus()
         if polkit:
             self._start_polkit(rules or {})
@@ -109,6 +112,25 @@ class Env:
         p.stdout.readline()     # printed once the socket listens
         p.stdout.close()
         os.chmod(self.socket, 0o777)
+
+    def _start_netns(self):
+        # One network namespace for the whole environment, so that bridges and
+        # LXC's abstract command sockets survive daemon restarts.
+        self.netns_holder = subprocess.Popen(["unshare", "-n", "sleep", "infinity"])
+        self.procs.append(self.netns_holder)
+        mine = os.readlink("/proc/self/ns/net")
+        deadline = time.monotonic() + 10
+        while os.readlink("/proc/%d/ns/net" % self.netns_holder.pid) == mine:
+            if time.monotonic() > deadline:
+                raise RuntimeError("unshare -n did not start")
+            time.sleep(0.01)
+        self.netns_path = "/proc/%d/ns/net" % self.netns_holder.pid
+
+    def in_netns(self, cmd):
+        """cmd run inside the environment's network namespace."""
+        if not self.netns:
+            return list(cmd)
+        return ["nsenter", "--net=" + self.netns_path, "--"] + list(cmd)
 
     def _start_polkit(self, rules):
         actions = os.path.join(self.tmp, "polkit-actions")
@@ -141,7 +163,8 @@ class Env:
                       'mount --bind "$d/class/net" /sys/class/net && '
                       'mount --bind "$d/devices/virtual/net" /sys/devices/virtual/net && '
                       'umount -l "$d" && rmdir "$d" && exec "$@"')
-            cmd = ["unshare", "-n", "-m", "--propagation", "private", "sh", "-c", script, "sh"] + cmd
+            cmd = ["nsenter", "--net=" + self.netns_path, "--",
+                   "unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh"] + cmd
         return cmd
 
     def start_daemon(self, extra=()):

@@ -97,6 +97,22 @@ class CliLifecycle(harness.EnvTestCase):
         # creation job fails and leaves nothing behind.
         self.assertNotIn("redroid", self.env.state_file()["containers"])
 
+    def test_3b_init_start_and_adb(self):
+        # --start: when init returns, the container runs.
+        self.env.cli("init", "cli2", self.image, "--start")
+        st = json.loads(self.env.cli("status", "cli2", "--json").stdout)
+        self.assertEqual(st["state"], "running")
+        r = self.env.cli("shell", "cli2", "--", "echo", "ready", input="", check=False)
+        self.assertEqual(r.stdout, "ready\n")
+        r = self.env.cli("adb-connect", "cli2", check=False)
+        if r.returncode != 0:
+            # adb is not part of the test dependencies: the message must say so.
+            self.assertIn("adb", r.stderr)
+            self.assertEqual(len(r.stderr.strip().splitlines()), 1)
+        r = self.env.cli("log", "cli2", "--lxc")
+        self.assertIn("cli2", r.stdout)
+        self.env.cli("remove", "--force", "cli2")
+
     def test_4_usage(self):
         r = self.env.cli("frobnicate", check=False)
         self.assertEqual(r.returncode, 2)

@@ -1,0 +1,93 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Service behaviour across restarts: recovery of running containers,
+--replace, the state file (corrupt, legacy single-container format)."""
+import json
+import os
+import subprocess
+
+import harness
+
+
+class DaemonRestart(harness.EnvTestCase):
+    def status(self, name):
+        return json.loads(self.env.cli("status", name, "--json").stdout)
+
+    def test_restart_keeps_running_container(self):
+        self.env.prepare_host()
+        self.env.cli("init", "keep1", self.image)
+        self.env.cli("start", "keep1")
+        before = self.status("keep1")
+        self.assertEqual(before["state"], "running")
+
+        # The service goes away; the container does not.
+        self.env.stop_daemon()
+        self.assertTrue(os.path.exists("/proc/%d" % before["pid"]))
+        self.env.start_daemon()
+        after = self.status("keep1")
+        self.assertEqual(after["state"], "running")
+        self.assertEqual(after["pid"], before["pid"])
+        self.assertEqual(after["addresses"], before["addresses"])
+
+        # And the new instance watches it: init exiting is noticed.
+        r = self.env.cli("stop", "keep1")
+        self.assertEqual(self.status("keep1")["state"], "stopped")
+        self.env.cli("remove", "keep1")
+
+    def test_replace(self):
+        old = self.env.daemon
+        # Same netns is not needed to take over the name.
+        log = open(os.path.join(self.env.tmp, "replace.log"), "w")
+        new = subprocess.Popen(self.env.daemon_command(["--replace"]), env=self.env.env, stdout=log, stderr=log)
+        self.env.procs.append(new)
+        old.wait(timeout=20)
+        harness.wait_for_name(self.env.address, "org.redway.Redway1")
+        self.env.daemon = new
+        self.assertEqual(self.env.cli("list", "--json").returncode, 0)
+        log.close()
+
+
+class StateFile(harness.EnvTestCase):
+    env_kwargs = {"start_daemon": False}
+
+    def run_daemon_once(self):
+        return subprocess.run(self.env.daemon_command(), env=self.env.env, capture_output=True, text=True, timeout=30)
+
+    def test_corrupt_state_is_kept(self):
+        os.makedirs(self.env.state_dir, exist_ok=True)
+        path = os.path.join(self.env.state_dir, "state.json")
+        with open(path, "w") as f:
+            f.write('{"lxc_ready": true, "containers": {"a": ')
+        r = self.run_daemon_once()
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("corrupt", r.stderr)
+        self.assertIn(path, r.stderr)
+        with open(path) as f:
+            self.assertEqual(f.read(), '{"lxc_ready": true, "containers": {"a": ')
+        os.unlink(path)
+
+    def test_legacy_state_is_migrated(self):
+        os.makedirs(self.env.state_dir, exist_ok=True)
+        path = os.path.join(self.env.state_dir, "state.json")
+        legacy = {"lxc_ready": False, "container_name": "oldbox", "image_url": self.image,
+                  "data_path": "/srv/oldbox", "log_file": "/var/log/oldbox.log",
+                  "gpu_mode": "guest", "initialized": False}
+        with open(path, "w") as f:
+            json.dump(legacy, f)
+        self.env.start_daemon()
+        try:
+            st = json.loads(self.env.cli("status", "oldbox", "--json").stdout)
+            self.assertEqual(st["image"], self.image)
+            self.assertEqual(st["data_path"], "/srv/oldbox")
+            self.assertFalse(st["initialized"])
+            state = self.env.state_file()
+            self.assertIn("oldbox", state["containers"])
+            self.assertNotIn("container_name", state)
+            with open(path + ".v1.bak") as f:
+                self.assertEqual(json.load(f), legacy)
+        finally:
+            self.env.stop_daemon()
+
+
+if __name__ == "__main__":
+    harness.main()
