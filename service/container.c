@@ -10,6 +10,7 @@
 
 #include "container-options.h"
 #include "container.h"
+#include "dbus-util.h"
 #include "fsutil.h"
 #include "job.h"
 #include "lxc-backend.h"
@@ -96,22 +97,6 @@ op_free (Op *op)
 static void run_next_op (RwdContainer *self);
 
 static void
-return_gerror (GDBusMethodInvocation *invocation, const GError *error)
-{
-  gint code = REDWAY_ERROR_FAILED;
-
-  if (error->domain == REDWAY_ERROR)
-    code = error->code;
-  else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT))
-    code = REDWAY_ERROR_INVALID_ARGUMENT;
-  else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
-    code = REDWAY_ERROR_NOT_FOUND;
-  else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    code = REDWAY_ERROR_CANCELLED;
-  g_dbus_method_invocation_return_error_literal (invocation, REDWAY_ERROR, code, error->message);
-}
-
-static void
 op_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
   Op *op = task_data;
@@ -137,7 +122,7 @@ op_done (GObject *source, GAsyncResult *res, gpointer data)
   if (op->invocation != NULL)
     {
       if (error != NULL)
-        return_gerror (op->invocation, error);
+        rwd_return_error (op->invocation, error);
       else
         g_dbus_method_invocation_return_value (op->invocation, NULL);
     }
@@ -157,7 +142,7 @@ run_next_op (RwdContainer *self)
       if (op->klass->prepare != NULL && !op->klass->prepare (self, op, &error))
         {
           if (op->invocation != NULL)
-            return_gerror (op->invocation, error);
+            rwd_return_error (op->invocation, error);
           else
             g_debug ("%s: %s skipped: %s", self->name, op->klass->name, error->message);
           if (op->job != NULL)
@@ -953,7 +938,7 @@ shell_done (GObject *source, GAsyncResult *res, gpointer data)
 
   if (fd < 0)
     {
-      return_gerror (req->invocation, error);
+      rwd_return_error (req->invocation, error);
       return;
     }
   fds = g_unix_fd_list_new_from_array (&fd, 1);
@@ -1058,7 +1043,7 @@ exec_done (GObject *source, GAsyncResult *res, gpointer data)
 
   if (r == NULL)
     {
-      return_gerror (req->invocation, error);
+      rwd_return_error (req->invocation, error);
       return;
     }
   redway_container_complete_exec (REDWAY_CONTAINER (req->self), req->invocation, r->status,

@@ -6,6 +6,7 @@
 
 #include "container-options.h"
 #include "container.h"
+#include "dbus-util.h"
 #include "host.h"
 #include "images/puller.h"
 #include "job.h"
@@ -24,22 +25,6 @@ static void rwd_manager_iface_init (RedwayManagerIface *iface);
 
 G_DEFINE_TYPE_WITH_CODE (RwdManager, rwd_manager, REDWAY_TYPE_MANAGER_SKELETON,
                          G_IMPLEMENT_INTERFACE (REDWAY_TYPE_MANAGER, rwd_manager_iface_init))
-
-static void
-return_error (GDBusMethodInvocation *invocation, const GError *error)
-{
-  gint code = REDWAY_ERROR_FAILED;
-
-  if (error->domain == REDWAY_ERROR)
-    code = error->code;
-  else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT))
-    code = REDWAY_ERROR_INVALID_ARGUMENT;
-  else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
-    code = REDWAY_ERROR_NOT_FOUND;
-  else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    code = REDWAY_ERROR_CANCELLED;
-  g_dbus_method_invocation_return_error_literal (invocation, REDWAY_ERROR, code, error->message);
-}
 
 /* ---- host ------------------------------------------------------------- */
 
@@ -117,7 +102,7 @@ prepare_done (GObject *source, GAsyncResult *res, gpointer data)
       rwd_daemon_set_host_ready (self->daemon, FALSE, error->message);
       redway_manager_set_host_ready (REDWAY_MANAGER (self), FALSE);
       if (req->invocation != NULL)
-        return_error (req->invocation, error);
+        rwd_return_error (req->invocation, error);
       else
         g_warning ("Could not restore host preparation: %s", error->message);
       return;
@@ -194,7 +179,7 @@ handle_prepare_host (RedwayManager *iface, GDBusMethodInvocation *invocation, GV
     }
   if (!rw_ipv4_parse_cidr (subnet, &addr, &prefix, &error))
     {
-      return_error (invocation, error);
+      rwd_return_error (invocation, error);
       return TRUE;
     }
 
@@ -373,7 +358,7 @@ handle_pull_image (RedwayManager *iface, GDBusMethodInvocation *invocation,
 
   if (!rw_pull_validate_ref (ref, NULL, &error))
     {
-      return_error (invocation, error);
+      rwd_return_error (invocation, error);
       return TRUE;
     }
   args = g_new0 (PullArgs, 1);
@@ -471,7 +456,7 @@ remove_done (GObject *source, GAsyncResult *res, gpointer data)
   g_autoptr(GError) error = NULL;
 
   if (!g_task_propagate_boolean (G_TASK (res), &error))
-    return_error (req->invocation, error);
+    rwd_return_error (req->invocation, error);
   else
     redway_manager_complete_remove_image (REDWAY_MANAGER (req->self), req->invocation);
 }
@@ -610,7 +595,7 @@ on_create_authorized (GDBusMethodInvocation *invocation, guint uid, gpointer dat
   options = rw_container_options_parse (args->options, &profile, &gpu_mode, &env, &start, &error);
   if (options == NULL || !rw_pull_validate_ref (args->image, &canonical, &error))
     {
-      return_error (invocation, error);
+      rwd_return_error (invocation, error);
       return;
     }
   if (g_str_equal (profile, "redroid") ||
@@ -643,7 +628,7 @@ on_create_authorized (GDBusMethodInvocation *invocation, guint uid, gpointer dat
       e->ipv4 = rw_ipv4_allocate (store->bridge_address, (const gchar * const *) used, &error);
       if (e->ipv4 == NULL)
         {
-          return_error (invocation, error);
+          rwd_return_error (invocation, error);
           return;
         }
     }
@@ -652,7 +637,7 @@ on_create_authorized (GDBusMethodInvocation *invocation, guint uid, gpointer dat
   if (!rwd_daemon_save_state (daemon, &error))
     {
       g_hash_table_remove (store->containers, args->name);
-      return_error (invocation, error);
+      rwd_return_error (invocation, error);
       return;
     }
 
@@ -683,7 +668,7 @@ handle_create_container (RedwayManager *iface, GDBusMethodInvocation *invocation
 
   if (!rw_name_validate (name, &error))
     {
-      return_error (invocation, error);
+      rwd_return_error (invocation, error);
       return TRUE;
     }
   if (rwd_daemon_find_container (self->daemon, name) != NULL)
