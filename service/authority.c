@@ -21,6 +21,7 @@ typedef struct {
   gpointer user_data;
   GDestroyNotify user_data_free;
   guint uid;
+  gboolean interactive;       /* the caller allowed interactive authorization */
 } Check;
 
 static void
@@ -60,6 +61,8 @@ deny (Check *check, const gchar *message)
 static void
 allow (Check *check)
 {
+  /* From here on the callback owns user_data. */
+  check->user_data_free = NULL;
   check->func (check->invocation, check->uid, check->user_data);
   check_free (check);
 }
@@ -84,8 +87,12 @@ on_check_done (GObject *source, GAsyncResult *res, gpointer data)
       allow (check);
       return;
     }
-  if (polkit_authorization_result_get_is_challenge (result))
+  /* polkitd still answers with a challenge when interaction was allowed
+   * but no authentication agent is registered for the caller. */
+  if (polkit_authorization_result_get_is_challenge (result) && !check->interactive)
     deny (check, _("Authentication is required (the call did not allow interactive authorization)"));
+  else if (polkit_authorization_result_get_is_challenge (result))
+    deny (check, _("Authentication is required, but no authentication agent is available"));
   else
     deny (check, _("Not authorized to perform this operation"));
 }
@@ -102,7 +109,8 @@ run_polkit_check (Check *check)
   if (check->container != NULL)
     polkit_details_insert (details, "container", check->container);
   /* Only pop up an authentication dialog when the caller asked for it. */
-  if (g_dbus_message_get_flags (msg) & G_DBUS_MESSAGE_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION)
+  check->interactive = (g_dbus_message_get_flags (msg) & G_DBUS_MESSAGE_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION) != 0;
+  if (check->interactive)
     flags |= POLKIT_CHECK_AUTHORIZATION_FLAGS_ALLOW_USER_INTERACTION;
 
   polkit_authority_check_authorization (check->authority->polkit, subject, check->action_id,

@@ -17,8 +17,9 @@ G_BEGIN_DECLS
 
 typedef struct _RwdAuthority RwdAuthority;
 
-/* Called only when the caller is authorized; on denial the invocation has
- * already been answered with org.redway.Redway1.Error.NotAuthorized. */
+/* Called only when the caller is authorized, and then owns @user_data; on
+ * denial the invocation has already been answered with
+ * org.redway.Redway1.Error.NotAuthorized and @user_data_free was called. */
 typedef void (*RwdAuthorizedFunc) (GDBusMethodInvocation *invocation,
                                    guint                  caller_uid,
                                    gpointer               user_data);

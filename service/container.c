@@ -790,7 +790,7 @@ static gboolean
 authorize_op (RwdContainer *self, GDBusMethodInvocation *invocation, const gchar *action, Op *op)
 {
   rwd_authority_check (rwd_daemon_get_authority (self->daemon), invocation, action, self->name,
-                       on_authorized_enqueue, op, NULL);
+                       on_authorized_enqueue, op, (GDestroyNotify) op_free);
   return TRUE;
 }
 
@@ -997,7 +997,8 @@ handle_open_shell (RedwayContainer *iface, GDBusMethodInvocation *invocation,
 
   rwd_authority_check (rwd_daemon_get_authority (self->daemon), invocation, RWD_ACTION_SHELL,
                        self->name, on_shell_authorized,
-                       exec_request_new (self, invocation, options), NULL);
+                       exec_request_new (self, invocation, options),
+                       (GDestroyNotify) exec_request_free);
   return TRUE;
 }
 
@@ -1086,7 +1087,7 @@ handle_exec (RedwayContainer *iface, GDBusMethodInvocation *invocation,
   if (input != NULL)
     req->stdin_data = g_variant_get_data_as_bytes (input);
   rwd_authority_check (rwd_daemon_get_authority (self->daemon), invocation, RWD_ACTION_SHELL,
-                       self->name, on_exec_authorized, req, NULL);
+                       self->name, on_exec_authorized, req, (GDestroyNotify) exec_request_free);
   return TRUE;
 }
 
@@ -1142,7 +1143,7 @@ handle_open_log (RedwayContainer *iface, GDBusMethodInvocation *invocation,
   g_variant_lookup (options, "which", "s", &req->cwd);
   /* Console output of Android can carry secrets: same right as a shell. */
   rwd_authority_check (rwd_daemon_get_authority (self->daemon), invocation, RWD_ACTION_SHELL,
-                       self->name, on_log_authorized, req, NULL);
+                       self->name, on_log_authorized, req, (GDestroyNotify) exec_request_free);
   return TRUE;
 }
 

@@ -190,7 +190,8 @@ handle_prepare_host (RedwayManager *iface, GDBusMethodInvocation *invocation, GV
   req->config.address_cidr = g_strdup (subnet);
   req->config.nat = nat;
   rwd_authority_check (rwd_daemon_get_authority (self->daemon), invocation,
-                       RWD_ACTION_PREPARE_HOST, NULL, on_prepare_authorized, req, NULL);
+                       RWD_ACTION_PREPARE_HOST, NULL, on_prepare_authorized, req,
+                       (GDestroyNotify) prepare_request_free);
   return TRUE;
 }
 
@@ -346,6 +347,7 @@ on_pull_authorized (GDBusMethodInvocation *invocation, guint uid, gpointer data)
   job_path = rwd_daemon_export_job (args->self->daemon, req->job);
   redway_manager_complete_pull_image (REDWAY_MANAGER (args->self), invocation, job_path);
   start_pull (req);
+  pull_args_free (args);
 }
 
 static gboolean
@@ -503,7 +505,7 @@ handle_remove_image (RedwayManager *iface, GDBusMethodInvocation *invocation,
   req->invocation = g_object_ref (invocation);
   req->ref = g_strdup (ref);
   rwd_authority_check (rwd_daemon_get_authority (self->daemon), invocation, RWD_ACTION_PULL,
-                       NULL, on_remove_authorized, req, NULL);
+                       NULL, on_remove_authorized, req, (GDestroyNotify) remove_request_free);
   return TRUE;
 }
 
@@ -560,10 +562,18 @@ binder_ready (RwdDaemon *daemon, gchar **why)
   return ok;
 }
 
+static void create_container (CreateArgs *args, GDBusMethodInvocation *invocation, guint uid);
+
 static void
 on_create_authorized (GDBusMethodInvocation *invocation, guint uid, gpointer data)
 {
-  CreateArgs *args = data;
+  create_container (data, invocation, uid);
+  create_args_free (data);
+}
+
+static void
+create_container (CreateArgs *args, GDBusMethodInvocation *invocation, guint uid)
+{
   RwdManager *self = args->self;
   RwdDaemon *daemon = self->daemon;
   RwStore *store = rwd_daemon_get_store (daemon);

@@ -5,8 +5,10 @@ in its own network namespace, and busybox OCI layouts.
 Every test environment lives in one temporary directory and is torn down
 completely (daemon, containers, bus, polkitd) at the end.
 """
+import ctypes
 import json
 import os
+import pwd
 import shutil
 import signal
 import subprocess
@@ -51,6 +53,16 @@ BUS_CONF = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configur
 </busconfig>
 """
 
+_libc = ctypes.CDLL(None, use_errno=True)
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent():
+    """preexec_fn: the bus, polkitd and redwayd must not outlive a crashed test
+    (they would also hold the test runner's output pipe open)."""
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
 INIT_SCRIPT = "trap 'exit 0' TERM; while true; do sleep 1 & wait $!; done\n"
 
 NET_PREFIX = "10.213.0"
@@ -65,6 +77,13 @@ def make_layout(path, **opts):
     opts.setdefault("entrypoint", ["/bin/sh", "/init.sh"])
     opts.setdefault("extra_layer", ["/init.sh=" + INIT_SCRIPT])
     return mod.build(path, **opts)
+
+
+def as_user(user):
+    """setpriv prefix running a command as @user with its primary group
+    (Debian's nobody has group nogroup, so the name cannot be reused)."""
+    pw = pwd.getpwnam(user)
+    return ["setpriv", "--reuid=%d" % pw.pw_uid, "--regid=%d" % pw.pw_gid, "--init-groups"]
 
 
 def wait_for_name(address, name, timeout=20):
@@ -107,7 +126,8 @@ class Env:
             f.write(BUS_CONF.format(socket=self.socket, servicedir=self.servicedir,
                                     project_conf=os.path.join(os.path.abspath(SOURCE), "data", "org.redway.Redway1.conf")))
         p = subprocess.Popen(["dbus-daemon", "--config-file=" + conf, "--nofork", "--print-address"],
-                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=self.env)
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=self.env,
+                             preexec_fn=_die_with_parent)
         self.procs.append(p)
         p.stdout.readline()     # printed once the socket listens
         p.stdout.close()
@@ -116,7 +136,8 @@ class Env:
     def _start_netns(self):
         # One network namespace for the whole environment, so that bridges and
         # LXC's abstract command sockets survive daemon restarts.
-        self.netns_holder = subprocess.Popen(["unshare", "-n", "sleep", "infinity"])
+        self.netns_holder = subprocess.Popen(["unshare", "-n", "sleep", "infinity"], stdout=subprocess.DEVNULL,
+                                             stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent)
         self.procs.append(self.netns_holder)
         mine = os.readlink("/proc/self/ns/net")
         deadline = time.monotonic() + 10
@@ -149,7 +170,7 @@ class Env:
                   "mount --bind {r} /etc/polkit-1/rules.d && "
                   "exec /usr/lib/polkit-1/polkitd --no-debug").format(a=actions, r=rules_dir)
         p = subprocess.Popen(["unshare", "-m", "sh", "-c", script], env=self.env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent)
         self.procs.append(p)
         wait_for_name(self.address, "org.freedesktop.PolicyKit1")
 
@@ -169,7 +190,8 @@ class Env:
 
     def start_daemon(self, extra=()):
         with open(os.path.join(self.tmp, "redwayd.log"), "a") as log:
-            self.daemon = subprocess.Popen(self.daemon_command(extra), env=self.env, stdout=log, stderr=log)
+            self.daemon = subprocess.Popen(self.daemon_command(extra), env=self.env, stdout=log, stderr=log,
+                                           preexec_fn=_die_with_parent)
         self.procs.append(self.daemon)
         wait_for_name(self.address, "org.redway.Redway1")
         return self.daemon
@@ -202,19 +224,27 @@ class Env:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
     def _kill_containers(self):
-        if not os.path.isdir(self.lxc_path):
-            return
-        for name in os.listdir(self.lxc_path):
-            if name.startswith("."):
+        """Kills every container of this environment's lxcpath, whatever the
+        daemon's state: each LXC monitor is "[lxc monitor] LXCPATH NAME" and
+        its child is the container's init (killing it ends the container)."""
+        prefix = "[lxc monitor] %s " % self.lxc_path
+        monitors = set()
+        parents = {}
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
                 continue
-            # The container's monitor answers on an abstract socket; killing
-            # init through /proc keeps the test independent of the product.
             try:
-                out = self.cli("status", name, "--json", check=False)
-                pid = json.loads(out.stdout).get("pid", 0) if out.returncode == 0 else 0
-            except (ValueError, OSError):
-                pid = 0
-            if pid:
+                with open("/proc/%s/cmdline" % pid, "rb") as f:
+                    cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+                with open("/proc/%s/stat" % pid) as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            parents[int(pid)] = ppid
+            if cmdline.startswith(prefix):
+                monitors.add(int(pid))
+        for pid, ppid in parents.items():
+            if ppid in monitors:
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
@@ -224,7 +254,7 @@ class Env:
     def cli(self, *args, check=True, user=None, input=None, timeout=120):
         cmd = [REDWAY] + list(args)
         if user:
-            cmd = ["setpriv", "--reuid=" + user, "--regid=" + user, "--clear-groups"] + cmd
+            cmd = as_user(user) + cmd
         r = subprocess.run(cmd, env=self.env, capture_output=True, text=True, input=input, timeout=timeout)
         if check and r.returncode != 0:
             raise AssertionError("redway %s failed (%d): %s%s\n--- daemon log ---\n%s" %
@@ -233,7 +263,7 @@ class Env:
 
     def run(self, cmd, check=True, user=None, timeout=120):
         if user:
-            cmd = ["setpriv", "--reuid=" + user, "--regid=" + user, "--clear-groups"] + list(cmd)
+            cmd = as_user(user) + list(cmd)
         r = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=timeout)
         if check and r.returncode != 0:
             raise AssertionError("%s failed (%d): %s%s" % (" ".join(cmd), r.returncode, r.stdout, r.stderr))
