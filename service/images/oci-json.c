@@ -270,8 +270,8 @@ check_schema_version (JsonObject *obj, const gchar *what, GError **error)
   if (version != 2)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                   _("Invalid %s: unsupported schemaVersion %" G_GINT64_FORMAT),
-                   what, version);
+                   _("Invalid %s: unsupported schemaVersion %lld"),
+                   what, (long long) version);
       return FALSE;
     }
   return TRUE;

@@ -136,8 +136,8 @@ read_verified_blob (OciLayoutSource *src, const RwDescriptor *d, GError **error)
   if (g_bytes_get_size (bytes) != (gsize) d->size)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                   _("Blob %s has size %" G_GSIZE_FORMAT ", expected %" G_GINT64_FORMAT),
-                   d->digest, g_bytes_get_size (bytes), d->size);
+                   _("Blob %s has size %lld, expected %lld"),
+                   d->digest, (long long) g_bytes_get_size (bytes), (long long) d->size);
       return NULL;
     }
   hex = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, bytes);
@@ -353,8 +353,8 @@ oci_layout_open_blob (RwImageSource      *source,
   if (g_file_info_get_size (info) != layer->size)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                   _("Blob %s has size %" G_GOFFSET_FORMAT ", expected %" G_GINT64_FORMAT),
-                   layer->digest, g_file_info_get_size (info), layer->size);
+                   _("Blob %s has size %lld, expected %lld"),
+                   layer->digest, (long long) g_file_info_get_size (info), (long long) layer->size);
       return NULL;
     }
   return G_INPUT_STREAM (g_steal_pointer (&in));

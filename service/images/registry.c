@@ -283,7 +283,7 @@ read_all (GInputStream *stream, gsize max, GCancellable *cancellable, GError **e
       if (buf->len + (gsize) n > max)
         {
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
-                       _("Response larger than %" G_GSIZE_FORMAT " bytes"), max);
+                       _("Response larger than %llu bytes"), (unsigned long long) max);
           return NULL;
         }
       g_byte_array_append (buf, chunk, (guint) n);
@@ -990,8 +990,8 @@ rw_registry_get_blob (RwRegistryClient *self,
   if (expected_size >= 0 && g_bytes_get_size (body) != (gsize) expected_size)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                   _("Blob %s has %" G_GSIZE_FORMAT " bytes, expected %" G_GINT64_FORMAT), digest,
-                   g_bytes_get_size (body), expected_size);
+                   _("Blob %s has %llu bytes, expected %lld"), digest,
+                   (unsigned long long) g_bytes_get_size (body), (long long) expected_size);
       return NULL;
     }
   computed = rw_registry_compute_digest (g_bytes_get_data (body, NULL), g_bytes_get_size (body));
