@@ -10,6 +10,8 @@
 
 #include "profiles/profile.h"
 
+static void rw_lxc_config_add_ipv4 (RwLxcConfig *config, const gchar *cidr);
+
 RwLxcConfig *
 rw_lxc_config_new (void)
 {
@@ -310,8 +312,32 @@ rw_profile_common (const RwContainerSpec *spec, RwLxcConfig *config)
   rw_lxc_config_add (config, "lxc.net.0.flags", "up");
   rw_lxc_config_add (config, "lxc.net.0.name", "eth0");
   rw_lxc_config_add (config, "lxc.net.0.hwaddr", spec->mac);
-  rw_lxc_config_add (config, "lxc.net.0.ipv4.address", spec->ipv4_cidr);
+  rw_lxc_config_add_ipv4 (config, spec->ipv4_cidr);
   rw_lxc_config_add (config, "lxc.net.0.ipv4.gateway", spec->ipv4_gateway);
+}
+
+/* liblxc 5 derives a wrong broadcast (0.0.0.255 for a /24) when none is
+ * given, so write "address/prefix broadcast" ourselves. */
+static void
+rw_lxc_config_add_ipv4 (RwLxcConfig *config, const gchar *cidr)
+{
+  g_auto(GStrv) parts = g_strsplit (cidr, "/", 2);
+  struct in_addr in;
+  guint64 prefix;
+  gchar buf[INET_ADDRSTRLEN];
+  guint32 mask;
+
+  if (g_strv_length (parts) != 2 || inet_pton (AF_INET, parts[0], &in) != 1 ||
+      !g_ascii_string_to_unsigned (parts[1], 10, 0, 32, &prefix, NULL))
+    {
+      /* Validated earlier; keep LXC's own parsing as the last word. */
+      rw_lxc_config_add (config, "lxc.net.0.ipv4.address", cidr);
+      return;
+    }
+  mask = prefix == 0 ? 0 : 0xffffffffu << (32 - prefix);
+  in.s_addr = htonl ((ntohl (in.s_addr) & mask) | ~mask);
+  inet_ntop (AF_INET, &in, buf, sizeof buf);
+  rw_lxc_config_addf (config, "lxc.net.0.ipv4.address", "%s %s", cidr, buf);
 }
 
 static gboolean

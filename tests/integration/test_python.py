@@ -100,6 +100,10 @@ class PythonLifecycle(harness.EnvTestCase):
         self.assertEqual(len(c.props.addresses), 1)
         self.assertTrue(c.props.addresses[0].startswith(harness.NET_PREFIX + "."))
 
+        status, out, _ = c.call_exec_sync(["ip", "-4", "addr", "show", "eth0"], GLib.Variant("a{sv}", {}), None)
+        self.assertIn(("inet %s/24 brd %s.255" % (c.props.addresses[0], harness.NET_PREFIX)).encode(), bytes(out))
+        status, out, _ = c.call_exec_sync(["ping", "-c1", "-W5", harness.NET_PREFIX + ".1"], GLib.Variant("a{sv}", {}), None)
+        self.assertEqual(status, 0, bytes(out))
         status, out, err = c.call_exec_sync(["hostname"], GLib.Variant("a{sv}", {}), None)
 
         self.client.settle()
