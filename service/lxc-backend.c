@@ -330,7 +330,72 @@ typedef struct {
   const gchar * const *argv;
   gboolean tty;
   gboolean default_shell;
+  gboolean container_pty;   /* allocate the pty in the container's devpts */
 } ShellPayload;
+
+/* In the container: a pty from its own /dev/ptmx, the master sent back over
+ * the socket on fd 0, the slave made our stdio. FALSE leaves fds untouched. */
+static gboolean
+container_pty_setup (void)
+{
+  char name[128];
+  char cbuf[CMSG_SPACE (sizeof (int))];
+  struct iovec iov = { .iov_base = (void *) "p", .iov_len = 1 };
+  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
+  struct cmsghdr *cmsg;
+  int master, slave;
+
+  master = open ("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0)
+    return FALSE;
+  if (unlockpt (master) < 0 || ptsname_r (master, name, sizeof name) != 0 ||
+      (slave = open (name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
+    {
+      close (master);
+      return FALSE;
+    }
+  memset (cbuf, 0, sizeof cbuf);
+  cmsg = CMSG_FIRSTHDR (&msg);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN (sizeof (int));
+  memcpy (CMSG_DATA (cmsg), &master, sizeof (int));
+  if (sendmsg (STDIN_FILENO, &msg, MSG_NOSIGNAL) != 1)
+    {
+      close (master);
+      close (slave);
+      return FALSE;
+    }
+  close (master);
+  dup2 (slave, STDIN_FILENO);
+  dup2 (slave, STDOUT_FILENO);
+  dup2 (slave, STDERR_FILENO);
+  close (slave);
+  return TRUE;
+}
+
+/* The daemon side of container_pty_setup(): the master, or -1 when the
+ * container could not allocate one (the helper then exited). */
+static int
+receive_fd (int sock)
+{
+  char byte;
+  char cbuf[CMSG_SPACE (sizeof (int))];
+  struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
+  struct cmsghdr *cmsg;
+  struct timeval tv = { .tv_sec = 10 };
+  int fd = -1;
+
+  setsockopt (sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (recvmsg (sock, &msg, MSG_CMSG_CLOEXEC) != 1)
+    return -1;
+  for (cmsg = CMSG_FIRSTHDR (&msg); cmsg != NULL; cmsg = CMSG_NXTHDR (&msg, cmsg))
+    if (cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS &&
+        cmsg->cmsg_len == CMSG_LEN (sizeof (int)))
+      memcpy (&fd, CMSG_DATA (cmsg), sizeof (int));
+  return fd;
+}
 
 /* Runs inside the container after LXC attached to its namespaces. */
 static int
@@ -341,6 +406,8 @@ shell_exec (void *data)
 
   /* Nothing of the daemon's should reach the container. */
   syscall (SYS_close_range, 3, ~0U, 0);
+  if (p->container_pty && !container_pty_setup ())
+    _exit (126);
   if (p->tty)
     {
       setsid ();
@@ -399,6 +466,37 @@ rw_lxc_open_shell (const gchar *lxcpath, const gchar *name,
     }
   if (tty)
     {
+      /* Preferably a pty of the container's own devpts, as machined does:
+       * then ttyname() and job control work inside. */
+      int sv[2];
+      int master = -1;
+
+      if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0)
+        {
+          attach_options_init (&opts, env, NULL);
+          opts.stdin_fd = opts.stdout_fd = opts.stderr_fd = sv[1];
+          payload.container_pty = TRUE;
+          if (c->attach (c, shell_exec, &payload, &opts, &pid) == 0)
+            {
+              close (sv[1]);
+              master = receive_fd (sv[0]);
+              close (sv[0]);
+              if (master >= 0)
+                {
+                  *out_pid = pid;
+                  return master;
+                }
+              while (waitpid (pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+            }
+          else
+            {
+              close (sv[0]);
+              close (sv[1]);
+            }
+          payload.container_pty = FALSE;
+        }
+      /* No ptmx in the container: a host pty still gives a terminal. */
       host_fd = posix_openpt (O_RDWR | O_NOCTTY | O_CLOEXEC);
       if (host_fd < 0 || grantpt (host_fd) < 0 || unlockpt (host_fd) < 0)
         goto fail_errno;

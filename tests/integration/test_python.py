@@ -187,10 +187,13 @@ class PythonLifecycle(harness.EnvTestCase):
 
         # A pty: the shell has a controlling terminal.
         fd = self.open_fd(c.call_open_shell_sync, {})
-        os.write(fd, b"[ -t 0 ] && echo on-a-terminal; echo $((6*7)); exit\n")
+        os.write(fd, b"[ -t 0 ] && echo on-a-terminal; tty; echo $((6*7)); exit\n")
         out = read_all(fd)
         self.assertIn(b"42", out)
         self.assertIn(b"on-a-terminal", out)
+        # The pty belongs to the container's devpts: ttyname() works inside.
+        self.assertIn(b"/dev/pts/", out)
+        self.assertNotIn(b"not a tty", out)
 
         # No tty: a plain socket for scripts, EOF on stdin ends the shell.
         fd = self.open_fd(c.call_open_shell_sync, {"tty": GLib.Variant("b", False),
