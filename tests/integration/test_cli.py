@@ -3,6 +3,9 @@
 """The container lifecycle through the redway CLI."""
 import json
 import os
+import select
+import subprocess
+import time
 
 import harness
 
@@ -111,6 +114,25 @@ class CliLifecycle(harness.EnvTestCase):
             self.assertEqual(len(r.stderr.strip().splitlines()), 1)
         r = self.env.cli("log", "cli2", "--lxc")
         self.assertIn("cli2", r.stdout)
+
+        # --follow streams what the container writes on its console.
+        follow = subprocess.Popen([harness.REDWAY, "log", "cli2", "--follow"], env=self.env.env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            self.env.cli("exec", "cli2", "--", "sh", "-c", "echo hello-follow > /dev/console")
+            deadline = time.monotonic() + 20
+            seen = b""
+            while b"hello-follow" not in seen:
+                ready, _, _ = select.select([follow.stdout], [], [], max(0.0, deadline - time.monotonic()))
+                self.assertTrue(ready, "log --follow showed nothing new: %r" % seen)
+                chunk = os.read(follow.stdout.fileno(), 4096)
+                self.assertTrue(chunk, "log --follow ended early")
+                seen += chunk
+        finally:
+            follow.terminate()
+            follow.wait(timeout=10)
+            follow.stdout.close()
+            follow.stderr.close()
         self.env.cli("remove", "--force", "cli2")
 
     def test_4_usage(self):
