@@ -615,16 +615,28 @@ rw_lxc_exec (const gchar *lxcpath, const gchar *name,
 
   while (out_pipe[0] >= 0 || err_pipe[0] >= 0)
     {
-      struct pollfd fds[3] = {
+      struct pollfd fds[4] = {
         { out_pipe[0], POLLIN, 0 }, { err_pipe[0], POLLIN, 0 }, { in_pipe[1], POLLOUT, 0 },
+        { -1, POLLIN, 0 },
       };
+      /* The cancellable's fd wakes us; no timeout needed. */
+      gboolean cancellable_fd = g_cancellable_make_pollfd (cancellable, (GPollFD *) &fds[3]);
+
       if (g_cancellable_is_cancelled (cancellable))
         {
           kill (pid, SIGKILL);
+          if (cancellable_fd)
+            g_cancellable_release_fd (cancellable);
           break;
         }
-      if (poll (fds, 3, 1000) < 0 && errno != EINTR)
-        break;
+      if (poll (fds, 4, -1) < 0 && errno != EINTR)
+        {
+          if (cancellable_fd)
+            g_cancellable_release_fd (cancellable);
+          break;
+        }
+      if (cancellable_fd)
+        g_cancellable_release_fd (cancellable);
       if (fds[0].revents && !drain (out_pipe[0], out, max_output))
         close_fd (&out_pipe[0]);
       if (fds[1].revents && !drain (err_pipe[0], err, max_output))
