@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential pkg-config meson ninja-build gettext
   libglib2.0-dev libglib2.0-bin libjson-glib-dev libsoup-3.0-dev libarchive-dev libzstd-dev
   lxc-dev liblxc1 liblxc-common libpolkit-gobject-1-dev polkitd
-  libkmod-dev libnftables-dev
+  libkmod-dev libnftables-dev libssl-dev dnsmasq-base
   gobject-introspection libgirepository1.0-dev python3-gi gir1.2-glib-2.0
   dbus-daemon dbus-bin systemd iproute2 util-linux busybox-static
 )

@@ -26,6 +26,7 @@
 #include "images/image-store.h"
 #include "images/layer.h"
 #include "images/oci-json.h"
+#include "images/sha256.h"
 
 #define MAX_RM_DEPTH 4096
 #define STALE_TMP_AGE_US (24 * G_TIME_SPAN_HOUR)
@@ -530,7 +531,12 @@ unpack (RwImageSource *source, RwManifest *manifest, RwImageConfig *config,
           ok = FALSE;
           break;
         }
-      ok = rw_layer_apply (rootfd, in, layer->digest, config->diff_ids[i],
+      /* A source that verifies the blob itself (EOF only after a match)
+       * spares a second SHA-256 pass over the compressed bytes; the
+       * diff_id is always checked here. */
+      ok = rw_layer_apply (rootfd, in,
+                           rw_blob_stream_is_verified (in, layer->digest) ? NULL : layer->digest,
+                           config->diff_ids[i],
                            layer_progress, progress, cancellable, error);
       if (!ok)
         g_prefix_error (error, _("Layer %u (%s): "), i + 1, layer->digest);

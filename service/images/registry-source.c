@@ -24,6 +24,7 @@
 
 #include "images/oci-json.h"
 #include "images/registry.h"
+#include "images/sha256.h"
 
 #define PARALLEL_DOWNLOADS 3
 #define MAX_FAILURES 5
@@ -138,7 +139,7 @@ add_progress (RegistrySource *self, gsize n)
 }
 
 static gboolean
-hash_existing (int fd, goffset len, GChecksum *sum, GError **error)
+hash_existing (int fd, goffset len, RwSha256 *sum, GError **error)
 {
   g_autofree guint8 *buf = g_malloc (CHUNK);
   goffset pos = 0;
@@ -155,7 +156,7 @@ hash_existing (int fd, goffset len, GChecksum *sum, GError **error)
                        _("Reading a partial download: %s"), g_strerror (n < 0 ? errno : EIO));
           return FALSE;
         }
-      g_checksum_update (sum, buf, n);
+      rw_sha256_update (sum, buf, (gsize) n);
       pos += n;
     }
   return TRUE;
@@ -225,7 +226,7 @@ blob_job_run (gpointer data, gpointer user_data)
   BlobJob *job = data;
   RegistrySource *self = user_data;
   GCancellable *cancellable = self->cancellable;
-  g_autoptr(GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+  g_auto(RwSha256) sum = { 0 };
   g_autofree guint8 *buf = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree gchar *computed = NULL;
@@ -271,13 +272,14 @@ blob_job_run (gpointer data, gpointer user_data)
     }
 
   have = fst.st_size;
-  if ((job->size > 0 && have > job->size) || !hash_existing (fd, have, sum, NULL))
+  rw_sha256_init (&sum);
+  if ((job->size > 0 && have > job->size) || !hash_existing (fd, have, &sum, NULL))
     {
       /* Longer than the blob, or unreadable: start over. */
       if (ftruncate (fd, 0) < 0)
         g_debug ("ftruncate %s: %s", job->partial, g_strerror (errno));
       have = 0;
-      g_checksum_reset (sum);
+      rw_sha256_reset (&sum);
     }
   g_mutex_lock (&job->lock);
   job->fd = fd;
@@ -302,7 +304,7 @@ blob_job_run (gpointer data, gpointer user_data)
           if (ftruncate (fd, 0) < 0)
             g_debug ("ftruncate %s: %s", job->partial, g_strerror (errno));
           have = before = 0;
-          g_checksum_reset (sum);
+          rw_sha256_reset (&sum);
           job_publish (job, 0, FALSE, NULL);
         }
 
@@ -325,7 +327,7 @@ blob_job_run (gpointer data, gpointer user_data)
             }
           if (!write_all_at (fd, buf, (gsize) n, have, &error))
             goto fail;
-          g_checksum_update (sum, buf, (gsize) n);
+          rw_sha256_update (&sum, buf, (gsize) n);
           have += n;
           job_publish (job, have, FALSE, NULL);
           add_progress (self, (gsize) n);
@@ -357,7 +359,7 @@ blob_job_run (gpointer data, gpointer user_data)
         goto fail;
     }
 
-  computed = g_strconcat ("sha256:", g_checksum_get_string (sum), NULL);
+  computed = rw_sha256_finish (&sum);
   if (!g_str_equal (computed, job->digest))
     {
       g_set_error (&error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, _("Blob digest mismatch: expected %s, got %s"),
@@ -598,6 +600,9 @@ registry_source_open_blob (RwImageSource *source, const RwDescriptor *layer, GCa
 
   stream = g_object_new (RW_TYPE_BLOB_FOLLOW_STREAM, NULL);
   stream->job = job;
+  /* EOF only after the worker verified the digest (or the file was renamed
+   * into place after such a check): the store need not hash it again. */
+  rw_blob_stream_set_verified (G_INPUT_STREAM (stream), layer->digest);
   return G_INPUT_STREAM (stream);
 }
 
