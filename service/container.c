@@ -732,7 +732,14 @@ rwd_container_finish_creation (RwdContainer *self, RwdJob *job, const GError *pu
 void
 rwd_container_recover (RwdContainer *self)
 {
-  enqueue (self, op_new (self, &recover_op, NULL));
+  /* At startup, before the bus name is owned: nothing is served yet, and
+   * the first caller must see the real state. */
+  Op *op = op_new (self, &recover_op, NULL);
+  g_autoptr(GError) error = NULL;
+
+  recover_run (op, NULL, &error);
+  recover_finish (self, op, error);
+  op_free (op);
 }
 
 void

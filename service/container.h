@@ -15,7 +15,8 @@ const gchar *rwd_container_get_object_path (RwdContainer *self);
 GDBusObjectSkeleton *rwd_container_get_object (RwdContainer *self);
 /* Copies the store record into the D-Bus properties. */
 void rwd_container_sync (RwdContainer *self);
-/* Finds out whether the LXC container is running (after a daemon restart). */
+/* Finds out whether the LXC container is running (after a daemon restart).
+ * Synchronous: for startup, before the bus name is owned. */
 void rwd_container_recover (RwdContainer *self);
 /* Queues a start with no caller waiting (CreateContainer's "start" option). */
 void rwd_container_start_detached (RwdContainer *self);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Host checks and preparation (kernel features, bridge, forwarding, NAT). */
+/* Host checks and preparation (kernel features, bridge, forwarding, NAT, DHCP). */
 #define _GNU_SOURCE 1 /* memfd_create */
 #include "config.h"
 
@@ -15,6 +15,7 @@
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 
+#include "dhcp.h"
 #include "host.h"
 #include "nat.h"
 #include "netlink.h"
@@ -32,6 +33,7 @@ rw_host_config_clear (RwHostConfig *cfg)
 {
   g_clear_pointer (&cfg->bridge, g_free);
   g_clear_pointer (&cfg->address_cidr, g_free);
+  g_clear_pointer (&cfg->run_dir, g_free);
   cfg->nat = FALSE;
 }
 
@@ -316,8 +318,30 @@ check_nat (Report *r, const RwHostConfig *cfg)
                 subnet, RW_NAT_TABLE);
 }
 
-GVariant *
-rw_host_check (const RwHostConfig *cfg, gboolean *out_ready, gchar **out_missing)
+/* DHCP is a convenience for images with a DHCP client: never required.
+ * @failure (nullable): why rw_dhcp_ensure() failed during prepare. */
+static void
+check_dhcp (Report *r, const RwHostConfig *cfg, const gchar *failure)
+{
+  g_autofree gchar *message = NULL;
+  RwDhcpState state;
+
+  if (cfg->bridge == NULL || cfg->address_cidr == NULL)
+    {
+      report_add (r, "dhcp", TRUE, FALSE, "%s", _("No bridge configured: no DHCP server"));
+      return;
+    }
+  state = rw_dhcp_status (cfg->bridge, cfg->address_cidr, cfg->run_dir, NULL, &message);
+  if (state == RW_DHCP_NOT_RUNNING && failure != NULL)
+    report_add (r, "dhcp", FALSE, FALSE, "%s", failure);
+  else
+    report_add (r, "dhcp", state == RW_DHCP_RUNNING || state == RW_DHCP_OFF, FALSE,
+                "%s", message);
+}
+
+static GVariant *
+build_report (const RwHostConfig *cfg, const gchar *dhcp_failure,
+              gboolean *out_ready, gchar **out_missing)
 {
   Report r = { .ready = TRUE, .missing = g_string_new (NULL) };
   GVariant *report;
@@ -331,9 +355,7 @@ rw_host_check (const RwHostConfig *cfg, gboolean *out_ready, gchar **out_missing
   check_bridge (&r, cfg);
   check_ip_forward (&r, cfg);
   check_nat (&r, cfg);
-  /* redway assigns every container a static address: no DHCP server needed. */
-  report_add (&r, "dhcp", TRUE, FALSE, "%s",
-              _("Containers get static addresses from redway; no DHCP server is used"));
+  check_dhcp (&r, cfg, dhcp_failure);
 
   report = g_variant_builder_end (&r.report);
   if (out_ready != NULL)
@@ -343,6 +365,12 @@ rw_host_check (const RwHostConfig *cfg, gboolean *out_ready, gchar **out_missing
   else
     g_string_free (r.missing, TRUE);
   return report;
+}
+
+GVariant *
+rw_host_check (const RwHostConfig *cfg, gboolean *out_ready, gchar **out_missing)
+{
+  return build_report (cfg, NULL, out_ready, out_missing);
 }
 
 static gboolean
@@ -372,6 +400,7 @@ GVariant *
 rw_host_prepare (const RwHostConfig *cfg, gboolean *out_ready, GError **error)
 {
   g_autoptr (GError) local = NULL;
+  g_autoptr (GError) dhcp_error = NULL;
 
   /* Module loading failures are reported by the checks that follow. */
   if (!have_filesystem ("binder") && !load_module ("binder_linux", &local))
@@ -403,8 +432,12 @@ rw_host_prepare (const RwHostConfig *cfg, gboolean *out_ready, GError **error)
           /* An unusable nftables shows as a failed "nat" check, not an error. */
           if (!rw_nat_ensure (cfg->bridge, subnet, &local))
             g_debug ("%s", local->message);
+          g_clear_error (&local);
         }
+      /* Containers work without DHCP: a failure only shows in the report. */
+      if (!rw_dhcp_ensure (cfg->bridge, cfg->address_cidr, cfg->run_dir, NULL, &dhcp_error))
+        g_debug ("%s", dhcp_error->message);
     }
 
-  return rw_host_check (cfg, out_ready, NULL);
+  return build_report (cfg, dhcp_error != NULL ? dhcp_error->message : NULL, out_ready, NULL);
 }

@@ -14,6 +14,7 @@ typedef struct {
   gchar *bridge;        /* (nullable) no bridge, forwarding or NAT when NULL */
   gchar *address_cidr;  /* the bridge's address, e.g. "10.0.3.1/24" */
   gboolean nat;         /* masquerade the bridge subnet */
+  gchar *run_dir;       /* (nullable) dnsmasq pid and lease files; NULL: /run/redway */
 } RwHostConfig;
 
 void rw_host_config_clear (RwHostConfig *cfg);
@@ -27,11 +28,12 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (RwHostConfig, rw_host_config_clear)
 GVariant *rw_host_check (const RwHostConfig *cfg, gboolean *out_ready, gchar **out_missing);
 
 /* Loads missing modules (binder_linux, overlay), creates and addresses the
- * bridge, enables IPv4 forwarding and installs NAT, then returns the
+ * bridge, enables IPv4 forwarding, installs NAT and starts dnsmasq (DHCP in
+ * the upper half of the subnet, DNS forwarding) on the bridge, then returns the
  * rw_host_check() report. Idempotent. Fails (NULL) when a step redway
  * controls fails, e.g. the bridge name is taken by a non-bridge link;
- * kernel features that cannot be loaded and an unusable nftables are
- * reported in the report instead. */
+ * kernel features that cannot be loaded, an unusable nftables and
+ * a missing or failing dnsmasq are reported in the report instead. */
 GVariant *rw_host_prepare (const RwHostConfig *cfg, gboolean *out_ready, GError **error);
 
 G_END_DECLS

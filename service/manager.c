@@ -41,8 +41,7 @@ prepare_request_free (PrepareRequest *req)
 {
   g_clear_object (&req->self);
   g_clear_object (&req->invocation);
-  g_free (req->config.bridge);
-  g_free (req->config.address_cidr);
+  rw_host_config_clear (&req->config);
   g_free (req->missing);
   g_free (req);
 }
@@ -189,6 +188,7 @@ handle_prepare_host (RedwayManager *iface, GDBusMethodInvocation *invocation, GV
   req->config.bridge = g_strdup (bridge);
   req->config.address_cidr = g_strdup (subnet);
   req->config.nat = nat;
+  req->config.run_dir = g_build_filename (rwd_daemon_get_state_dir (self->daemon), "run", NULL);
   rwd_authority_check (rwd_daemon_get_authority (self->daemon), invocation,
                        RWD_ACTION_PREPARE_HOST, NULL, on_prepare_authorized, req,
                        (GDestroyNotify) prepare_request_free);
@@ -208,6 +208,7 @@ rwd_manager_restore_host (RwdManager *self)
   req->config.bridge = g_strdup (store->bridge);
   req->config.address_cidr = g_strdup (store->bridge_address);
   req->config.nat = TRUE;
+  req->config.run_dir = g_build_filename (rwd_daemon_get_state_dir (self->daemon), "run", NULL);
   run_prepare (self, req);
 }
 

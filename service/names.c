@@ -5,6 +5,7 @@
 #include <gio/gio.h>
 #include <glib/gi18n-lib.h>
 
+#include "dhcp.h"
 #include "names.h"
 
 gboolean
@@ -117,6 +118,12 @@ rw_ipv4_allocate (const gchar *bridge_cidr, const gchar * const *used, GError **
         g_hash_table_add (taken, GUINT_TO_POINTER (ntohl (in.s_addr)));
     }
 
+  /* The upper part of the subnet is dnsmasq's DHCP range. */
+  {
+    guint32 first, last;
+    if (rw_dhcp_range (bridge_cidr, &first, &last, NULL))
+      bcast = MIN (bcast, first);
+  }
   for (guint32 a = net + 1; a < bcast; a++)
     if (a != bridge && !g_hash_table_contains (taken, GUINT_TO_POINTER (a)))
       {

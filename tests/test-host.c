@@ -4,12 +4,20 @@
 #define _GNU_SOURCE 1 /* unshare */
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
+#include <glib/gstdio.h>
 
+#include "dhcp.h"
 #include "host.h"
 #include "nat.h"
 #include "netlink.h"
@@ -18,6 +26,9 @@
 #define CIDR "10.88.0.1/24"
 
 static gboolean in_netns;
+/* dnsmasq pid and lease files of every test: never /run/redway. */
+static gchar *run_dir;
+static gchar abort_pid_file[PATH_MAX];
 
 static void
 assert_entry (GVariant *report, const gchar *name, gboolean *out_ok, gboolean *out_required)
@@ -51,10 +62,98 @@ ip_show (const gchar *what)
   return g_steal_pointer (&out);
 }
 
+/* A failed assertion aborts: do not leave the test's dnsmasq behind (it
+ * would keep the namespace alive). open/read/kill are async-signal-safe. */
+static void
+on_abort (int sig)
+{
+  char buf[32] = { 0 };
+  int fd = open (abort_pid_file, O_RDONLY | O_CLOEXEC);
+  pid_t pid = 0;
+
+  if (fd >= 0)
+    {
+      if (read (fd, buf, sizeof buf - 1) > 0)
+        for (const char *p = buf; *p >= '0' && *p <= '9'; p++)
+          pid = pid * 10 + (*p - '0');
+      close (fd);
+    }
+  if (pid > 1)
+    kill (pid, SIGKILL);
+  signal (sig, SIG_DFL);
+  raise (sig);
+}
+
+static GPid
+read_pid_file (void)
+{
+  g_autofree gchar *pid_file = rw_dhcp_pid_file (BRIDGE, run_dir);
+  g_autofree gchar *contents = NULL;
+  guint64 pid = 0;
+
+  if (!g_file_get_contents (pid_file, &contents, NULL, NULL))
+    return 0;
+  g_assert_true (g_ascii_string_to_unsigned (g_strstrip (contents), 10, 2, G_MAXINT, &pid, NULL));
+  return (GPid) pid;
+}
+
+static gchar *
+cmdline_of (GPid pid)
+{
+  g_autofree gchar *path = g_strdup_printf ("/proc/%d/cmdline", pid);
+  gchar *contents = NULL;
+  gsize len = 0;
+
+  if (!g_file_get_contents (path, &contents, &len, NULL))
+    return NULL;
+  for (gsize i = 0; i + 1 < len; i++)
+    if (contents[i] == '\0')
+      contents[i] = ' ';
+  return contents;
+}
+
+/* Waits (bounded, no polling loop) until @pid has exited. */
+static gboolean
+wait_gone (GPid pid)
+{
+  struct pollfd p = { .events = POLLIN };
+  gboolean gone;
+
+  p.fd = pidfd_open (pid, 0);
+  if (p.fd < 0)
+    return TRUE;
+  gone = poll (&p, 1, 5000) == 1;
+  close (p.fd);
+  return gone;
+}
+
+static void
+assert_dhcp_running (GVariant *report, GPid *out_pid)
+{
+  g_autoptr (GVariant) entry = g_variant_lookup_value (report, "dhcp", G_VARIANT_TYPE_VARDICT);
+  g_autofree gchar *expected = NULL;
+  const gchar *message = NULL;
+  gboolean ok = FALSE, required = TRUE;
+  GPid pid;
+
+  g_assert_true (g_variant_lookup (entry, "ok", "b", &ok));
+  g_assert_true (g_variant_lookup (entry, "required", "b", &required));
+  g_assert_true (g_variant_lookup (entry, "message", "&s", &message));
+  g_test_message ("dhcp: %s", message);
+  g_assert_true (ok);
+  g_assert_false (required);
+  pid = read_pid_file ();
+  g_assert_cmpint (pid, >, 1);
+  expected = g_strdup_printf ("DHCP on " BRIDGE ": 10.88.0.129-10.88.0.254 (dnsmasq pid %d)", pid);
+  g_assert_cmpstr (message, ==, expected);
+  *out_pid = pid;
+}
+
 static void
 test_check_shape (void)
 {
-  RwHostConfig cfg = { .bridge = (gchar *) BRIDGE, .address_cidr = (gchar *) CIDR, .nat = TRUE };
+  RwHostConfig cfg = { .bridge = (gchar *) BRIDGE, .address_cidr = (gchar *) CIDR, .nat = TRUE,
+                       .run_dir = run_dir };
   const gchar *names[] = { "binder", "memfd", "ashmem", "cgroups", "overlayfs", "liblxc",
                            "bridge", "ip_forward", "nat", "dhcp", NULL };
   g_autoptr (GVariant) report = NULL;
@@ -78,8 +177,9 @@ test_check_shape (void)
   g_assert_true (required);
   g_assert_false (ready);
   g_assert_nonnull (strstr (missing, "bridge"));
+  /* DHCP is optional and not started by a check. */
   assert_entry (report, "dhcp", &ok, &required);
-  g_assert_true (ok);
+  g_assert_false (ok);
   g_assert_false (required);
   assert_entry (report, "liblxc", &ok, NULL);
   g_assert_true (ok);
@@ -96,7 +196,8 @@ test_check_shape (void)
 static void
 test_prepare_bridge (void)
 {
-  RwHostConfig cfg = { .bridge = (gchar *) BRIDGE, .address_cidr = (gchar *) CIDR, .nat = TRUE };
+  RwHostConfig cfg = { .bridge = (gchar *) BRIDGE, .address_cidr = (gchar *) CIDR, .nat = TRUE,
+                       .run_dir = run_dir };
   g_autoptr (GError) error = NULL;
   g_auto (RwLinkInfo) info = { 0 };
   g_autofree gchar *subnet = NULL;
@@ -177,9 +278,271 @@ test_prepare_bridge (void)
 }
 
 static void
+assert_range (const gchar *cidr, const gchar *first, const gchar *last)
+{
+  g_autoptr (GError) error = NULL;
+  guint32 f = 0, l = 0;
+  struct in_addr a;
+  gchar buf[INET_ADDRSTRLEN];
+
+  g_assert_true (rw_dhcp_range (cidr, &f, &l, &error));
+  g_assert_no_error (error);
+  a.s_addr = htonl (f);
+  g_assert_cmpstr (inet_ntop (AF_INET, &a, buf, sizeof buf), ==, first);
+  a.s_addr = htonl (l);
+  g_assert_cmpstr (inet_ntop (AF_INET, &a, buf, sizeof buf), ==, last);
+}
+
+static void
+test_dhcp_range (void)
+{
+  g_autoptr (GError) error = NULL;
+  guint32 f, l;
+
+  assert_range ("10.0.3.1/24", "10.0.3.129", "10.0.3.254");
+  assert_range ("10.88.0.1/16", "10.88.128.1", "10.88.255.254");
+  assert_range ("172.16.5.1/20", "172.16.8.1", "172.16.15.254");
+  assert_range ("192.168.7.1/28", "192.168.7.9", "192.168.7.14");
+  assert_range ("192.168.7.1/29", "192.168.7.5", "192.168.7.6");
+  /* A bridge address in the upper half: the larger side stays. */
+  assert_range ("10.0.3.200/24", "10.0.3.129", "10.0.3.199");
+  assert_range ("10.0.3.140/24", "10.0.3.141", "10.0.3.254");
+  assert_range ("192.168.7.5/29", "192.168.7.6", "192.168.7.6");
+
+  g_assert_false (rw_dhcp_range ("192.168.7.1/30", &f, &l, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
+  g_assert_nonnull (strstr (error->message, "too small"));
+  g_clear_error (&error);
+  g_assert_false (rw_dhcp_range ("10.0.3.1", &f, &l, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_false (rw_dhcp_ensure ("../evil", CIDR, run_dir, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+}
+
+/* Every socket of dnsmasq is on the bridge: its address (DNS) or bound to
+ * the device (DHCP needs 0.0.0.0:67 to see broadcasts), none on "*". */
+static void
+assert_sockets_on_bridge (GPid pid)
+{
+  g_autofree gchar *out = NULL;
+  g_autofree gchar *owner = g_strdup_printf ("pid=%d,", pid);
+  g_auto (GStrv) lines = NULL;
+  gboolean dns = FALSE, dhcp = FALSE;
+  gint status = 0;
+
+  if (!g_spawn_command_line_sync ("ss -H -l -n -u -t -p", &out, NULL, &status, NULL) || status != 0)
+    {
+      g_test_message ("no ss: socket check skipped");
+      return;
+    }
+  g_test_message ("%s", out);
+  lines = g_strsplit (out, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      if (strstr (lines[i], owner) == NULL)
+        continue;
+      g_assert_true (strstr (lines[i], " 10.88.0.1:") != NULL ||
+                     strstr (lines[i], "%" BRIDGE ":") != NULL);
+      dns |= strstr (lines[i], " 10.88.0.1:53 ") != NULL;
+      dhcp |= strstr (lines[i], " 0.0.0.0%" BRIDGE ":67 ") != NULL;
+    }
+  g_assert_true (dns);
+  g_assert_true (dhcp);
+}
+
+static void
+test_dhcp (void)
+{
+  RwHostConfig cfg = { .bridge = (gchar *) BRIDGE, .address_cidr = (gchar *) CIDR, .nat = TRUE,
+                       .run_dir = run_dir };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) report = NULL;
+  g_autofree gchar *dnsmasq = rw_dhcp_find_dnsmasq ();
+  g_autofree gchar *cmdline = NULL;
+  g_autofree gchar *message = NULL;
+  gboolean ready;
+  GPid pid, pid2, pid3;
+
+  if (!in_netns)
+    {
+      g_test_skip ("needs root (network namespace)");
+      return;
+    }
+  if (dnsmasq == NULL)
+    {
+      g_autoptr (GVariant) entry = NULL;
+      gboolean ok = TRUE;
+
+      report = g_variant_ref_sink (rw_host_prepare (&cfg, &ready, &error));
+      g_assert_no_error (error);
+      entry = g_variant_lookup_value (report, "dhcp", G_VARIANT_TYPE_VARDICT);
+      g_assert_true (g_variant_lookup (entry, "ok", "b", &ok));
+      g_assert_false (ok);
+      g_test_skip ("dnsmasq is not installed (dnsmasq-base)");
+      return;
+    }
+
+  report = g_variant_ref_sink (rw_host_prepare (&cfg, &ready, &error));
+  g_assert_no_error (error);
+  assert_dhcp_running (report, &pid);
+  g_clear_pointer (&report, g_variant_unref);
+
+  cmdline = cmdline_of (pid);
+  g_test_message ("%s", cmdline);
+  g_assert_nonnull (strstr (cmdline, "dnsmasq --conf-file=/dev/null "));
+  g_assert_nonnull (strstr (cmdline, " --bind-interfaces --interface=" BRIDGE " "));
+  g_assert_nonnull (strstr (cmdline, " --listen-address=10.88.0.1 "));
+  g_assert_nonnull (strstr (cmdline, " --dhcp-range=10.88.0.129,10.88.0.254,1h "));
+  assert_sockets_on_bridge (pid);
+
+  /* Idempotent: a second prepare keeps the running dnsmasq. */
+  report = g_variant_ref_sink (rw_host_prepare (&cfg, &ready, &error));
+  g_assert_no_error (error);
+  assert_dhcp_running (report, &pid2);
+  g_clear_pointer (&report, g_variant_unref);
+  g_assert_cmpint (pid2, ==, pid);
+  g_assert_cmpint (rw_dhcp_status (BRIDGE, CIDR, run_dir, &pid2, NULL), ==, RW_DHCP_RUNNING);
+  g_assert_cmpint (pid2, ==, pid);
+
+  /* A killed dnsmasq leaves a stale pid file: the next prepare restarts it. */
+  g_assert_cmpint (kill (pid, SIGKILL), ==, 0);
+  g_assert_true (wait_gone (pid));
+  g_assert_cmpint (rw_dhcp_status (BRIDGE, CIDR, run_dir, &pid2, &message), ==, RW_DHCP_NOT_RUNNING);
+  g_test_message ("after kill: %s", message);
+  /* A reused pid names another program: it is neither trusted nor signalled. */
+  {
+    g_autofree gchar *pid_file = rw_dhcp_pid_file (BRIDGE, run_dir);
+    g_autofree gchar *self = g_strdup_printf ("%d\n", (int) getpid ());
+
+    g_assert_true (g_file_set_contents (pid_file, self, -1, NULL));
+    g_assert_cmpint (rw_dhcp_status (BRIDGE, CIDR, run_dir, NULL, NULL), ==, RW_DHCP_NOT_RUNNING);
+  }
+  report = g_variant_ref_sink (rw_host_prepare (&cfg, &ready, &error));
+  g_assert_no_error (error);
+  assert_dhcp_running (report, &pid2);
+  g_clear_pointer (&report, g_variant_unref);
+  g_assert_cmpint (pid2, !=, pid);
+
+  /* Another configuration replaces the running one. */
+  g_clear_pointer (&message, g_free);
+  g_assert_true (rw_dhcp_ensure (BRIDGE, "10.88.0.1/25", run_dir, &message, &error));
+  g_assert_no_error (error);
+  g_test_message ("%s", message);
+  pid3 = read_pid_file ();
+  g_assert_cmpint (pid3, !=, pid2);
+  g_assert_true (wait_gone (pid2));
+  g_clear_pointer (&cmdline, g_free);
+  cmdline = cmdline_of (pid3);
+  g_assert_nonnull (strstr (cmdline, " --dhcp-range=10.88.0.65,10.88.0.126,1h "));
+  g_clear_pointer (&message, g_free);
+  g_assert_cmpint (rw_dhcp_status (BRIDGE, CIDR, run_dir, NULL, &message), ==, RW_DHCP_NOT_RUNNING);
+  g_assert_nonnull (strstr (message, "another configuration"));
+
+  /* Back to the bridge's configuration. */
+  report = g_variant_ref_sink (rw_host_prepare (&cfg, &ready, &error));
+  g_assert_no_error (error);
+  assert_dhcp_running (report, &pid);
+  g_assert_cmpint (pid, !=, pid3);
+  g_assert_true (wait_gone (pid3));
+}
+
+/* A real DHCP client (busybox udhcpc) behind a veth port of the bridge
+ * gets an address from the upper half. */
+static void
+test_dhcp_lease (void)
+{
+  g_autofree gchar *busybox = g_find_program_in_path ("busybox");
+  g_autofree gchar *out = NULL, *err = NULL, *link = NULL, *leases = NULL, *lease_file = NULL;
+  g_autofree gchar *last_octet = NULL;
+  const gchar *setup[] = { "ip link add rwv0 type veth peer name rwv1",
+                           "ip link set rwv0 master " BRIDGE, "ip link set rwv0 up",
+                           "ip link set rwv1 up", NULL };
+  g_autoptr (GError) error = NULL;
+  const gchar *at, *mac;
+  guint64 host = 0;
+  gint status = 0;
+
+  if (!in_netns || rw_dhcp_status (BRIDGE, CIDR, run_dir, NULL, NULL) != RW_DHCP_RUNNING)
+    {
+      g_test_skip ("needs root and dnsmasq");
+      return;
+    }
+  if (busybox == NULL)
+    {
+      g_test_skip ("no busybox");
+      return;
+    }
+  for (guint i = 0; setup[i] != NULL; i++)
+    {
+      g_assert_true (g_spawn_command_line_sync (setup[i], NULL, NULL, &status, &error));
+      g_assert_no_error (error);
+      g_assert_true (g_spawn_check_wait_status (status, NULL));
+    }
+
+  /* -n -t -T: gives up after ~10 s; -s /bin/true: leaves rwv1 unconfigured. */
+  {
+    const gchar *argv[] = { busybox, "udhcpc", "-i", "rwv1", "-f", "-q", "-n", "-t", "10", "-T", "1",
+                            "-s", "/bin/true", NULL };
+    g_assert_true (g_spawn_sync (NULL, (gchar **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+                                 &out, &err, &status, &error));
+  }
+  g_assert_no_error (error);
+  g_test_message ("%s%s", out, err);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  at = strstr (err, "lease of 10.88.0.");
+  if (at == NULL)
+    at = strstr (out, "lease of 10.88.0.");
+  g_assert_nonnull (at);
+  at += strlen ("lease of 10.88.0.");
+  last_octet = g_strndup (at, strspn (at, "0123456789"));
+  /* From the DHCP range, never from the static half below it. */
+  g_assert_true (g_ascii_string_to_unsigned (last_octet, 10, 129, 254, &host, NULL));
+
+  /* dnsmasq recorded the lease for rwv1's MAC. */
+  g_assert_true (g_spawn_command_line_sync ("ip -o link show dev rwv1", &link, NULL, &status, NULL));
+  mac = strstr (link, "link/ether ");
+  g_assert_nonnull (mac);
+  lease_file = g_build_filename (run_dir, "dnsmasq-" BRIDGE ".leases", NULL);
+  g_assert_true (g_file_get_contents (lease_file, &leases, NULL, NULL));
+  g_test_message ("%s", leases);
+  {
+    g_autofree gchar *mac_s = g_strndup (mac + strlen ("link/ether "), 17);
+    g_autofree gchar *entry = g_strdup_printf ("%s 10.88.0.%" G_GUINT64_FORMAT " ", mac_s, host);
+    g_assert_nonnull (strstr (leases, entry));
+  }
+  g_spawn_command_line_sync ("ip link del rwv0", NULL, NULL, NULL, NULL);
+}
+
+static void
+test_dhcp_stop (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *pid_file = rw_dhcp_pid_file (BRIDGE, run_dir);
+  GPid pid = read_pid_file ();
+
+  if (!in_netns)
+    {
+      g_test_skip ("needs root (network namespace)");
+      return;
+    }
+  g_assert_true (rw_dhcp_stop (BRIDGE, run_dir, &error));
+  g_assert_no_error (error);
+  if (pid > 1)
+    g_assert_true (wait_gone (pid));
+  g_assert_false (g_file_test (pid_file, G_FILE_TEST_EXISTS));
+  g_assert_cmpint (rw_dhcp_status (BRIDGE, CIDR, run_dir, &pid, NULL), !=, RW_DHCP_RUNNING);
+  g_assert_cmpint (pid, ==, 0);
+  /* Stopping twice is fine. */
+  g_assert_true (rw_dhcp_stop (BRIDGE, run_dir, &error));
+  g_assert_no_error (error);
+}
+
+static void
 test_prepare_not_bridge (void)
 {
-  RwHostConfig cfg = { .bridge = (gchar *) "rwdummy0", .address_cidr = (gchar *) "10.89.0.1/24" };
+  RwHostConfig cfg = { .bridge = (gchar *) "rwdummy0", .address_cidr = (gchar *) "10.89.0.1/24",
+                       .run_dir = run_dir };
   g_autoptr (GError) error = NULL;
   g_auto (RwLinkInfo) info = { 0 };
   GVariant *report;
@@ -236,6 +599,8 @@ test_bad_input (void)
 int
 main (int argc, char **argv)
 {
+  int ret;
+
   /* Before any thread exists: the whole test process moves to a new netns. */
   if (getuid () == 0 && unshare (CLONE_NEWNET) == 0)
     {
@@ -244,9 +609,36 @@ main (int argc, char **argv)
     }
 
   g_test_init (&argc, &argv, NULL);
+  run_dir = g_dir_make_tmp ("redway-test-host-XXXXXX", NULL);
+  g_assert_nonnull (run_dir);
+  {
+    g_autofree gchar *pid_file = rw_dhcp_pid_file (BRIDGE, run_dir);
+    g_strlcpy (abort_pid_file, pid_file, sizeof abort_pid_file);
+  }
+  signal (SIGABRT, on_abort);
+
   g_test_add_func ("/host/check-shape", test_check_shape);
   g_test_add_func ("/host/prepare-bridge", test_prepare_bridge);
+  g_test_add_func ("/host/dhcp-range", test_dhcp_range);
+  g_test_add_func ("/host/dhcp", test_dhcp);
+  g_test_add_func ("/host/dhcp-lease", test_dhcp_lease);
+  g_test_add_func ("/host/dhcp-stop", test_dhcp_stop);
   g_test_add_func ("/host/prepare-not-bridge", test_prepare_not_bridge);
   g_test_add_func ("/host/bad-input", test_bad_input);
-  return g_test_run ();
+  ret = g_test_run ();
+
+  /* Nothing may outlive the test, whichever tests ran. */
+  rw_dhcp_stop (BRIDGE, run_dir, NULL);
+  {
+    g_autoptr (GFile) dir = g_file_new_for_path (run_dir);
+    g_autoptr (GFileEnumerator) e = g_file_enumerate_children (dir, G_FILE_ATTRIBUTE_STANDARD_NAME,
+                                                               G_FILE_QUERY_INFO_NONE, NULL, NULL);
+    GFile *child;
+
+    while (e != NULL && g_file_enumerator_iterate (e, NULL, &child, NULL, NULL) && child != NULL)
+      g_file_delete (child, NULL, NULL);
+    g_rmdir (run_dir);
+  }
+  g_free (run_dir);
+  return ret;
 }

@@ -73,6 +73,27 @@ test_ipv4_allocate (void)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE);
   g_clear_error (&error);
 
+  /* Static addresses stay below the DHCP range (.129-.254 of a /24). */
+  {
+    g_autoptr(GPtrArray) lower = g_ptr_array_new_with_free_func (g_free);
+    g_autofree gchar *last = NULL;
+    g_autofree gchar *past = NULL;
+
+    for (guint i = 2; i < 128; i++)
+      g_ptr_array_add (lower, g_strdup_printf ("10.0.3.%u/24", i));
+    g_ptr_array_add (lower, NULL);
+    last = rw_ipv4_allocate ("10.0.3.1/24", (const gchar * const *) lower->pdata, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (last, ==, "10.0.3.128/24");
+    g_ptr_array_remove_index (lower, lower->len - 1);
+    g_ptr_array_add (lower, g_strdup ("10.0.3.128/24"));
+    g_ptr_array_add (lower, NULL);
+    past = rw_ipv4_allocate ("10.0.3.1/24", (const gchar * const *) lower->pdata, &error);
+    g_assert_null (past);
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE);
+    g_clear_error (&error);
+  }
+
   g_assert_null (rw_ipv4_allocate ("10.0.3.1", NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);

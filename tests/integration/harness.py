@@ -210,8 +210,9 @@ class Env:
             return ""
 
     def close(self):
-        # Containers first: they outlive the daemon by design.
+        # Containers and dnsmasq first: they outlive the daemon by design.
         self._kill_containers()
+        self._kill_dnsmasq()
         for p in reversed(self.procs):
             if p.poll() is None:
                 p.terminate()
@@ -222,6 +223,24 @@ class Env:
                     p.wait()
         if not os.environ.get("REDWAY_TEST_KEEP"):
             shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def _kill_dnsmasq(self):
+        run = os.path.join(self.state_dir, "run")
+        if not os.path.isdir(run):
+            return
+        for name in os.listdir(run):
+            if not (name.startswith("dnsmasq-") and name.endswith(".pid")):
+                continue
+            path = os.path.join(run, name)
+            try:
+                with open(path) as f:
+                    pid = int(f.read().strip())
+                with open("/proc/%d/cmdline" % pid, "rb") as f:
+                    if ("--pid-file=" + path).encode() not in f.read():
+                        continue
+                os.kill(pid, signal.SIGKILL)
+            except (OSError, ValueError):
+                pass
 
     def _kill_containers(self):
         """Kills every container of this environment's lxcpath, whatever the
