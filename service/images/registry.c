@@ -725,6 +725,34 @@ check_manifest_digest (SoupMessage *msg, const gchar *reference, const gchar *co
   return TRUE;
 }
 
+/* GET or HEAD of a manifest; a non-200 answer becomes @error. */
+static SoupMessage *
+manifest_request (RwRegistryClient *self,
+                  const gchar      *method,
+                  const gchar      *repository,
+                  const gchar      *reference,
+                  GInputStream    **stream,
+                  GCancellable     *cancellable,
+                  GError          **error)
+{
+  g_autofree gchar *path = NULL;
+  g_autoptr(SoupMessage) msg = NULL;
+
+  if (!check_reference (repository, reference, error))
+    return NULL;
+  path = g_strdup_printf ("/v2/%s/manifests/%s", repository, reference);
+  msg = registry_request (self, method, repository, path, ACCEPT_MANIFESTS, 0, stream, cancellable, error);
+  if (msg == NULL)
+    return NULL;
+  if (soup_message_get_status (msg) != SOUP_STATUS_OK)
+    {
+      /* A HEAD answer has no body to quote. */
+      set_http_error (error, msg, g_str_equal (method, "GET") ? *stream : NULL, cancellable);
+      return NULL;
+    }
+  return g_steal_pointer (&msg);
+}
+
 GBytes *
 rw_registry_get_manifest (RwRegistryClient *self,
                           const gchar      *repository,
@@ -734,7 +762,6 @@ rw_registry_get_manifest (RwRegistryClient *self,
                           GCancellable     *cancellable,
                           GError          **error)
 {
-  g_autofree gchar *path = NULL;
   g_autoptr(SoupMessage) msg = NULL;
   g_autoptr(GInputStream) stream = NULL;
   g_autoptr(GBytes) body = NULL;
@@ -745,18 +772,9 @@ rw_registry_get_manifest (RwRegistryClient *self,
   const gchar *type;
 
   g_return_val_if_fail (RW_IS_REGISTRY_CLIENT (self), NULL);
-  if (!check_reference (repository, reference, error))
-    return NULL;
-
-  path = g_strdup_printf ("/v2/%s/manifests/%s", repository, reference);
-  msg = registry_request (self, "GET", repository, path, ACCEPT_MANIFESTS, 0, &stream, cancellable, error);
+  msg = manifest_request (self, "GET", repository, reference, &stream, cancellable, error);
   if (msg == NULL)
     return NULL;
-  if (soup_message_get_status (msg) != SOUP_STATUS_OK)
-    {
-      set_http_error (error, msg, stream, cancellable);
-      return NULL;
-    }
   body = read_all (stream, MANIFEST_MAX, cancellable, error);
   if (body == NULL)
     return NULL;
@@ -799,24 +817,14 @@ rw_registry_head_manifest (RwRegistryClient *self,
                            GCancellable     *cancellable,
                            GError          **error)
 {
-  g_autofree gchar *path = NULL;
   g_autoptr(SoupMessage) msg = NULL;
   g_autoptr(GInputStream) stream = NULL;
   const gchar *digest;
 
   g_return_val_if_fail (RW_IS_REGISTRY_CLIENT (self), NULL);
-  if (!check_reference (repository, reference, error))
-    return NULL;
-
-  path = g_strdup_printf ("/v2/%s/manifests/%s", repository, reference);
-  msg = registry_request (self, "HEAD", repository, path, ACCEPT_MANIFESTS, 0, &stream, cancellable, error);
+  msg = manifest_request (self, "HEAD", repository, reference, &stream, cancellable, error);
   if (msg == NULL)
     return NULL;
-  if (soup_message_get_status (msg) != SOUP_STATUS_OK)
-    {
-      set_http_error (error, msg, NULL, cancellable);
-      return NULL;
-    }
   digest = soup_message_headers_get_one (soup_message_get_response_headers (msg), "Docker-Content-Digest");
   if (!digest_is_sha256 (digest))
     {
