@@ -75,10 +75,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         for k, v in (headers or {}).items():
             self.send_header(k, v)
         self.send_header("Content-Length", str(len(body)))
+        self._rec(status, len(body))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
-        self._rec(status, len(body))
 
     def _rec(self, status, nbytes, **extra):
         self.state.record(server=self.role, method=self.command, path=self.path,
@@ -165,13 +165,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if digest and self.command == "GET":
             with self.state.lock:
                 drop = self.state.config["drop"].pop(digest, None)
+        # Record before the client can see the answer: tests read the log
+        # right after their request returns.
+        if self.command == "HEAD":
+            self._rec(resp.status, 0)
+        elif drop is not None and drop < len(body):
+            self._rec(resp.status, drop, dropped=True)
+        else:
+            self._rec(resp.status, len(body))
         self.send_response(resp.status)
         for k, v in out.items():
             self.send_header(k, v)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command == "HEAD":
-            self._rec(resp.status, 0)
             return
         if drop is not None and drop < len(body):
             self.wfile.write(body[:drop])
@@ -181,10 +188,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-            self._rec(resp.status, drop, dropped=True)
             return
         self.wfile.write(body)
-        self._rec(resp.status, len(body))
 
     def _handle(self):
         cfg = self.state.config
