@@ -34,10 +34,8 @@ run_variant() {   # build dir, meson options...
 
 run_variant build-ci
 # Sanitizers: the daemon, the CLI, the library and every unit test run under
-# ASan + UBSan. The PyGObject tests load the instrumented library into an
-# uninstrumented python3, hence the preloaded runtime.
-TEST_ENV="ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:verify_asan_link_order=0
-UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 LD_PRELOAD=$(gcc -print-file-name=libasan.so)" \
+# ASan + UBSan (tests/meson.build preloads the runtime for the PyGObject tests).
+TEST_ENV="ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1" \
   run_variant build-asan -Db_sanitize=address,undefined -Db_lundef=false
 
 echo "$passed passed, $failed failed"

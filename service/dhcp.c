@@ -390,6 +390,8 @@ rw_dhcp_status (const gchar *bridge, const gchar *address_cidr, const gchar *run
   return state;
 }
 
+static const gchar * const dnsmasq_env[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+
 static gboolean
 ensure_locked (const gchar *bridge, const gchar *address_cidr, const gchar *run_dir,
                gchar **out_message, GError **error)
@@ -459,8 +461,10 @@ ensure_locked (const gchar *bridge, const gchar *address_cidr, const gchar *run_
   /* dnsmasq daemonizes: its first process exits once the daemon has bound
    * its sockets and written the pid file, or fails with the reason on
    * stderr. So waiting for the child is the bounded wait for readiness.
-   * GLib closes our other descriptors (D-Bus, netlink) in the child. */
-  if (!g_spawn_sync (NULL, (gchar **) plan.argv->pdata, NULL, G_SPAWN_STDOUT_TO_DEV_NULL,
+   * GLib closes our other descriptors (D-Bus, netlink) in the child, and
+   * a minimal environment keeps the daemon's own (LD_PRELOAD, proxies...)
+   * out of a long-lived network service. */
+  if (!g_spawn_sync (NULL, (gchar **) plan.argv->pdata, (gchar **) dnsmasq_env, G_SPAWN_STDOUT_TO_DEV_NULL,
                      NULL, NULL, NULL, &err_out, &status, error))
     return FALSE;
   if (!g_spawn_check_wait_status (status, &local))

@@ -110,6 +110,9 @@ class Env:
         self.daemon_args = list(daemon_args)
         self.env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.address, LC_ALL="C.UTF-8")
         self.env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+        # Under the ASan variant only this python process needs the preloaded
+        # runtime; polkitd, dbus-daemon and dnsmasq must not get it.
+        self.env.pop("LD_PRELOAD", None)
         self.netns_holder = None
         if netns:
             self._start_netns()
