@@ -4,6 +4,7 @@
 #include <glib/gi18n-lib.h>
 
 #include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
 
 #include "images/puller.h"
 #include "images/reference.h"
@@ -21,6 +22,88 @@ rw_pull_validate_ref (const gchar *ref, gchar **out_canonical, GError **error)
   return TRUE;
 }
 
+static RwRegistryClient *
+client_for_ref (const RwImageRef *ref, const RwPullOptions *options, GError **error)
+{
+  RwRegistryOptions ro = {
+    .insecure_registries = options != NULL ? options->insecure_registries : NULL,
+    .user_agent = "redway/" PACKAGE_VERSION,
+  };
+
+  return rw_registry_client_new (ref->registry, &ro, error);
+}
+
+/*
+ * Tags seen before: "tags.json" in the blob dir maps a canonical reference
+ * to the digest a HEAD of its manifest returned (the index digest for
+ * multi-platform images) and the image it gave. A HEAD is not counted
+ * against Docker Hub's anonymous pull limit, a manifest GET is: when the
+ * tag has not moved and the image is still cached, nothing else is fetched.
+ * A lost update between two concurrent pulls only costs a later GET.
+ */
+static gchar *
+tags_path (const RwPullOptions *options)
+{
+  return options != NULL && options->blob_dir != NULL
+         ? g_build_filename (options->blob_dir, "tags.json", NULL) : NULL;
+}
+
+static JsonObject *
+tags_load (const gchar *path)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonNode *root;
+
+  if (path != NULL && json_parser_load_from_file (parser, path, NULL) &&
+      (root = json_parser_get_root (parser)) != NULL && JSON_NODE_HOLDS_OBJECT (root))
+    return json_object_ref (json_node_get_object (root));
+  return json_object_new ();
+}
+
+static void
+tags_remember (const gchar *path, const gchar *ref, const gchar *digest, const gchar *image_id)
+{
+  g_autoptr(JsonObject) tags = tags_load (path);
+  g_autoptr(JsonObject) entry = json_object_new ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(JsonGenerator) gen = json_generator_new ();
+  g_autofree gchar *data = NULL;
+  g_autofree gchar *dir = NULL;
+
+  if (path == NULL)
+    return;
+  json_object_set_string_member (entry, "digest", digest);
+  json_object_set_string_member (entry, "image", image_id);
+  json_object_set_object_member (tags, ref, g_steal_pointer (&entry));
+  root = json_node_init_object (json_node_alloc (), tags);
+  json_generator_set_root (gen, root);
+  data = json_generator_to_data (gen, NULL);
+  dir = g_path_get_dirname (path);
+  g_mkdir_with_parents (dir, 0700);
+  if (!g_file_set_contents_full (path, data, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, NULL))
+    g_debug ("Could not write %s", path);
+}
+
+/* The cached image for @canonical when its tag still points where it did. */
+static RwImage *
+cached_if_unmoved (RwImageStore *store, const RwImageRef *ref, const gchar *canonical,
+                   const gchar *head_digest, const RwPullOptions *options)
+{
+  g_autofree gchar *path = tags_path (options);
+  g_autoptr(JsonObject) tags = tags_load (path);
+  JsonObject *entry;
+  const gchar *digest, *image_id;
+
+  if (!json_object_has_member (tags, canonical) ||
+      (entry = json_object_get_object_member (tags, canonical)) == NULL)
+    return NULL;
+  digest = json_object_get_string_member_with_default (entry, "digest", NULL);
+  image_id = json_object_get_string_member_with_default (entry, "image", NULL);
+  if (g_strcmp0 (digest, head_digest) != 0 || image_id == NULL)
+    return NULL;
+  return rw_image_store_lookup (store, image_id, NULL);
+}
+
 static RwImageSource *
 source_for_ref (const RwImageRef *ref, const RwPullOptions *options, GError **error)
 {
@@ -31,11 +114,7 @@ source_for_ref (const RwImageRef *ref, const RwPullOptions *options, GError **er
     case RW_TRANSPORT_DOCKER:
     default:
       {
-        RwRegistryOptions ro = {
-          .insecure_registries = options != NULL ? options->insecure_registries : NULL,
-          .user_agent = "redway/" PACKAGE_VERSION,
-        };
-        g_autoptr(RwRegistryClient) client = rw_registry_client_new (ref->registry, &ro, error);
+        g_autoptr(RwRegistryClient) client = client_for_ref (ref, options, error);
 
         if (client == NULL)
           return NULL;
@@ -129,19 +208,42 @@ rw_pull_image (RwImageStore        *store,
 {
   g_autoptr(RwImageRef) parsed = rw_image_ref_parse (ref, error);
   g_autofree gchar *canonical = NULL;
+  g_autofree gchar *head_digest = NULL;
   RwImageSource *source;
   RwImage *image;
 
   if (parsed == NULL)
     return NULL;
   canonical = rw_image_ref_to_string (parsed);
+
+  /* Only for the default platform: tags.json does not key on platforms. */
+  if (parsed->transport == RW_TRANSPORT_DOCKER && (options == NULL || options->platform == NULL))
+    {
+      g_autoptr(RwRegistryClient) client = client_for_ref (parsed, options, NULL);
+
+      if (client != NULL)
+        head_digest = rw_registry_head_manifest (client, parsed->repository,
+                                                 rw_image_ref_get_reference (parsed),
+                                                 NULL, cancellable, NULL);
+      if (head_digest != NULL &&
+          (image = cached_if_unmoved (store, parsed, canonical, head_digest, options)) != NULL)
+        return image;
+    }
+
   source = source_for_ref (parsed, options, error);
   if (source == NULL)
     return NULL;
   source = recording_source_new (source);
   image = rw_image_store_pull (store, canonical, source, progress, progress_data, cancellable, error);
   if (image != NULL && parsed->transport == RW_TRANSPORT_DOCKER)
-    drop_blobs (options != NULL ? options->blob_dir : NULL, source);
+    {
+      drop_blobs (options != NULL ? options->blob_dir : NULL, source);
+      if (head_digest != NULL)
+        {
+          g_autofree gchar *path = tags_path (options);
+          tags_remember (path, canonical, head_digest, image->id);
+        }
+    }
   source->free (source);
   return image;
 }

@@ -261,17 +261,37 @@ class PullTests(unittest.TestCase):
             self.assertEqual(f.read(), "hello again\n")   # the upper layer wins
         self.assertEqual(os.path.getsize(os.path.join(rootfs, "data", "random.bin")), 2 * 1024 * 1024)
 
-        # Again: answered from the cache, no layer crosses the network (only
-        # the manifest and the small config, which the source verifies).
+        # Again: the tag has not moved, which a HEAD tells (Docker Hub does
+        # not count HEADs against the anonymous pull limit): no manifest GET
+        # and no blob at all.
         self.proxy_config()
         start = time.monotonic()
         job = self.pull(ref)
         elapsed = time.monotonic() - start
-        self.assertEqual(self.blob_gets(layer_digests), [])
-        self.assertLessEqual(len(self.blob_gets()), 1)
+        self.assertEqual(self.blob_gets(), [])
+        manifest_requests = [(r["method"]) for r in self.proxy_log() if "/manifests/" in r["path"]]
+        self.assertEqual(manifest_requests, ["HEAD"])
         self.assertAlmostEqual(job.props.progress, 1.0)
         self.assertLess(elapsed, 5)
         self.assertEqual(len(self.list_images()), len(images))
+
+    def test_moved_tag_is_fetched_again(self):
+        ref, first = self.push("test/moving", [{"etc/version": b"1\n"}])
+        self.proxy_config()
+        self.pull(ref)
+        self.assertIn(first["config"]["digest"], self.list_images())
+
+        # Same tag, new image: the HEAD digest differs, so the manifest is
+        # fetched and the new image unpacked.
+        ref, second = self.push("test/moving", [{"etc/version": b"2\n"}])
+        self.assertNotEqual(first["config"]["digest"], second["config"]["digest"])
+        self.proxy_config()
+        self.pull(ref)
+        methods = [r["method"] for r in self.proxy_log() if "/manifests/" in r["path"]]
+        self.assertIn("GET", methods)
+        images = self.list_images()
+        self.assertIn(second["config"]["digest"], images)
+        self.assertIn(ref, list(images[second["config"]["digest"]]["refs"]))
 
     def test_create_containers_share_image(self):
         ref, man = self.push("test/shared", [{"etc/shared": b"shared layer\n",
