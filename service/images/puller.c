@@ -154,11 +154,21 @@ recording_open_blob (RwImageSource *source, const RwDescriptor *layer,
 }
 
 static void
+recording_close_inner (RwImageSource *source)
+{
+  RecordingSource *self = (RecordingSource *) source;
+
+  if (self->inner != NULL)
+    self->inner->free (self->inner);
+  self->inner = NULL;
+}
+
+static void
 recording_free (RwImageSource *source)
 {
   RecordingSource *self = (RecordingSource *) source;
 
-  self->inner->free (self->inner);
+  recording_close_inner (source);
   g_ptr_array_unref (self->digests);
   g_free (self);
 }
@@ -179,7 +189,7 @@ recording_source_new (RwImageSource *inner)
 /* Downloaded layers are only kept to resume an interrupted pull; once the
  * image is unpacked they are dead weight (a Redroid layer is ~1 GB). */
 static void
-drop_blobs (const gchar *blob_dir, RwImageSource *source)
+drop_blobs (const gchar *blob_dir, RwImageSource *source, const gchar *suffix)
 {
   RecordingSource *self = (RecordingSource *) source;
 
@@ -192,7 +202,7 @@ drop_blobs (const gchar *blob_dir, RwImageSource *source)
 
       if (!g_str_has_prefix (digest, "sha256:"))
         continue;
-      path = g_build_filename (blob_dir, "sha256", digest + strlen ("sha256:"), NULL);
+      path = g_strconcat (blob_dir, "/sha256/", digest + strlen ("sha256:"), suffix, NULL);
       g_unlink (path);
     }
 }
@@ -209,6 +219,7 @@ rw_pull_image (RwImageStore        *store,
   g_autoptr(RwImageRef) parsed = rw_image_ref_parse (ref, error);
   g_autofree gchar *canonical = NULL;
   g_autofree gchar *head_digest = NULL;
+  g_autoptr(GError) local_error = NULL;
   RwImageSource *source;
   RwImage *image;
 
@@ -234,10 +245,19 @@ rw_pull_image (RwImageStore        *store,
   if (source == NULL)
     return NULL;
   source = recording_source_new (source);
-  image = rw_image_store_pull (store, canonical, source, progress, progress_data, cancellable, error);
+  image = rw_image_store_pull (store, canonical, source, progress, progress_data, cancellable, &local_error);
+  /* Stops the download threads before their files are touched. */
+  recording_close_inner (source);
+  if (image == NULL && parsed->transport == RW_TRANSPORT_DOCKER &&
+      g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA))
+    /* Corrupt bytes must not be resumed by the next pull; after a network
+     * error the partial downloads stay for exactly that. */
+    drop_blobs (options != NULL ? options->blob_dir : NULL, source, ".partial");
+  if (image == NULL)
+    g_propagate_error (error, g_steal_pointer (&local_error));
   if (image != NULL && parsed->transport == RW_TRANSPORT_DOCKER)
     {
-      drop_blobs (options != NULL ? options->blob_dir : NULL, source);
+      drop_blobs (options != NULL ? options->blob_dir : NULL, source, "");
       if (head_digest != NULL)
         {
           g_autofree gchar *path = tags_path (options);
