@@ -75,6 +75,8 @@ add_uint (GVariantBuilder *b, const char *key, int value)
 int
 cli_cmd_init (CliApp *app, int argc, char **argv)
 {
+  g_autofree char *username = NULL;
+  gboolean password_stdin = FALSE;
   g_autofree char *profile = NULL;
   g_autofree char *gpu_mode = NULL;
   g_auto(GStrv) env = NULL;
@@ -101,6 +103,8 @@ cli_cmd_init (CliApp *app, int argc, char **argv)
     { "proxy-exclude-list", 0, 0, G_OPTION_ARG_STRING, &proxy_exclude, N_("Hosts that bypass the proxy"), N_("LIST") },
     { "proxy-pac", 0, 0, G_OPTION_ARG_STRING, &proxy_pac, N_("URL of a proxy auto-config file"), N_("URL") },
     { "start", 0, 0, G_OPTION_ARG_NONE, &start, N_("Start the container once created"), NULL },
+    { "username", 0, 0, G_OPTION_ARG_STRING, &username, N_("Registry user name"), N_("USER") },
+    { "password-stdin", 0, 0, G_OPTION_ARG_NONE, &password_stdin, N_("Read the registry password from standard input"), NULL },
     { NULL }
   };
   g_autoptr(GOptionContext) context = NULL;
@@ -152,6 +156,11 @@ cli_cmd_init (CliApp *app, int argc, char **argv)
   add_string (&options, "proxy_pac", proxy_pac);
   if (start)
     g_variant_builder_add (&options, "{sv}", "start", g_variant_new_boolean (TRUE));
+  if ((code = cli_add_credentials (&options, username, password_stdin)) != 0)
+    {
+      g_variant_builder_clear (&options);
+      return code;
+    }
 
   reply = cli_call (app, manager, "CreateContainer",
                     g_variant_new ("(ssa{sv})", name, image, &options), NULL, &error);

@@ -13,8 +13,13 @@ int
 cli_cmd_pull (CliApp *app, int argc, char **argv)
 {
   g_autofree char *platform = NULL;
+  g_autofree char *username = NULL;
+  gboolean password_stdin = FALSE;
+  int rc;
   const GOptionEntry entries[] = {
     { "platform", 0, 0, G_OPTION_ARG_STRING, &platform, N_("Platform to pull for a multi-platform image"), N_("OS/ARCH[/VARIANT]") },
+    { "username", 0, 0, G_OPTION_ARG_STRING, &username, N_("Registry user name"), N_("USER") },
+    { "password-stdin", 0, 0, G_OPTION_ARG_NONE, &password_stdin, N_("Read the registry password from standard input"), NULL },
     { NULL }
   };
   g_autoptr(GOptionContext) context = NULL;
@@ -42,6 +47,11 @@ cli_cmd_pull (CliApp *app, int argc, char **argv)
   g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);
   if (platform != NULL)
     g_variant_builder_add (&options, "{sv}", "platform", g_variant_new_string (platform));
+  if ((rc = cli_add_credentials (&options, username, password_stdin)) != 0)
+    {
+      g_variant_builder_clear (&options);
+      return rc;
+    }
 
   reply = cli_call (app, manager, "PullImage", g_variant_new ("(sa{sv})", argv[1], &options), NULL, &error);
   if (reply == NULL)

@@ -658,3 +658,30 @@ cli_container_to_json (RedwayContainer *container)
 
   return json_builder_get_root (b);
 }
+
+int
+cli_add_credentials (GVariantBuilder *options, const char *username, gboolean password_stdin)
+{
+  g_autoptr(GIOChannel) in = NULL;
+  g_autoptr(GError) error = NULL;
+  gchar *line = NULL;
+  gsize len = 0;
+
+  if (username == NULL && !password_stdin)
+    return 0;
+  if (username == NULL || !password_stdin)
+    return cli_usage_error (_("--username and --password-stdin go together"));
+
+  in = g_io_channel_unix_new (STDIN_FILENO);
+  if (g_io_channel_read_line (in, &line, &len, NULL, &error) != G_IO_STATUS_NORMAL || line == NULL)
+    {
+      g_free (line);
+      return cli_usage_error (_("No password on standard input"));
+    }
+  g_strchomp (line);
+  g_variant_builder_add (options, "{sv}", "username", g_variant_new_string (username));
+  g_variant_builder_add (options, "{sv}", "password", g_variant_new_string (line));
+  explicit_bzero (line, len);
+  g_free (line);
+  return 0;
+}

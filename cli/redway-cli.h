@@ -100,4 +100,10 @@ int cli_cmd_shell (CliApp *app, int argc, char **argv);
 int cli_cmd_exec (CliApp *app, int argc, char **argv);
 int cli_cmd_log (CliApp *app, int argc, char **argv);
 
+/* --username/--password-stdin: adds "username" and "password" to @options.
+ * The password is one line read from standard input, never an argument
+ * (arguments are visible to every user in /proc). Returns an exit code on
+ * error, 0 otherwise. */
+int cli_add_credentials (GVariantBuilder *options, const char *username, gboolean password_stdin);
+
 G_END_DECLS

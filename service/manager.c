@@ -3,6 +3,7 @@
 
 #include <glib/gi18n-lib.h>
 #include <net/if.h>
+#include <string.h>
 
 #include "container-options.h"
 #include "container.h"
@@ -223,9 +224,22 @@ typedef struct {
   gchar *platform;
   gchar *blob_dir;
   gchar **insecure;
+  gchar *username;
+  gchar *password;
   gboolean start_after;
   RwImage *image;
 } PullRequest;
+
+/* Credentials should not linger in freed memory. */
+static void
+free_secret (gchar *secret)
+{
+  if (secret != NULL)
+    {
+      explicit_bzero (secret, strlen (secret));
+      g_free (secret);
+    }
+}
 
 static void
 pull_request_free (PullRequest *req)
@@ -238,6 +252,8 @@ pull_request_free (PullRequest *req)
   g_free (req->platform);
   g_free (req->blob_dir);
   g_strfreev (req->insecure);
+  g_free (req->username);
+  free_secret (req->password);
   g_clear_pointer (&req->image, rw_image_unref);
   g_free (req);
 }
@@ -252,7 +268,13 @@ static void
 pull_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
   PullRequest *req = data;
-  RwPullOptions options = { req->platform, (const gchar * const *) req->insecure, req->blob_dir };
+  RwPullOptions options = {
+    .platform = req->platform,
+    .insecure_registries = (const gchar * const *) req->insecure,
+    .blob_dir = req->blob_dir,
+    .username = req->username,
+    .password = req->password,
+  };
   GError *error = NULL;
 
   req->image = rw_pull_image (rwd_daemon_get_image_store (req->self->daemon), req->ref, &options,
@@ -326,6 +348,8 @@ typedef struct {
   RwdManager *self;
   gchar *ref;
   gchar *platform;
+  gchar *username;
+  gchar *password;
 } PullArgs;
 
 static void
@@ -334,7 +358,24 @@ pull_args_free (PullArgs *args)
   g_clear_object (&args->self);
   g_free (args->ref);
   g_free (args->platform);
+  g_free (args->username);
+  free_secret (args->password);
   g_free (args);
+}
+
+/* "username"/"password" of PullImage and CreateContainer; both or neither. */
+static gboolean
+lookup_credentials (GVariant *options, gchar **username, gchar **password, GError **error)
+{
+  g_variant_lookup (options, "username", "s", username);
+  g_variant_lookup (options, "password", "s", password);
+  if ((*username == NULL) != (*password == NULL))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                           _("Options “username” and “password” go together"));
+      return FALSE;
+    }
+  return TRUE;
 }
 
 static void
@@ -345,6 +386,8 @@ on_pull_authorized (GDBusMethodInvocation *invocation, guint uid, gpointer data)
   g_autofree gchar *job_path = NULL;
 
   req->platform = g_strdup (args->platform);
+  req->username = g_steal_pointer (&args->username);
+  req->password = g_steal_pointer (&args->password);
   job_path = rwd_daemon_export_job (args->self->daemon, req->job);
   redway_manager_complete_pull_image (REDWAY_MANAGER (args->self), invocation, job_path);
   start_pull (req);
@@ -368,6 +411,12 @@ handle_pull_image (RedwayManager *iface, GDBusMethodInvocation *invocation,
   args->self = g_object_ref (self);
   args->ref = g_strdup (ref);
   g_variant_lookup (options, "platform", "s", &args->platform);
+  if (!lookup_credentials (options, &args->username, &args->password, &error))
+    {
+      rwd_return_error (invocation, error);
+      pull_args_free (args);
+      return TRUE;
+    }
   rwd_authority_check (rwd_daemon_get_authority (self->daemon), invocation, RWD_ACTION_PULL,
                        NULL, on_pull_authorized, args, (GDestroyNotify) pull_args_free);
   return TRUE;
@@ -563,6 +612,17 @@ binder_ready (RwdDaemon *daemon, gchar **why)
   return ok;
 }
 
+static gboolean
+lookup_credentials_checked (GVariant *options, GError **error)
+{
+  g_autofree gchar *username = NULL;
+  gchar *password = NULL;
+  gboolean ok = lookup_credentials (options, &username, &password, error);
+
+  free_secret (password);
+  return ok;
+}
+
 static void create_container (CreateArgs *args, GDBusMethodInvocation *invocation, guint uid);
 
 static void
@@ -604,7 +664,8 @@ create_container (CreateArgs *args, GDBusMethodInvocation *invocation, guint uid
       return;
     }
   options = rw_container_options_parse (args->options, &profile, &gpu_mode, &env, &start, &error);
-  if (options == NULL || !rw_pull_validate_ref (args->image, &canonical, &error))
+  if (options == NULL || !rw_pull_validate_ref (args->image, &canonical, &error) ||
+      !lookup_credentials_checked (args->options, &error))
     {
       rwd_return_error (invocation, error);
       return;
@@ -657,6 +718,7 @@ create_container (CreateArgs *args, GDBusMethodInvocation *invocation, guint uid
   rwd_daemon_add_container (daemon, container);
 
   req = pull_request_new (self, invocation, "create-container", uid, args->image);
+  lookup_credentials (args->options, &req->username, &req->password, NULL);
   req->container = g_object_ref (container);
   req->start_after = start;
   {

@@ -28,6 +28,8 @@ client_for_ref (const RwImageRef *ref, const RwPullOptions *options, GError **er
   RwRegistryOptions ro = {
     .insecure_registries = options != NULL ? options->insecure_registries : NULL,
     .user_agent = "redway/" PACKAGE_VERSION,
+    .username = options != NULL ? options->username : NULL,
+    .password = options != NULL ? options->password : NULL,
   };
 
   return rw_registry_client_new (ref->registry, &ro, error);

@@ -10,6 +10,8 @@ typedef struct {
   const gchar *platform;                      /* (nullable) os/arch[/variant] */
   const gchar * const *insecure_registries;   /* (nullable) */
   const gchar *blob_dir;                      /* download cache for registry blobs */
+  const gchar *username;                      /* (nullable) registry credentials */
+  const gchar *password;                      /* (nullable) */
 } RwPullOptions;
 
 /* Validates @ref (G_IO_ERROR_INVALID_ARGUMENT) without fetching anything. */

@@ -458,6 +458,41 @@ class PullTests(unittest.TestCase):
         self.assert_error(Redway.Error.NOT_FOUND, self.manager.call_remove_image_sync,
                           ref, GLib.Variant("a{sv}", {}), None)
 
+    def test_credentials(self):
+        ref, man = self.push("test/private", [{"etc/secret": b"private\n"}])
+        self.proxy_config(auth="basic", user="alice", password="s3cret pass")
+
+        # Without credentials the registry says no, and the job says why.
+        job = self.start_pull(ref)
+        ok, msg = self.finish(job)
+        self.assertFalse(ok)
+        self.assertNotIn(man["config"]["digest"], self.list_images())
+
+        # One without the other is a caller error.
+        self.assert_error(Redway.Error.INVALID_ARGUMENT, self.manager.call_pull_image_sync, ref,
+                          GLib.Variant("a{sv}", {"username": GLib.Variant("s", "alice")}), None)
+
+        job = self.start_pull(ref, username=GLib.Variant("s", "alice"),
+                              password=GLib.Variant("s", "s3cret pass"))
+        ok, msg = self.finish(job)
+        self.assertTrue(ok, msg)
+        self.assertIn(man["config"]["digest"], self.list_images())
+        # Credentials are sent to the registry, never written to disk.
+        for root, _, files in os.walk(self.env.state_dir):
+            for name in files:
+                path = os.path.join(root, name)
+                if os.path.islink(path) or os.path.getsize(path) > 1 << 20:
+                    continue
+                with open(path, "rb") as f:
+                    self.assertNotIn(b"s3cret pass", f.read(), path)
+
+        if os.access(harness.REDWAY, os.X_OK):
+            ref2, man2 = self.push("test/private2", [{"etc/secret2": b"private 2\n"}])
+            r = self.env.cli("pull", ref2, "--username", "alice", "--password-stdin", input="s3cret pass\n")
+            self.assertIn(man2["config"]["digest"], self.list_images())
+            r = self.env.cli("pull", ref2, "--username", "alice", check=False)
+            self.assertEqual(r.returncode, 2)
+
     def test_cli(self):
         if not os.access(harness.REDWAY, os.X_OK):
             self.skipTest("cli/redway is not built (%s missing)" % harness.REDWAY)
