@@ -40,6 +40,15 @@ else
   fi
   mkdir -p /var/log/redway
   setsid /usr/lib/redway/redwayd --replace >>/var/log/redway/redwayd.log 2>&1 < /dev/null &
+  new_pid=$!
+  # An older instance may still own the name: wait for the new one to take it.
+  for _ in $(seq 300); do
+    owner=$(gdbus call --system --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
+              --method org.freedesktop.DBus.GetConnectionUnixProcessID org.redway.Redway1 2>/dev/null | tr -dc 0-9)
+    [ "$owner" = "$new_pid" ] && break
+    kill -0 "$new_pid" 2>/dev/null || { echo "redwayd failed to start; see /var/log/redway/redwayd.log" >&2; exit 1; }
+    sleep 0.1
+  done
 fi
 gdbus wait --system --timeout 30 org.redway.Redway1
 
