@@ -1,12 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * SHA-256 for the hot paths (blob downloads, layer digests and diff_ids).
- *
- * With libcrypto (RW_HAVE_LIBCRYPTO, set by service/meson.build) this is
- * OpenSSL's EVP SHA-256, which uses the CPU's SHA extensions: about 6x the
- * speed of GChecksum. Without it (modules built on their own, e.g. the
- * registry unit test) it falls back to GChecksum, so callers do not care.
- * Header-only on purpose: nothing to add to a target's sources.
+ * SHA-256 for the hot paths (blob downloads, layer digests and diff_ids):
+ * OpenSSL's EVP SHA-256, which uses the CPU's SHA extensions, about 6x the
+ * speed of GChecksum.
  *
  * Also: a mark a blob stream carries when its source guarantees that the
  * stream returns EOF only after the whole blob matched its digest, so the
@@ -16,31 +12,20 @@
 
 #include <string.h>
 #include <gio/gio.h>
-
-#ifdef RW_HAVE_LIBCRYPTO
 #include <openssl/evp.h>
-#endif
 
 G_BEGIN_DECLS
 
 typedef struct {
-#ifdef RW_HAVE_LIBCRYPTO
   EVP_MD_CTX *ctx;
-#else
-  GChecksum *sum;
-#endif
 } RwSha256;
 
 static inline void
 rw_sha256_init (RwSha256 *h)
 {
-#ifdef RW_HAVE_LIBCRYPTO
   h->ctx = EVP_MD_CTX_new ();
   if (h->ctx == NULL || EVP_DigestInit_ex (h->ctx, EVP_sha256 (), NULL) != 1)
     g_error ("OpenSSL: cannot initialize SHA-256");
-#else
-  h->sum = g_checksum_new (G_CHECKSUM_SHA256);
-#endif
 }
 
 static inline void
@@ -48,23 +33,15 @@ rw_sha256_update (RwSha256 *h, const void *data, gsize len)
 {
   if (len == 0)
     return;
-#ifdef RW_HAVE_LIBCRYPTO
   if (EVP_DigestUpdate (h->ctx, data, len) != 1)
     g_error ("OpenSSL: SHA-256 update failed");
-#else
-  g_checksum_update (h->sum, data, (gssize) len);
-#endif
 }
 
 static inline void
 rw_sha256_reset (RwSha256 *h)
 {
-#ifdef RW_HAVE_LIBCRYPTO
   if (EVP_DigestInit_ex (h->ctx, EVP_sha256 (), NULL) != 1)
     g_error ("OpenSSL: cannot initialize SHA-256");
-#else
-  g_checksum_reset (h->sum);
-#endif
 }
 
 /* "sha256:<64 lowercase hex>" of everything so far (newly allocated). The
@@ -72,7 +49,6 @@ rw_sha256_reset (RwSha256 *h)
 static inline gchar *
 rw_sha256_finish (RwSha256 *h)
 {
-#ifdef RW_HAVE_LIBCRYPTO
   static const char hexdigits[] = "0123456789abcdef";
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
@@ -89,19 +65,12 @@ rw_sha256_finish (RwSha256 *h)
     }
   out[7 + 64] = '\0';
   return out;
-#else
-  return g_strconcat ("sha256:", g_checksum_get_string (h->sum), NULL);
-#endif
 }
 
 static inline void
 rw_sha256_clear (RwSha256 *h)
 {
-#ifdef RW_HAVE_LIBCRYPTO
   g_clear_pointer (&h->ctx, EVP_MD_CTX_free);
-#else
-  g_clear_pointer (&h->sum, g_checksum_free);
-#endif
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (RwSha256, rw_sha256_clear)
