@@ -8,6 +8,7 @@
 
 #include <string.h>
 
+#include "images/oci-json.h"
 #include "images/reference.h"
 
 #define NAME_TOTAL_MAX 255
@@ -70,18 +71,6 @@ rw_reference_tag_is_valid (const gchar *tag)
     if (!is_word (tag[len]) && tag[len] != '.' && tag[len] != '-')
       return FALSE;
   return len <= 128;
-}
-
-static gboolean
-digest_is_valid (const gchar *digest)
-{
-  if (digest == NULL || !g_str_has_prefix (digest, "sha256:"))
-    return FALSE;
-  digest += strlen ("sha256:");
-  for (gsize i = 0; i < 64; i++)
-    if (!((digest[i] >= '0' && digest[i] <= '9') || (digest[i] >= 'a' && digest[i] <= 'f')))
-      return FALSE;
-  return digest[64] == '\0';
 }
 
 /* [a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)* over [s, s + len) */
@@ -255,7 +244,7 @@ parse_docker (const gchar *input, const gchar *s, GError **error)
   at = strchr (s, '@');
   if (at != NULL)
     {
-      if (!digest_is_valid (at + 1))
+      if (!rw_digest_is_valid (at + 1))
         return set_error (error, input, _("the digest must be “sha256:” followed by 64 lowercase hex digits")), NULL;
       ref->digest = g_strdup (at + 1);
       name_len = (gsize) (at - s);

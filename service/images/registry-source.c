@@ -489,17 +489,6 @@ rw_blob_follow_stream_init (RwBlobFollowStream *self)
 
 /* ---- the source ---- */
 
-static gboolean
-digest_ok (const gchar *digest)
-{
-  if (digest == NULL || !g_str_has_prefix (digest, "sha256:") || strlen (digest) != 71)
-    return FALSE;
-  for (const gchar *p = digest + 7; *p; p++)
-    if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-      return FALSE;
-  return TRUE;
-}
-
 /* Called with self->lock held. */
 static BlobJob *
 job_new_locked (RegistrySource *self, const gchar *digest, gint64 size, const gchar * const *urls)
@@ -576,7 +565,7 @@ registry_source_open_blob (RwImageSource *source, const RwDescriptor *layer, GCa
   RwBlobFollowStream *stream;
   BlobJob *job;
 
-  if (!digest_ok (layer->digest))
+  if (!rw_digest_is_valid (layer->digest))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, _("Invalid layer digest"));
       return NULL;
@@ -641,7 +630,7 @@ registry_source_resolve (RwImageSource *source,
       chosen = rw_registry_select_platform (entries, self->platform, error);
       if (chosen == NULL)
         return FALSE;
-      if (!digest_ok (chosen->digest))
+      if (!rw_digest_is_valid (chosen->digest))
         {
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, _("Invalid manifest digest in the index"));
           return FALSE;
@@ -670,7 +659,7 @@ registry_source_resolve (RwImageSource *source,
   manifest = rw_manifest_parse (g_bytes_get_data (body, NULL), g_bytes_get_size (body), error);
   if (manifest == NULL)
     return FALSE;
-  if (manifest->config == NULL || !digest_ok (manifest->config->digest))
+  if (manifest->config == NULL || !rw_digest_is_valid (manifest->config->digest))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, _("The manifest has no valid config descriptor"));
       return FALSE;
@@ -682,7 +671,7 @@ registry_source_resolve (RwImageSource *source,
       const RwDescriptor *d = g_ptr_array_index (manifest->layers, i);
       LayerInfo *l;
 
-      if (!digest_ok (d->digest) || d->size < 0)
+      if (!rw_digest_is_valid (d->digest) || d->size < 0)
         {
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, _("The manifest has an invalid layer descriptor"));
           return FALSE;

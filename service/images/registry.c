@@ -254,18 +254,6 @@ rw_registry_compute_digest (const guint8 *data, gsize len)
   return g_strconcat ("sha256:", hex, NULL);
 }
 
-static gboolean
-digest_is_sha256 (const gchar *digest)
-{
-  /* Our own strict check: digests end up in URLs and file names. */
-  if (digest == NULL || !g_str_has_prefix (digest, "sha256:") || strlen (digest) != 71)
-    return FALSE;
-  for (const gchar *p = digest + 7; *p; p++)
-    if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-      return FALSE;
-  return TRUE;
-}
-
 static GBytes *
 read_all (GInputStream *stream, gsize max, GCancellable *cancellable, GError **error)
 {
@@ -669,7 +657,7 @@ check_reference (const gchar *repository, const gchar *reference, GError **error
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, _("Invalid repository name “%s”"), repository);
       return FALSE;
     }
-  if (!digest_is_sha256 (reference) && !rw_reference_tag_is_valid (reference))
+  if (!rw_digest_is_valid (reference) && !rw_reference_tag_is_valid (reference))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, _("Invalid tag or digest “%s”"), reference);
       return FALSE;
@@ -716,7 +704,7 @@ check_manifest_digest (SoupMessage *msg, const gchar *reference, const gchar *co
                    _("Manifest digest mismatch: the registry says %s, the content is %s"), header, computed);
       return FALSE;
     }
-  if (digest_is_sha256 (reference) && g_strcmp0 (reference, computed) != 0)
+  if (rw_digest_is_valid (reference) && g_strcmp0 (reference, computed) != 0)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                    _("Manifest digest mismatch: asked for %s, got %s"), reference, computed);
@@ -826,13 +814,13 @@ rw_registry_head_manifest (RwRegistryClient *self,
   if (msg == NULL)
     return NULL;
   digest = soup_message_headers_get_one (soup_message_get_response_headers (msg), "Docker-Content-Digest");
-  if (!digest_is_sha256 (digest))
+  if (!rw_digest_is_valid (digest))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
                    _("%s did not send a usable Docker-Content-Digest"), self->registry);
       return NULL;
     }
-  if (digest_is_sha256 (reference) && g_strcmp0 (digest, reference) != 0)
+  if (rw_digest_is_valid (reference) && g_strcmp0 (digest, reference) != 0)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                    _("Manifest digest mismatch: asked for %s, got %s"), reference, digest);
@@ -937,7 +925,7 @@ rw_registry_open_blob (RwRegistryClient   *self,
 
   g_return_val_if_fail (RW_IS_REGISTRY_CLIENT (self), NULL);
   g_return_val_if_fail (offset >= 0, NULL);
-  if (!rw_reference_repository_is_valid (repository) || !digest_is_sha256 (digest))
+  if (!rw_reference_repository_is_valid (repository) || !rw_digest_is_valid (digest))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, _("Invalid repository or blob digest"));
       return NULL;
