@@ -17,7 +17,7 @@
 #include <glib/gstdio.h>
 
 #include "dhcp.h"
-#include "netlink.h"
+#include "names.h"
 
 #define LEASE_TIME "1h"
 #define TERM_TIMEOUT_MS 5000
@@ -43,40 +43,14 @@ plan_clear (Plan *plan)
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Plan, plan_clear)
 
-static gchar *
-format_ipv4 (guint32 host_order)
-{
-  struct in_addr in = { .s_addr = htonl (host_order) };
-  gchar buf[INET_ADDRSTRLEN];
-
-  return g_strdup (inet_ntop (AF_INET, &in, buf, sizeof buf));
-}
-
-/* The bridge name ends up in a file name and in dnsmasq's arguments. */
-static gboolean
-valid_bridge (const gchar *bridge, GError **error)
-{
-  gsize len = bridge != NULL ? strlen (bridge) : 0;
-  gboolean ok = len > 0 && len < IFNAMSIZ && bridge[0] != '-' &&
-                !g_str_equal (bridge, ".") && !g_str_equal (bridge, "..");
-
-  for (gsize i = 0; ok && i < len; i++)
-    ok = g_ascii_isalnum (bridge[i]) || strchr ("-_.", bridge[i]) != NULL;
-  if (!ok)
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                 _("Invalid bridge name “%s”"), bridge != NULL ? bridge : "");
-  return ok;
-}
-
 gboolean
 rw_dhcp_range (const gchar *address_cidr, guint32 *out_first, guint32 *out_last, GError **error)
 {
   guint32 addr, mask, net, bcast, first, last;
   guint prefix;
 
-  if (!rw_netlink_parse_ipv4_cidr (address_cidr, &addr, &prefix, error))
+  if (!rw_ipv4_parse_cidr (address_cidr, &addr, &prefix, error))
     return FALSE;
-  addr = ntohl (addr);
   /* Below /29 the upper half holds no address besides the broadcast. */
   if (prefix > 29)
     {
@@ -140,13 +114,13 @@ plan_init (Plan *plan, const gchar *binary, const gchar *bridge, const gchar *ad
   guint32 first, last;
   GPtrArray *a;
 
-  if (!valid_bridge (bridge, error))
+  if (!rw_bridge_name_validate (bridge, error))
     return FALSE;
   plan->pid_file = rw_dhcp_pid_file (bridge, run_dir);
   if (!rw_dhcp_range (address_cidr, &first, &last, error))
     return FALSE;
-  first_s = format_ipv4 (first);
-  last_s = format_ipv4 (last);
+  first_s = rw_ipv4_format (first);
+  last_s = rw_ipv4_format (last);
   parts = g_strsplit (address_cidr, "/", 2);
   gw_s = g_strdup (parts[0]);
   lease_name = g_strdup_printf ("dnsmasq-%s.leases", bridge);
@@ -506,7 +480,7 @@ rw_dhcp_stop (const gchar *bridge, const gchar *run_dir, GError **error)
   g_autofree gchar *pid_file = NULL;
   gboolean ok;
 
-  if (!valid_bridge (bridge, error))
+  if (!rw_bridge_name_validate (bridge, error))
     return FALSE;
   pid_file = rw_dhcp_pid_file (bridge, run_dir);
   G_LOCK (dnsmasq);

@@ -134,19 +134,6 @@ run_prepare (RwdManager *self, PrepareRequest *req)
   g_task_run_in_thread (task, prepare_thread);
 }
 
-static gboolean
-valid_bridge_name (const gchar *name)
-{
-  gsize len = strlen (name);
-
-  if (len == 0 || len >= IFNAMSIZ)
-    return FALSE;
-  for (const gchar *p = name; *p != '\0'; p++)
-    if (!g_ascii_isalnum (*p) && *p != '-' && *p != '_' && *p != '.')
-      return FALSE;
-  return TRUE;
-}
-
 static void
 on_prepare_authorized (GDBusMethodInvocation *invocation, guint uid, gpointer data)
 {
@@ -171,13 +158,8 @@ handle_prepare_host (RedwayManager *iface, GDBusMethodInvocation *invocation, GV
   g_variant_lookup (options, "bridge", "&s", &bridge);
   g_variant_lookup (options, "subnet", "&s", &subnet);
   g_variant_lookup (options, "nat", "b", &nat);
-  if (!valid_bridge_name (bridge))
-    {
-      g_dbus_method_invocation_return_error (invocation, REDWAY_ERROR, REDWAY_ERROR_INVALID_ARGUMENT,
-                                             _("Invalid bridge name “%s”"), bridge);
-      return TRUE;
-    }
-  if (!rw_ipv4_parse_cidr (subnet, &addr, &prefix, &error))
+  if (!rw_bridge_name_validate (bridge, &error) ||
+      !rw_bridge_subnet_parse (subnet, &addr, &prefix, &error))
     {
       rwd_return_error (invocation, error);
       return TRUE;

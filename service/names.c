@@ -2,6 +2,8 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <net/if.h>
+#include <string.h>
 #include <gio/gio.h>
 #include <glib/gi18n-lib.h>
 
@@ -66,8 +68,9 @@ rw_mac_for_seed (const gchar *seed)
                           digest[0], digest[1], digest[2], digest[3], digest[4]);
 }
 
-gboolean
-rw_ipv4_parse_cidr (const gchar *cidr, guint32 *addr, guint *prefix, GError **error)
+static gboolean
+parse_cidr (const gchar *cidr, guint min_prefix, guint max_prefix,
+            guint32 *addr, guint *prefix, GError **error)
 {
   g_auto(GStrv) parts = NULL;
   struct in_addr in;
@@ -75,7 +78,7 @@ rw_ipv4_parse_cidr (const gchar *cidr, guint32 *addr, guint *prefix, GError **er
 
   parts = g_strsplit (cidr != NULL ? cidr : "", "/", 2);
   if (g_strv_length (parts) != 2 || inet_pton (AF_INET, parts[0], &in) != 1 ||
-      !g_ascii_string_to_unsigned (parts[1], 10, 8, 30, &p, NULL))
+      !g_ascii_string_to_unsigned (parts[1], 10, min_prefix, max_prefix, &p, NULL))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                    _("Invalid IPv4 address with prefix “%s” (expected e.g. 10.0.3.1/24)"),
@@ -87,14 +90,41 @@ rw_ipv4_parse_cidr (const gchar *cidr, guint32 *addr, guint *prefix, GError **er
   return TRUE;
 }
 
-static gchar *
-format_ipv4 (guint32 addr)
+gboolean
+rw_ipv4_parse_cidr (const gchar *cidr, guint32 *addr, guint *prefix, GError **error)
+{
+  return parse_cidr (cidr, 1, 32, addr, prefix, error);
+}
+
+gboolean
+rw_bridge_subnet_parse (const gchar *cidr, guint32 *addr, guint *prefix, GError **error)
+{
+  return parse_cidr (cidr, 8, 30, addr, prefix, error);
+}
+
+gchar *
+rw_ipv4_format (guint32 addr)
 {
   struct in_addr in = { .s_addr = htonl (addr) };
   gchar buf[INET_ADDRSTRLEN];
 
   inet_ntop (AF_INET, &in, buf, sizeof buf);
   return g_strdup (buf);
+}
+
+gboolean
+rw_bridge_name_validate (const gchar *name, GError **error)
+{
+  gsize len = name != NULL ? strlen (name) : 0;
+  gboolean ok = len > 0 && len < IFNAMSIZ && name[0] != '-' &&
+                !g_str_equal (name, ".") && !g_str_equal (name, "..");
+
+  for (gsize i = 0; ok && i < len; i++)
+    ok = g_ascii_isalnum (name[i]) || strchr ("-_.", name[i]) != NULL;
+  if (!ok)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                 _("Invalid bridge name “%s”"), name != NULL ? name : "");
+  return ok;
 }
 
 gchar *
@@ -104,7 +134,7 @@ rw_ipv4_allocate (const gchar *bridge_cidr, const gchar * const *used, GError **
   guint32 bridge, mask, net, bcast;
   guint prefix;
 
-  if (!rw_ipv4_parse_cidr (bridge_cidr, &bridge, &prefix, error))
+  if (!rw_bridge_subnet_parse (bridge_cidr, &bridge, &prefix, error))
     return NULL;
   mask = prefix == 0 ? 0 : 0xffffffffu << (32 - prefix);
   net = bridge & mask;
@@ -127,7 +157,7 @@ rw_ipv4_allocate (const gchar *bridge_cidr, const gchar * const *used, GError **
   for (guint32 a = net + 1; a < bcast; a++)
     if (a != bridge && !g_hash_table_contains (taken, GUINT_TO_POINTER (a)))
       {
-        g_autofree gchar *s = format_ipv4 (a);
+        g_autofree gchar *s = rw_ipv4_format (a);
         return g_strdup_printf ("%s/%u", s, prefix);
       }
 

@@ -22,7 +22,15 @@ gchar *rw_mac_for_seed (const gchar *seed);
  * ("a.b.c.d/nn" or "a.b.c.d"). Returns "a.b.c.d/nn". */
 gchar *rw_ipv4_allocate (const gchar *bridge_cidr, const gchar * const *used, GError **error);
 
-/* "10.0.3.1/24" -> "10.0.3.1" and 24. */
+/* "10.0.3.1/24" -> the address in host byte order and 24 (prefix 1-32). */
 gboolean rw_ipv4_parse_cidr (const gchar *cidr, guint32 *addr, guint *prefix, GError **error);
+/* As rw_ipv4_parse_cidr(), for a bridge's subnet: prefix 8 to 30. */
+gboolean rw_bridge_subnet_parse (const gchar *cidr, guint32 *addr, guint *prefix, GError **error);
+/* Dotted quad of an address in host byte order. */
+gchar *rw_ipv4_format (guint32 addr);
+
+/* Bridge names become interface names, file names and dnsmasq arguments:
+ * 1-15 of [A-Za-z0-9_.-], not starting with "-", not "." or "..". */
+gboolean rw_bridge_name_validate (const gchar *name, GError **error);
 
 G_END_DECLS

@@ -9,8 +9,8 @@
 #include <gio/gio.h>
 #include <glib/gi18n-lib.h>
 
+#include "names.h"
 #include "nat.h"
-#include "netlink.h"
 
 typedef struct nft_ctx NftCtx;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NftCtx, nft_ctx_free)
@@ -20,14 +20,12 @@ rw_nat_subnet_from_cidr (const gchar *address_cidr, GError **error)
 {
   guint32 addr;
   guint prefix;
-  struct in_addr net;
-  gchar buf[INET_ADDRSTRLEN];
+  g_autofree gchar *net = NULL;
 
-  if (!rw_netlink_parse_ipv4_cidr (address_cidr, &addr, &prefix, error))
+  if (!rw_ipv4_parse_cidr (address_cidr, &addr, &prefix, error))
     return NULL;
-  net.s_addr = addr & htonl (prefix == 0 ? 0 : 0xffffffffu << (32 - prefix));
-  inet_ntop (AF_INET, &net, buf, sizeof buf);
-  return g_strdup_printf ("%s/%u", buf, prefix);
+  net = rw_ipv4_format (addr & (0xffffffffu << (32 - prefix)));
+  return g_strdup_printf ("%s/%u", net, prefix);
 }
 
 static NftCtx *

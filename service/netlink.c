@@ -16,6 +16,7 @@
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 
+#include "names.h"
 #include "netlink.h"
 
 #define NL_BUFSIZE 32768
@@ -235,26 +236,6 @@ rw_netlink_get_link (const gchar *name, RwLinkInfo *info, GError **error)
   return TRUE;
 }
 
-gboolean
-rw_netlink_parse_ipv4_cidr (const gchar *cidr, guint32 *out_addr, guint *out_prefix,
-                            GError **error)
-{
-  g_auto (GStrv) parts = g_strsplit (cidr ? cidr : "", "/", 2);
-  struct in_addr addr;
-  guint64 prefix;
-
-  if (g_strv_length (parts) != 2 || inet_pton (AF_INET, parts[0], &addr) != 1 ||
-      !g_ascii_string_to_unsigned (parts[1], 10, 1, 32, &prefix, NULL))
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   _("Invalid IPv4 address with prefix: %s"), cidr ? cidr : "");
-      return FALSE;
-    }
-  *out_addr = addr.s_addr;
-  *out_prefix = prefix;
-  return TRUE;
-}
-
 typedef struct {
   gint ifindex;
   guint32 addr;
@@ -291,8 +272,9 @@ rw_netlink_has_ipv4 (gint ifindex, const gchar *cidr, gboolean *out_has, GError 
   int err;
   gboolean ok;
 
-  if (!rw_netlink_parse_ipv4_cidr (cidr, &l.addr, &l.prefix, error) || !nl_open (&s, error))
+  if (!rw_ipv4_parse_cidr (cidr, &l.addr, &l.prefix, error) || !nl_open (&s, error))
     return FALSE;
+  l.addr = htonl (l.addr);
   h->nlmsg_len = NLMSG_LENGTH (sizeof *ifa);
   h->nlmsg_type = RTM_GETADDR;
   h->nlmsg_flags = NLM_F_DUMP;
@@ -364,8 +346,9 @@ rw_netlink_add_ipv4 (gint ifindex, const gchar *cidr, GError **error)
   NlSock s;
   gboolean ok;
 
-  if (!rw_netlink_parse_ipv4_cidr (cidr, &addr, &prefix, error) || !nl_open (&s, error))
+  if (!rw_ipv4_parse_cidr (cidr, &addr, &prefix, error) || !nl_open (&s, error))
     return FALSE;
+  addr = htonl (addr);
   brd = prefix >= 31 ? addr : (addr | htonl (0xffffffffu >> prefix));
   h->nlmsg_len = NLMSG_LENGTH (sizeof *ifa);
   h->nlmsg_type = RTM_NEWADDR;
@@ -417,7 +400,7 @@ rw_netlink_ensure_bridge (const gchar *name, const gchar *cidr, GError **error)
   guint prefix;
   GError *local = NULL;
 
-  if (!rw_netlink_parse_ipv4_cidr (cidr, &addr, &prefix, error) ||
+  if (!rw_ipv4_parse_cidr (cidr, &addr, &prefix, error) ||
       !rw_netlink_get_link (name, &info, error))
     return FALSE;
 

@@ -20,9 +20,6 @@ typedef struct {
 void rw_link_info_clear (RwLinkInfo *info);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (RwLinkInfo, rw_link_info_clear)
 
-/* Parses "a.b.c.d/n" into network-order address and prefix length. */
-gboolean rw_netlink_parse_ipv4_cidr (const gchar *cidr, guint32 *out_addr, guint *out_prefix,
-                                     GError **error);
 
 /* Fills @info; a missing link is not an error (info->exists = FALSE). */
 gboolean rw_netlink_get_link (const gchar *name, RwLinkInfo *info, GError **error);

@@ -101,6 +101,37 @@ test_ipv4_allocate (void)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
 }
 
+static void
+test_bridge_and_subnet (void)
+{
+  const gchar *good[] = { "lxcbr0", "rw-test_0", "br.1", "abcdefghijklmno" };
+  const gchar *bad[] = { "", "-x", ".", "..", "a/b", "a b", "a;b", "abcdefghijklmnop", "br\n0" };
+  guint32 addr;
+  guint prefix;
+
+  for (guint i = 0; i < G_N_ELEMENTS (good); i++)
+    g_assert_true (rw_bridge_name_validate (good[i], NULL));
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_assert_false (rw_bridge_name_validate (bad[i], &error));
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+    }
+
+  g_assert_true (rw_ipv4_parse_cidr ("10.0.3.17/32", &addr, &prefix, NULL));
+  g_assert_cmpuint (addr, ==, 0x0a000311);
+  g_assert_cmpuint (prefix, ==, 32);
+  g_assert_false (rw_ipv4_parse_cidr ("10.0.3.17/0", &addr, &prefix, NULL));
+  /* A bridge subnet leaves room for hosts and stays a sane size. */
+  g_assert_true (rw_bridge_subnet_parse ("10.0.3.1/24", &addr, &prefix, NULL));
+  g_assert_false (rw_bridge_subnet_parse ("10.0.3.1/31", &addr, &prefix, NULL));
+  g_assert_false (rw_bridge_subnet_parse ("10.0.0.1/7", &addr, &prefix, NULL));
+  {
+    g_autofree gchar *s = rw_ipv4_format (0x0a0003ff);
+    g_assert_cmpstr (s, ==, "10.0.3.255");
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -109,5 +140,6 @@ main (int argc, char **argv)
   g_test_add_func ("/names/object-path", test_object_path);
   g_test_add_func ("/names/mac", test_mac);
   g_test_add_func ("/names/ipv4-allocate", test_ipv4_allocate);
+  g_test_add_func ("/names/bridge-and-subnet", test_bridge_and_subnet);
   return g_test_run ();
 }

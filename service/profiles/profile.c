@@ -8,6 +8,7 @@
 #include <gio/gio.h>
 #include <glib/gi18n-lib.h>
 
+#include "names.h"
 #include "profiles/profile.h"
 
 static void rw_lxc_config_add_ipv4 (RwLxcConfig *config, const gchar *cidr);
@@ -131,24 +132,6 @@ rw_profile_check_path (const gchar *what, const gchar *path,
 }
 
 static gboolean
-check_ipv4_cidr (const gchar *cidr, GError **error)
-{
-  g_auto (GStrv) parts = NULL;
-  struct in_addr addr;
-  guint64 prefix;
-
-  parts = g_strsplit (cidr, "/", 2);
-  if (g_strv_length (parts) != 2 || inet_pton (AF_INET, parts[0], &addr) != 1 ||
-      !g_ascii_string_to_unsigned (parts[1], 10, 1, 32, &prefix, NULL))
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   _("Invalid IPv4 address with prefix: %s"), cidr);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-static gboolean
 check_mac (const gchar *mac, GError **error)
 {
   guint octet0;
@@ -190,6 +173,8 @@ rw_profile_check_ifname (const gchar *name, GError **error)
 gboolean
 rw_profile_validate_spec (const RwContainerSpec *spec, GError **error)
 {
+  guint32 addr;
+  guint prefix;
   struct in_addr gw;
 
   if (!rw_profile_check_value (_("Container name"), spec->name, error))
@@ -227,7 +212,7 @@ rw_profile_validate_spec (const RwContainerSpec *spec, GError **error)
                            _("A bridged container needs an IPv4 address, a gateway and a MAC address"));
       return FALSE;
     }
-  if (!check_ipv4_cidr (spec->ipv4_cidr, error))
+  if (!rw_ipv4_parse_cidr (spec->ipv4_cidr, &addr, &prefix, error))
     return FALSE;
   if (inet_pton (AF_INET, spec->ipv4_gateway, &gw) != 1)
     {
@@ -321,23 +306,16 @@ rw_profile_common (const RwContainerSpec *spec, RwLxcConfig *config)
 static void
 rw_lxc_config_add_ipv4 (RwLxcConfig *config, const gchar *cidr)
 {
-  g_auto(GStrv) parts = g_strsplit (cidr, "/", 2);
-  struct in_addr in;
-  guint64 prefix;
-  gchar buf[INET_ADDRSTRLEN];
-  guint32 mask;
+  g_autofree gchar *broadcast = NULL;
+  guint32 addr, mask;
+  guint prefix;
 
-  if (g_strv_length (parts) != 2 || inet_pton (AF_INET, parts[0], &in) != 1 ||
-      !g_ascii_string_to_unsigned (parts[1], 10, 0, 32, &prefix, NULL))
-    {
-      /* Validated earlier; keep LXC's own parsing as the last word. */
-      rw_lxc_config_add (config, "lxc.net.0.ipv4.address", cidr);
-      return;
-    }
-  mask = prefix == 0 ? 0 : 0xffffffffu << (32 - prefix);
-  in.s_addr = htonl ((ntohl (in.s_addr) & mask) | ~mask);
-  inet_ntop (AF_INET, &in, buf, sizeof buf);
-  rw_lxc_config_addf (config, "lxc.net.0.ipv4.address", "%s %s", cidr, buf);
+  /* Validated by rw_profile_validate_spec(). */
+  if (!rw_ipv4_parse_cidr (cidr, &addr, &prefix, NULL))
+    g_return_if_reached ();
+  mask = 0xffffffffu << (32 - prefix);
+  broadcast = rw_ipv4_format ((addr & mask) | ~mask);
+  rw_lxc_config_addf (config, "lxc.net.0.ipv4.address", "%s %s", cidr, broadcast);
 }
 
 static gboolean
