@@ -750,40 +750,6 @@ rwd_container_start_detached (RwdContainer *self)
 
 /* ---- D-Bus methods ---------------------------------------------------- */
 
-static gboolean
-lookup_uint (GVariant *options, const gchar *key, guint *out, GDBusMethodInvocation *invocation)
-{
-  g_autoptr(GVariant) v = g_variant_lookup_value (options, key, NULL);
-
-  if (v == NULL)
-    return TRUE;
-  if (!g_variant_is_of_type (v, G_VARIANT_TYPE_UINT32))
-    {
-      g_dbus_method_invocation_return_error (invocation, REDWAY_ERROR, REDWAY_ERROR_INVALID_ARGUMENT,
-                                             _("Option “%s” must be of type u"), key);
-      return FALSE;
-    }
-  *out = g_variant_get_uint32 (v);
-  return TRUE;
-}
-
-static gboolean
-lookup_bool (GVariant *options, const gchar *key, gboolean *out, GDBusMethodInvocation *invocation)
-{
-  g_autoptr(GVariant) v = g_variant_lookup_value (options, key, NULL);
-
-  if (v == NULL)
-    return TRUE;
-  if (!g_variant_is_of_type (v, G_VARIANT_TYPE_BOOLEAN))
-    {
-      g_dbus_method_invocation_return_error (invocation, REDWAY_ERROR, REDWAY_ERROR_INVALID_ARGUMENT,
-                                             _("Option “%s” must be of type b"), key);
-      return FALSE;
-    }
-  *out = g_variant_get_boolean (v);
-  return TRUE;
-}
-
 static void
 on_authorized_enqueue (GDBusMethodInvocation *invocation, guint uid, gpointer data)
 {
@@ -813,13 +779,17 @@ static gboolean
 handle_stop_like (RwdContainer *self, GDBusMethodInvocation *invocation, GVariant *options,
                   const OpClass *klass)
 {
+  g_autoptr(GError) error = NULL;
   guint timeout = 10;
   gboolean force = FALSE;
   Op *op;
 
-  if (!lookup_uint (options, "timeout", &timeout, invocation) ||
-      !lookup_bool (options, "force", &force, invocation))
-    return TRUE;
+  if (!rwd_option_get (options, "timeout", "u", &timeout, &error) ||
+      !rwd_option_get (options, "force", "b", &force, &error))
+    {
+      rwd_return_error (invocation, error);
+      return TRUE;
+    }
   op = op_new (self, klass, invocation);
   op->timeout = timeout;
   op->force = force;
@@ -858,12 +828,16 @@ static gboolean
 handle_delete (RedwayContainer *iface, GDBusMethodInvocation *invocation, GVariant *options)
 {
   RwdContainer *self = RWD_CONTAINER (iface);
+  g_autoptr(GError) error = NULL;
   gboolean force = FALSE, keep_data = FALSE;
   Op *op;
 
-  if (!lookup_bool (options, "force", &force, invocation) ||
-      !lookup_bool (options, "keep_data", &keep_data, invocation))
-    return TRUE;
+  if (!rwd_option_get (options, "force", "b", &force, &error) ||
+      !rwd_option_get (options, "keep_data", "b", &keep_data, &error))
+    {
+      rwd_return_error (invocation, error);
+      return TRUE;
+    }
   op = op_new (self, &delete_op, invocation);
   op->force = force;
   op->keep_data = keep_data;
@@ -878,6 +852,7 @@ typedef struct {
   gchar **argv;
   gchar **env;
   gchar *cwd;
+  gchar *which;              /* OpenLog: console or lxc */
   gboolean tty;
   GBytes *stdin_data;
 } ExecRequest;
@@ -890,6 +865,7 @@ exec_request_free (ExecRequest *req)
   g_strfreev (req->argv);
   g_strfreev (req->env);
   g_free (req->cwd);
+  g_free (req->which);
   g_clear_pointer (&req->stdin_data, g_bytes_unref);
   g_free (req);
 }
@@ -980,20 +956,29 @@ on_shell_authorized (GDBusMethodInvocation *invocation, guint uid, gpointer data
 }
 
 static ExecRequest *
-exec_request_new (RwdContainer *self, GDBusMethodInvocation *invocation, GVariant *options)
+exec_request_new (RwdContainer *self, GDBusMethodInvocation *invocation)
 {
   ExecRequest *req = g_new0 (ExecRequest, 1);
-  g_autofree const gchar **env = NULL;
 
   req->self = g_object_ref (self);
   req->invocation = g_object_ref (invocation);
   req->tty = TRUE;
-  g_variant_lookup (options, "tty", "b", &req->tty);
-  g_variant_lookup (options, "command", "^as", &req->argv);
-  g_variant_lookup (options, "cwd", "s", &req->cwd);
-  if (g_variant_lookup (options, "env", "^a&s", &env))
-    req->env = merge_env (env);
   return req;
+}
+
+/* The options OpenShell and Exec share: tty, cwd, env. */
+static gboolean
+exec_request_read_options (ExecRequest *req, GVariant *options, GError **error)
+{
+  g_autofree const gchar **env = NULL;
+
+  if (!rwd_option_get (options, "tty", "b", &req->tty, error) ||
+      !rwd_option_get (options, "cwd", "s", &req->cwd, error) ||
+      !rwd_option_get (options, "env", "^a&s", &env, error))
+    return FALSE;
+  if (env != NULL)
+    req->env = merge_env (env);
+  return TRUE;
 }
 
 static gboolean
@@ -1001,11 +986,18 @@ handle_open_shell (RedwayContainer *iface, GDBusMethodInvocation *invocation,
                    GUnixFDList *fd_list, GVariant *options)
 {
   RwdContainer *self = RWD_CONTAINER (iface);
+  ExecRequest *req = exec_request_new (self, invocation);
+  g_autoptr(GError) error = NULL;
 
+  if (!exec_request_read_options (req, options, &error) ||
+      !rwd_option_get (options, "command", "^as", &req->argv, &error))
+    {
+      rwd_return_error (invocation, error);
+      exec_request_free (req);
+      return TRUE;
+    }
   rwd_authority_check (rwd_daemon_get_authority (self->daemon), invocation, RWD_ACTION_SHELL,
-                       self->name, on_shell_authorized,
-                       exec_request_new (self, invocation, options),
-                       (GDestroyNotify) exec_request_free);
+                       self->name, on_shell_authorized, req, (GDestroyNotify) exec_request_free);
   return TRUE;
 }
 
@@ -1080,6 +1072,7 @@ handle_exec (RedwayContainer *iface, GDBusMethodInvocation *invocation,
   RwdContainer *self = RWD_CONTAINER (iface);
   ExecRequest *req;
   g_autoptr(GVariant) input = NULL;
+  g_autoptr(GError) error = NULL;
 
   if (command == NULL || command[0] == NULL || command[0][0] == '\0')
     {
@@ -1087,10 +1080,15 @@ handle_exec (RedwayContainer *iface, GDBusMethodInvocation *invocation,
                                                      _("No command given"));
       return TRUE;
     }
-  req = exec_request_new (self, invocation, options);
-  g_strfreev (req->argv);
+  req = exec_request_new (self, invocation);
   req->argv = g_strdupv ((gchar **) command);
-  input = g_variant_lookup_value (options, "stdin", G_VARIANT_TYPE_BYTESTRING);
+  if (!exec_request_read_options (req, options, &error) ||
+      !rwd_option_get (options, "stdin", "@ay", &input, &error))
+    {
+      rwd_return_error (invocation, error);
+      exec_request_free (req);
+      return TRUE;
+    }
   if (input != NULL)
     req->stdin_data = g_variant_get_data_as_bytes (input);
   rwd_authority_check (rwd_daemon_get_authority (self->daemon), invocation, RWD_ACTION_SHELL,
@@ -1108,15 +1106,14 @@ on_log_authorized (GDBusMethodInvocation *invocation, guint uid, gpointer data)
   g_autoptr(GUnixFDList) fds = NULL;
   int fd;
 
-  /* req->cwd carries the "which" option. */
-  if (g_strcmp0 (req->cwd, "lxc") == 0)
+  if (g_strcmp0 (req->which, "lxc") == 0)
     path = g_build_filename (dir, "lxc.log", NULL);
-  else if (req->cwd == NULL || g_str_equal (req->cwd, "console"))
+  else if (req->which == NULL || g_str_equal (req->which, "console"))
     path = g_strdup (e != NULL ? e->log_file : NULL);
   else
     {
       g_dbus_method_invocation_return_error (invocation, REDWAY_ERROR, REDWAY_ERROR_INVALID_ARGUMENT,
-                                             _("Unknown log “%s” (expected console or lxc)"), req->cwd);
+                                             _("Unknown log “%s” (expected console or lxc)"), req->which);
       exec_request_free (req);
       return;
     }
@@ -1143,11 +1140,15 @@ handle_open_log (RedwayContainer *iface, GDBusMethodInvocation *invocation,
                  GUnixFDList *fd_list, GVariant *options)
 {
   RwdContainer *self = RWD_CONTAINER (iface);
-  ExecRequest *req = g_new0 (ExecRequest, 1);
+  ExecRequest *req = exec_request_new (self, invocation);
+  g_autoptr(GError) error = NULL;
 
-  req->self = g_object_ref (self);
-  req->invocation = g_object_ref (invocation);
-  g_variant_lookup (options, "which", "s", &req->cwd);
+  if (!rwd_option_get (options, "which", "s", &req->which, &error))
+    {
+      rwd_return_error (invocation, error);
+      exec_request_free (req);
+      return TRUE;
+    }
   /* Console output of Android can carry secrets: same right as a shell. */
   rwd_authority_check (rwd_daemon_get_authority (self->daemon), invocation, RWD_ACTION_SHELL,
                        self->name, on_log_authorized, req, (GDestroyNotify) exec_request_free);

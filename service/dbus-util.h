@@ -10,4 +10,11 @@ G_BEGIN_DECLS
  * (RedwayError as is; GIOError codes mapped; anything else Failed). */
 void rwd_return_error (GDBusMethodInvocation *invocation, const GError *error);
 
+/* Reads @key of an a{sv} @options with the g_variant_get() @format of one
+ * value ("b", "u", "s", "&s", "^as", "@ay", ...) into @out. An absent key
+ * leaves @out as it is (the caller's default); a value of another type is
+ * G_IO_ERROR_INVALID_ARGUMENT rather than silently ignored. */
+gboolean rwd_option_get (GVariant *options, const gchar *key, const gchar *format,
+                         gpointer out, GError **error);
+
 G_END_DECLS

@@ -155,10 +155,10 @@ handle_prepare_host (RedwayManager *iface, GDBusMethodInvocation *invocation, GV
   guint prefix;
   g_autoptr(GError) error = NULL;
 
-  g_variant_lookup (options, "bridge", "&s", &bridge);
-  g_variant_lookup (options, "subnet", "&s", &subnet);
-  g_variant_lookup (options, "nat", "b", &nat);
-  if (!rw_bridge_name_validate (bridge, &error) ||
+  if (!rwd_option_get (options, "bridge", "&s", &bridge, &error) ||
+      !rwd_option_get (options, "subnet", "&s", &subnet, &error) ||
+      !rwd_option_get (options, "nat", "b", &nat, &error) ||
+      !rw_bridge_name_validate (bridge, &error) ||
       !rw_bridge_subnet_parse (subnet, &addr, &prefix, &error))
     {
       rwd_return_error (invocation, error);
@@ -349,8 +349,9 @@ pull_args_free (PullArgs *args)
 static gboolean
 lookup_credentials (GVariant *options, gchar **username, gchar **password, GError **error)
 {
-  g_variant_lookup (options, "username", "s", username);
-  g_variant_lookup (options, "password", "s", password);
+  if (!rwd_option_get (options, "username", "s", username, error) ||
+      !rwd_option_get (options, "password", "s", password, error))
+    return FALSE;
   if ((*username == NULL) != (*password == NULL))
     {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
@@ -392,8 +393,8 @@ handle_pull_image (RedwayManager *iface, GDBusMethodInvocation *invocation,
   args = g_new0 (PullArgs, 1);
   args->self = g_object_ref (self);
   args->ref = g_strdup (ref);
-  g_variant_lookup (options, "platform", "s", &args->platform);
-  if (!lookup_credentials (options, &args->username, &args->password, &error))
+  if (!rwd_option_get (options, "platform", "s", &args->platform, &error) ||
+      !lookup_credentials (options, &args->username, &args->password, &error))
     {
       rwd_return_error (invocation, error);
       pull_args_free (args);
@@ -548,6 +549,8 @@ typedef struct {
   gchar *name;
   gchar *image;
   GVariant *options;
+  gchar *username;
+  gchar *password;
 } CreateArgs;
 
 static void
@@ -557,6 +560,8 @@ create_args_free (CreateArgs *args)
   g_free (args->name);
   g_free (args->image);
   g_clear_pointer (&args->options, g_variant_unref);
+  g_free (args->username);
+  free_secret (args->password);
   g_free (args);
 }
 
@@ -591,17 +596,6 @@ binder_ready (RwdDaemon *daemon, gchar **why)
     }
   if (!ok)
     *why = g_strdup (message != NULL ? message : _("the host was not checked"));
-  return ok;
-}
-
-static gboolean
-lookup_credentials_checked (GVariant *options, GError **error)
-{
-  g_autofree gchar *username = NULL;
-  gchar *password = NULL;
-  gboolean ok = lookup_credentials (options, &username, &password, error);
-
-  free_secret (password);
   return ok;
 }
 
@@ -646,8 +640,7 @@ create_container (CreateArgs *args, GDBusMethodInvocation *invocation, guint uid
       return;
     }
   options = rw_container_options_parse (args->options, &profile, &gpu_mode, &env, &start, &error);
-  if (options == NULL || !rw_pull_validate_ref (args->image, &canonical, &error) ||
-      !lookup_credentials_checked (args->options, &error))
+  if (options == NULL || !rw_pull_validate_ref (args->image, &canonical, &error))
     {
       rwd_return_error (invocation, error);
       return;
@@ -700,7 +693,8 @@ create_container (CreateArgs *args, GDBusMethodInvocation *invocation, guint uid
   rwd_daemon_add_container (daemon, container);
 
   req = pull_request_new (self, invocation, "create-container", uid, args->image);
-  lookup_credentials (args->options, &req->username, &req->password, NULL);
+  req->username = g_steal_pointer (&args->username);
+  req->password = g_steal_pointer (&args->password);
   req->container = g_object_ref (container);
   req->start_after = start;
   {
@@ -737,6 +731,12 @@ handle_create_container (RedwayManager *iface, GDBusMethodInvocation *invocation
   args->name = g_strdup (name);
   args->image = g_strdup (image != NULL && *image != '\0' ? image : RWD_DEFAULT_IMAGE);
   args->options = g_variant_ref (options);
+  if (!lookup_credentials (options, &args->username, &args->password, &error))
+    {
+      rwd_return_error (invocation, error);
+      create_args_free (args);
+      return TRUE;
+    }
   rwd_authority_check (rwd_daemon_get_authority (self->daemon), invocation, RWD_ACTION_MANAGE,
                        name, on_create_authorized, args, (GDestroyNotify) create_args_free);
   return TRUE;

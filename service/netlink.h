@@ -20,7 +20,6 @@ typedef struct {
 void rw_link_info_clear (RwLinkInfo *info);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (RwLinkInfo, rw_link_info_clear)
 
-
 /* Fills @info; a missing link is not an error (info->exists = FALSE). */
 gboolean rw_netlink_get_link (const gchar *name, RwLinkInfo *info, GError **error);
 

@@ -173,6 +173,23 @@ class PythonLifecycle(harness.EnvTestCase):
             c.call_stop_sync(GLib.Variant("a{sv}", {"timeout": GLib.Variant("s", "x")}), None)
             self.client.settle()
         self.assertTrue(cm.exception.matches(Redway.error_quark(), Redway.Error.INVALID_ARGUMENT))
+
+        # A wrongly typed option is refused, never silently replaced by its default.
+        wrong = [
+            (c.call_exec_sync, (["true"], GLib.Variant("a{sv}", {"tty": GLib.Variant("s", "no")}))),
+            (c.call_exec_sync, (["true"], GLib.Variant("a{sv}", {"stdin": GLib.Variant("s", "text")}))),
+            (c.call_open_shell_sync, (GLib.Variant("a{sv}", {"command": GLib.Variant("s", "sh")}), None)),
+            (c.call_open_log_sync, (GLib.Variant("a{sv}", {"which": GLib.Variant("u", 1)}), None)),
+            (c.call_delete_sync, (GLib.Variant("a{sv}", {"keep_data": GLib.Variant("s", "yes")}),)),
+            (self.manager.call_prepare_host_sync, (GLib.Variant("a{sv}", {"nat": GLib.Variant("s", "off")}),)),
+            (self.manager.call_pull_image_sync, (self.image, GLib.Variant("a{sv}", {"platform": GLib.Variant("u", 1)}))),
+        ]
+        for method, args in wrong:
+            with self.assertRaises(GLib.Error) as cm:
+                method(*args, None)
+            self.assertTrue(cm.exception.matches(Redway.error_quark(), Redway.Error.INVALID_ARGUMENT),
+                            "%s: %s" % (method.__name__, cm.exception.message))
+            self.assertIn("must be of type", cm.exception.message)
         c.call_delete_sync(GLib.Variant("a{sv}", {}), None)
         self.client.settle()
 
