@@ -742,12 +742,6 @@ rwd_container_recover (RwdContainer *self)
   op_free (op);
 }
 
-void
-rwd_container_start_detached (RwdContainer *self)
-{
-  enqueue (self, op_new (self, &start_op, NULL));
-}
-
 /* ---- D-Bus methods ---------------------------------------------------- */
 
 static void
@@ -1241,12 +1235,6 @@ rwd_container_sync (RwdContainer *self)
   redway_container_set_gpu_mode (iface, e->gpu_mode != NULL ? e->gpu_mode : "");
   redway_container_set_initialized (iface, e->initialized && !self->creating);
   redway_container_set_created_at (iface, (guint64) MAX (e->created_at, 0));
-}
-
-gboolean
-rwd_container_is_busy (RwdContainer *self)
-{
-  return self->busy || self->creating || !g_queue_is_empty (&self->ops);
 }
 
 void

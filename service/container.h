@@ -18,10 +18,6 @@ void rwd_container_sync (RwdContainer *self);
 /* Finds out whether the LXC container is running (after a daemon restart).
  * Synchronous: for startup, before the bus name is owned. */
 void rwd_container_recover (RwdContainer *self);
-/* Queues a start with no caller waiting (CreateContainer's "start" option). */
-void rwd_container_start_detached (RwdContainer *self);
-/* TRUE while the creation job runs or an operation is in flight. */
-gboolean rwd_container_is_busy (RwdContainer *self);
 void rwd_container_set_creating (RwdContainer *self, gboolean creating);
 /* Main thread, after the image pull of a CreateContainer job: defines the
  * LXC container (or cleans up on @pull_error) and completes @job. */

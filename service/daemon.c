@@ -115,12 +115,6 @@ rwd_daemon_new (GDBusConnection *connection, const RwdDaemonOptions *options, GE
   return g_steal_pointer (&self);
 }
 
-GDBusConnection *
-rwd_daemon_get_connection (RwdDaemon *self)
-{
-  return self->connection;
-}
-
 RwStore *
 rwd_daemon_get_store (RwdDaemon *self)
 {

@@ -28,7 +28,6 @@ typedef struct _RwdJob RwdJob;
 
 RwdDaemon *rwd_daemon_new (GDBusConnection *connection, const RwdDaemonOptions *options, GError **error);
 
-GDBusConnection *rwd_daemon_get_connection (RwdDaemon *daemon);
 RwStore *rwd_daemon_get_store (RwdDaemon *daemon);
 RwImageStore *rwd_daemon_get_image_store (RwdDaemon *daemon);
 RwdAuthority *rwd_daemon_get_authority (RwdDaemon *daemon);

@@ -139,14 +139,6 @@ rw_lxc_define (const gchar *lxcpath, const gchar *name,
   return TRUE;
 }
 
-gboolean
-rw_lxc_is_defined (const gchar *lxcpath, const gchar *name)
-{
-  g_autoptr(RwLxc) c = lxc_container_new (name, lxcpath);
-
-  return c != NULL && c->is_defined (c);
-}
-
 static RwLxcState
 parse_state (const char *s)
 {

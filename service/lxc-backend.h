@@ -24,7 +24,6 @@ typedef enum {
 /* Writes <lxcpath>/<name>/config from @config (replacing an old one). */
 gboolean rw_lxc_define (const gchar *lxcpath, const gchar *name,
                         const RwLxcConfig *config, GError **error);
-gboolean rw_lxc_is_defined (const gchar *lxcpath, const gchar *name);
 
 RwLxcState rw_lxc_get_state (const gchar *lxcpath, const gchar *name);
 

@@ -68,10 +68,6 @@ struct _RegistrySource {
   GThreadPool *pool;
   GHashTable *jobs;         /* digest -> BlobJob* */
   GPtrArray *layers;        /* LayerInfo*, from resolve() */
-  guint64 downloaded;
-  guint64 total;
-  RwProgressFunc progress;
-  gpointer progress_data;
 };
 
 static void registry_source_free (RwImageSource *source);
@@ -126,16 +122,6 @@ job_publish (BlobJob *job, goffset written, gboolean done, GError *error)
     g_error_free (error);
   g_cond_broadcast (&job->cond);
   g_mutex_unlock (&job->lock);
-}
-
-static void
-add_progress (RegistrySource *self, gsize n)
-{
-  g_mutex_lock (&self->lock);
-  self->downloaded += n;
-  if (self->progress != NULL)
-    self->progress (self->downloaded, self->total, self->progress_data);
-  g_mutex_unlock (&self->lock);
 }
 
 static gboolean
@@ -330,7 +316,6 @@ blob_job_run (gpointer data, gpointer user_data)
           rw_sha256_update (&sum, buf, (gsize) n);
           have += n;
           job_publish (job, have, FALSE, NULL);
-          add_progress (self, (gsize) n);
         }
 
       if (eof && job->size <= 0)
@@ -611,7 +596,6 @@ registry_source_resolve (RwImageSource *source,
   g_autofree gchar *digest = NULL;
   g_autoptr(RwManifest) manifest = NULL;
   g_autoptr(GPtrArray) layers = NULL;
-  guint64 total = 0;
 
   body = rw_registry_get_manifest (self->client, repo, rw_image_ref_get_reference (self->ref), &media_type,
                                    &digest, cancellable, error);
@@ -681,7 +665,6 @@ registry_source_resolve (RwImageSource *source,
       l->size = d->size;
       l->urls = g_strdupv (d->urls);
       g_ptr_array_add (layers, l);
-      total += (guint64) d->size;
     }
 
   config = rw_registry_get_blob (self->client, repo, manifest->config->digest, manifest->config->size, CONFIG_MAX,
@@ -693,7 +676,6 @@ registry_source_resolve (RwImageSource *source,
   if (self->layers != NULL)
     g_ptr_array_unref (self->layers);
   self->layers = g_steal_pointer (&layers);
-  self->total = total;
   g_mutex_unlock (&self->lock);
 
   *manifest_out = g_steal_pointer (&manifest);
@@ -787,27 +769,3 @@ rw_registry_source_new (RwRegistryClient *client,
   return &self->parent;
 }
 
-void
-rw_registry_source_set_progress (RwImageSource *source, RwProgressFunc progress, gpointer progress_data)
-{
-  RegistrySource *self = (RegistrySource *) source;
-
-  g_return_if_fail (source != NULL && source->free == registry_source_free);
-  g_mutex_lock (&self->lock);
-  self->progress = progress;
-  self->progress_data = progress_data;
-  g_mutex_unlock (&self->lock);
-}
-
-guint64
-rw_registry_source_get_downloaded (RwImageSource *source)
-{
-  RegistrySource *self = (RegistrySource *) source;
-  guint64 n;
-
-  g_return_val_if_fail (source != NULL && source->free == registry_source_free, 0);
-  g_mutex_lock (&self->lock);
-  n = self->downloaded;
-  g_mutex_unlock (&self->lock);
-  return n;
-}

@@ -123,11 +123,5 @@ RwImageSource *rw_registry_source_new (RwRegistryClient *client,
                                        const gchar      *platform,
                                        const gchar      *blob_dir,
                                        GError          **error);
-/* @progress is called from download threads (serialized) with the bytes
- * fetched from the network so far and the total of all layers. */
-void rw_registry_source_set_progress (RwImageSource *source,
-                                      RwProgressFunc progress,
-                                      gpointer       progress_data);
-guint64 rw_registry_source_get_downloaded (RwImageSource *source);
 
 G_END_DECLS
