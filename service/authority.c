@@ -137,19 +137,44 @@ on_authority_ready (GObject *source, GAsyncResult *res, gpointer data)
   run_polkit_check (check);
 }
 
+void
+rwd_caller_uid_async (GDBusMethodInvocation *invocation,
+                      GAsyncReadyCallback    callback,
+                      gpointer               user_data)
+{
+  g_dbus_connection_call (g_dbus_method_invocation_get_connection (invocation),
+                          "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                          "org.freedesktop.DBus", "GetConnectionUnixUser",
+                          g_variant_new ("(s)", g_dbus_method_invocation_get_sender (invocation)),
+                          G_VARIANT_TYPE ("(u)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL,
+                          callback, user_data);
+}
+
+gboolean
+rwd_caller_uid_finish (GDBusMethodInvocation *invocation,
+                       GAsyncResult          *result,
+                       guint                 *uid,
+                       GError               **error)
+{
+  g_autoptr(GVariant) ret =
+    g_dbus_connection_call_finish (g_dbus_method_invocation_get_connection (invocation), result, error);
+
+  if (ret == NULL)
+    return FALSE;
+  g_variant_get (ret, "(u)", uid);
+  return TRUE;
+}
+
 static void
 on_caller_uid (GObject *source, GAsyncResult *res, gpointer data)
 {
   Check *check = data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) ret = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res, &error);
 
-  if (ret == NULL)
+  if (!rwd_caller_uid_finish (check->invocation, res, &check->uid, NULL))
     {
       deny (check, _("Could not identify the caller"));
       return;
     }
-  g_variant_get (ret, "(u)", &check->uid);
   /* polkit always authorizes root; skip the round trip so root works even
    * where polkitd is not running. */
   if (check->uid == 0)
@@ -182,10 +207,5 @@ rwd_authority_check (RwdAuthority          *authority,
   check->user_data = user_data;
   check->user_data_free = user_data_free;
 
-  g_dbus_connection_call (g_dbus_method_invocation_get_connection (invocation),
-                          "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                          "org.freedesktop.DBus", "GetConnectionUnixUser",
-                          g_variant_new ("(s)", g_dbus_method_invocation_get_sender (invocation)),
-                          G_VARIANT_TYPE ("(u)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL,
-                          on_caller_uid, check);
+  rwd_caller_uid_async (invocation, on_caller_uid, check);
 }

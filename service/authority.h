@@ -24,6 +24,15 @@ typedef void (*RwdAuthorizedFunc) (GDBusMethodInvocation *invocation,
                                    guint                  caller_uid,
                                    gpointer               user_data);
 
+/* The uid of the caller of @invocation, asked from the bus. */
+void rwd_caller_uid_async (GDBusMethodInvocation *invocation,
+                           GAsyncReadyCallback    callback,
+                           gpointer               user_data);
+gboolean rwd_caller_uid_finish (GDBusMethodInvocation *invocation,
+                                GAsyncResult          *result,
+                                guint                 *uid,
+                                GError               **error);
+
 RwdAuthority *rwd_authority_new (void);
 void rwd_authority_free (RwdAuthority *authority);
 

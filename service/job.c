@@ -3,6 +3,7 @@
 
 #include <glib/gi18n-lib.h>
 
+#include "authority.h"
 #include "job.h"
 #include "redway-error.h"
 
@@ -47,9 +48,6 @@ rwd_job_init (RwdJob *self)
   self->context = g_main_context_ref_thread_default ();
   self->started_us = g_get_monotonic_time ();
   g_mutex_init (&self->lock);
-  /* Progress is pushed from worker threads; do not block them on D-Bus. */
-  g_dbus_interface_skeleton_set_flags (G_DBUS_INTERFACE_SKELETON (self),
-                                       G_DBUS_INTERFACE_SKELETON_FLAGS_HANDLE_METHOD_INVOCATIONS_IN_THREAD);
 }
 
 RwdJob *
@@ -135,40 +133,46 @@ rwd_job_complete (RwdJob *self, gboolean success, const gchar *message)
   redway_job_emit_completed (job, success, message != NULL ? message : "");
 }
 
+typedef struct {
+  RwdJob *job;
+  GDBusMethodInvocation *invocation;
+} CancelRequest;
+
+static void
+on_cancel_caller (GObject *source, GAsyncResult *res, gpointer data)
+{
+  CancelRequest *req = data;
+  RedwayJob *job = REDWAY_JOB (req->job);
+  guint caller = 0;
+
+  /* Only who started the job (or root) may cancel it. */
+  if (!rwd_caller_uid_finish (req->invocation, res, &caller, NULL) ||
+      (caller != 0 && caller != redway_job_get_started_by_uid (job)))
+    g_dbus_method_invocation_return_error_literal (req->invocation, REDWAY_ERROR, REDWAY_ERROR_NOT_AUTHORIZED,
+                                                   _("Only the user who started the job may cancel it"));
+  else if (!redway_job_get_cancelable (job) || redway_job_get_finished (job))
+    g_dbus_method_invocation_return_error_literal (req->invocation, REDWAY_ERROR, REDWAY_ERROR_INVALID_STATE,
+                                                   _("The job cannot be cancelled"));
+  else
+    {
+      g_cancellable_cancel (req->job->cancellable);
+      redway_job_complete_cancel (job, req->invocation);
+    }
+  g_object_unref (req->job);
+  g_object_unref (req->invocation);
+  g_free (req);
+}
+
 static gboolean
 handle_cancel (RedwayJob             *job,
                GDBusMethodInvocation *invocation,
                GVariant              *options)
 {
-  RwdJob *self = RWD_JOB (job);
-  uid_t caller = (uid_t) -1;
+  CancelRequest *req = g_new0 (CancelRequest, 1);
 
-  /* Only who started the job (or root) may cancel it. The bus gives the
-   * peer uid through GetConnectionUnixUser; this runs in a worker thread. */
-  {
-    g_autoptr(GVariant) ret =
-      g_dbus_connection_call_sync (g_dbus_method_invocation_get_connection (invocation),
-                                   "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                                   "org.freedesktop.DBus", "GetConnectionUnixUser",
-                                   g_variant_new ("(s)", g_dbus_method_invocation_get_sender (invocation)),
-                                   G_VARIANT_TYPE ("(u)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
-    if (ret != NULL)
-      g_variant_get (ret, "(u)", &caller);
-  }
-  if (caller != 0 && caller != redway_job_get_started_by_uid (job))
-    {
-      g_dbus_method_invocation_return_error_literal (invocation, REDWAY_ERROR, REDWAY_ERROR_NOT_AUTHORIZED,
-                                                     _("Only the user who started the job may cancel it"));
-      return TRUE;
-    }
-  if (!redway_job_get_cancelable (job) || redway_job_get_finished (job))
-    {
-      g_dbus_method_invocation_return_error_literal (invocation, REDWAY_ERROR, REDWAY_ERROR_INVALID_STATE,
-                                                     _("The job cannot be cancelled"));
-      return TRUE;
-    }
-  g_cancellable_cancel (self->cancellable);
-  redway_job_complete_cancel (job, invocation);
+  req->job = g_object_ref (RWD_JOB (job));
+  req->invocation = g_object_ref (invocation);
+  rwd_caller_uid_async (invocation, on_cancel_caller, req);
   return TRUE;
 }
 
