@@ -786,6 +786,9 @@ rw_image_store_remove (RwImageStore *store,
         return FALSE;
       }
   }
+  /* Out of images/ already: delete the (possibly huge) tree without holding
+   * the lock that lookups on the daemon's main loop take. */
+  g_clear_pointer (&locker, g_mutex_locker_free);
   rm_rf (trash);
   return TRUE;
 }
