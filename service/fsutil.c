@@ -11,53 +11,75 @@
 
 #include "fsutil.h"
 
-static int
-rm_rf_at (int dfd, const char *name)
+static gboolean
+remove_error (GError **error, int errsv, const gchar *name)
 {
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+               _("Cannot remove %s: %s"), name, g_strerror (errsv));
+  return FALSE;
+}
+
+static gboolean
+rm_rf_at (int dfd, const char *name, guint depth, GError **error)
+{
+  g_autoptr(GPtrArray) names = NULL;
   struct stat st;
-  int fd;
-  DIR *dir;
   struct dirent *de;
-  int ret = 0;
+  DIR *dir;
+  int fd;
+  gboolean ok = TRUE;
 
   if (fstatat (dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-    return errno == ENOENT ? 0 : -errno;
+    return errno == ENOENT ? TRUE : remove_error (error, errno, name);
   if (!S_ISDIR (st.st_mode))
-    return unlinkat (dfd, name, 0) < 0 && errno != ENOENT ? -errno : 0;
+    return unlinkat (dfd, name, 0) == 0 || errno == ENOENT ? TRUE : remove_error (error, errno, name);
+  if (depth > RW_RM_MAX_DEPTH)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   _("Cannot remove %s: the directory tree is deeper than %d levels"),
+                   name, RW_RM_MAX_DEPTH);
+      return FALSE;
+    }
 
   fd = openat (dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0)
-    return -errno;
+    return remove_error (error, errno, name);
   dir = fdopendir (fd);
   if (dir == NULL)
     {
       int errsv = errno;
       close (fd);
-      return -errsv;
+      return remove_error (error, errsv, name);
     }
+  /* Collect first: removing entries while reading the stream may skip some. */
+  names = g_ptr_array_new_with_free_func (g_free);
   while ((de = readdir (dir)) != NULL)
-    {
-      if (g_str_equal (de->d_name, ".") || g_str_equal (de->d_name, ".."))
-        continue;
-      ret = rm_rf_at (dirfd (dir), de->d_name);
-      if (ret < 0)
-        break;
-    }
+    if (!g_str_equal (de->d_name, ".") && !g_str_equal (de->d_name, ".."))
+      g_ptr_array_add (names, g_strdup (de->d_name));
+  if ((st.st_mode & 0700) != 0700)
+    fchmod (dirfd (dir), st.st_mode | 0700);
+  for (guint i = 0; ok && i < names->len; i++)
+    ok = rm_rf_at (dirfd (dir), names->pdata[i], depth + 1, error);
   closedir (dir);
-  if (ret < 0)
-    return ret;
-  return unlinkat (dfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT ? -errno : 0;
+  if (!ok)
+    return FALSE;
+  if (unlinkat (dfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+    return remove_error (error, errno, name);
+  return TRUE;
+}
+
+gboolean
+rw_rm_rf_at (int dirfd, const gchar *name, GError **error)
+{
+  return rm_rf_at (dirfd, name, 0, error);
 }
 
 gboolean
 rw_rm_rf (const gchar *path, GError **error)
 {
-  int r = rm_rf_at (AT_FDCWD, path);
-
-  if (r < 0)
+  if (!rm_rf_at (AT_FDCWD, path, 0, error))
     {
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (-r),
-                   _("Cannot remove %s: %s"), path, g_strerror (-r));
+      g_prefix_error (error, "%s: ", path);
       return FALSE;
     }
   return TRUE;

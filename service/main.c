@@ -5,6 +5,7 @@
 #include <glib/gi18n-lib.h>
 #include <locale.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include "daemon.h"
 #include "redway-client.h"
@@ -98,6 +99,16 @@ main (int argc, char **argv)
 
   /* Writes to a client that went away must not kill the service. */
   signal (SIGPIPE, SIG_IGN);
+  /* Removing a tree (a container's overlay, an image, a whiteout) holds an
+   * fd per directory level, up to RW_RM_MAX_DEPTH; 1024 is not enough. */
+  {
+    struct rlimit rl;
+    if (getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max)
+      {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit (RLIMIT_NOFILE, &rl);
+      }
+  }
   (void) redway_error_quark ();
 
   connection = g_bus_get_sync (G_BUS_TYPE_SYSTEM, NULL, &error);

@@ -23,12 +23,13 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
+#include "fsutil.h"
 #include "images/image-store.h"
 #include "images/layer.h"
 #include "images/oci-json.h"
 #include "images/sha256.h"
 
-#define MAX_RM_DEPTH 4096
+#define MAX_DU_DEPTH 4096
 #define STALE_TMP_AGE_US (24 * G_TIME_SPAN_HOUR)
 
 struct _RwImageStore {
@@ -65,65 +66,18 @@ rw_image_unref (RwImage *image)
 
 /* ---- fs helpers ----------------------------------------------------------- */
 
-/* Recursive removal by fd; never follows symlinks, never crosses into
- * anything but real directories. */
-static gboolean
-rm_rf_at (int parent_fd, const char *name, int depth)
-{
-  struct stat st;
-  int fd;
-  DIR *d;
-  struct dirent *de;
-  g_autoptr(GPtrArray) names = NULL;
-  gboolean ok = TRUE;
-
-  if (fstatat (parent_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-    return errno == ENOENT;
-  if (!S_ISDIR (st.st_mode))
-    return unlinkat (parent_fd, name, 0) == 0 || errno == ENOENT;
-  if (depth > MAX_RM_DEPTH)
-    return FALSE;
-
-  fd = openat (parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0)
-    return FALSE;
-  d = fdopendir (fd);
-  if (d == NULL)
-    {
-      close (fd);
-      return FALSE;
-    }
-  names = g_ptr_array_new_with_free_func (g_free);
-  while ((de = readdir (d)) != NULL)
-    if (strcmp (de->d_name, ".") != 0 && strcmp (de->d_name, "..") != 0)
-      g_ptr_array_add (names, g_strdup (de->d_name));
-  /* Dirs from images can be 0555; we own them. */
-  if ((st.st_mode & 0700) != 0700)
-    fchmod (dirfd (d), 0700);
-  for (guint i = 0; i < names->len; i++)
-    ok &= rm_rf_at (dirfd (d), names->pdata[i], depth + 1);
-  closedir (d);
-
-  if (unlinkat (parent_fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-    ok = FALSE;
-  return ok;
-}
-
+/* Callers clean up after a failure or a removal: they can only warn. */
 static gboolean
 rm_rf (const char *path)
 {
-  g_autofree char *dirname = g_path_get_dirname (path);
-  g_autofree char *basename = g_path_get_basename (path);
-  int dfd = open (dirname, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  gboolean ok;
+  g_autoptr(GError) error = NULL;
 
-  if (dfd < 0)
-    return errno == ENOENT;
-  ok = rm_rf_at (dfd, basename, 0);
-  close (dfd);
-  if (!ok)
-    g_warning ("Could not completely remove %s", path);
-  return ok;
+  if (!rw_rm_rf (path, &error))
+    {
+      g_warning ("Could not completely remove %s", error->message);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 /* Bytes of regular files (hardlinks counted once) and symlinks. */
@@ -135,7 +89,7 @@ du_at (int dir_fd, GHashTable *seen, int depth)
   struct dirent *de;
   int fd;
 
-  if (depth > MAX_RM_DEPTH)
+  if (depth > MAX_DU_DEPTH)
     return 0;
   fd = openat (dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0 || (d = fdopendir (fd)) == NULL)

@@ -36,6 +36,7 @@
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 
+#include "fsutil.h"
 #include "images/layer.h"
 #include "images/sha256.h"
 
@@ -96,57 +97,6 @@ set_hostile_error (GError **error, const char *path, const char *why)
   g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                _("Layer: refusing entry “%s”: %s"), path, why);
   return FALSE;
-}
-
-/* Remove @name in @dirfd, recursively, never following symlinks. */
-static gboolean
-rm_rf_at (int dirfd, const char *name, int depth, GError **error)
-{
-  struct stat st;
-  autofd int fd = -1;
-  DIR *d;
-  struct dirent *de;
-  g_autoptr(GPtrArray) names = NULL;
-
-  if (fstatat (dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-    {
-      if (errno == ENOENT)
-        return TRUE;
-      return set_errno_error (error, errno, "stat", name);
-    }
-  if (!S_ISDIR (st.st_mode))
-    {
-      if (unlinkat (dirfd, name, 0) < 0 && errno != ENOENT)
-        return set_errno_error (error, errno, "remove", name);
-      return TRUE;
-    }
-  if (depth > MAX_REMOVE_DEPTH)
-    return set_hostile_error (error, name, _("directory tree too deep"));
-
-  fd = openat (dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0)
-    return set_errno_error (error, errno, "open", name);
-
-  /* Collect first: removing while iterating a DIR stream may skip entries. */
-  d = fdopendir (dup (fd));
-  if (d == NULL)
-    return set_errno_error (error, errno, "read directory", name);
-  names = g_ptr_array_new_with_free_func (g_free);
-  while ((de = readdir (d)) != NULL)
-    {
-      if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
-        continue;
-      g_ptr_array_add (names, g_strdup (de->d_name));
-    }
-  closedir (d);
-
-  for (guint i = 0; i < names->len; i++)
-    if (!rm_rf_at (fd, names->pdata[i], depth + 1, error))
-      return FALSE;
-
-  if (unlinkat (dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-    return set_errno_error (error, errno, "remove", name);
-  return TRUE;
 }
 
 /* ---- SHA-256 on a helper thread ------------------------------------------ */
@@ -586,7 +536,7 @@ remove_existing (Apply *ap, int parentfd, const char *name, const char *path, GE
     }
   if (!S_ISREG (st.st_mode))
     ap->cache_stale = TRUE;
-  return rm_rf_at (parentfd, name, 0, error);
+  return rw_rm_rf_at (parentfd, name, error);
 }
 
 static gboolean
@@ -934,7 +884,7 @@ opaque_clear (Apply *ap, int dirfd, const char *dirpath, int depth, GError **err
 
       if (!g_hash_table_contains (ap->written, child_path))
         {
-          if (!rm_rf_at (fd, child, 0, error))
+          if (!rw_rm_rf_at (fd, child, error))
             return FALSE;
           continue;
         }
@@ -998,7 +948,7 @@ apply_whiteout (Apply *ap, const char *parent, const char *name, const char *pat
     /* Whiteouts only hide lower layers, not what this layer wrote. */
     if (g_hash_table_contains (ap->written, victim_path))
       return TRUE;
-    return rm_rf_at (parentfd, victim, 0, error);
+    return rw_rm_rf_at (parentfd, victim, error);
   }
 }
 

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <fcntl.h>
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+
+static gchar *
+make_tmp (void)
+{
+  gchar *dir = g_dir_make_tmp ("redway-fsutil-XXXXXX", NULL);
+
+  g_assert_nonnull (dir);
+  return dir;
+}
+
+static void
+test_removes_without_following_symlinks (void)
+{
+  g_autofree gchar *base = make_tmp ();
+  g_autofree gchar *tree = g_build_filename (base, "tree", NULL);
+  g_autofree gchar *outside = g_build_filename (base, "outside", NULL);
+  g_autofree gchar *keep = g_build_filename (outside, "keep", NULL);
+  g_autofree gchar *sub = g_build_filename (tree, "ro", NULL);
+  g_autofree gchar *file = g_build_filename (sub, "f", NULL);
+  g_autofree gchar *link = g_build_filename (tree, "link", NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpint (g_mkdir_with_parents (sub, 0755), ==, 0);
+  g_assert_cmpint (g_mkdir_with_parents (outside, 0755), ==, 0);
+  g_assert_true (g_file_set_contents (keep, "x", -1, NULL));
+  g_assert_true (g_file_set_contents (file, "x", -1, NULL));
+  g_assert_cmpint (symlink (outside, link), ==, 0);
+  /* Images carry read-only directories. */
+  g_assert_cmpint (chmod (sub, 0555), ==, 0);
+
+  g_assert_true (rw_rm_rf (tree, &error));
+  g_assert_no_error (error);
+  g_assert_false (g_file_test (tree, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (keep, G_FILE_TEST_IS_REGULAR));
+  /* Missing is not an error. */
+  g_assert_true (rw_rm_rf (tree, &error));
+  g_assert_no_error (error);
+
+  g_assert_true (rw_rm_rf (base, NULL));
+}
+
+static void
+test_depth_bound (void)
+{
+  g_autofree gchar *base = make_tmp ();
+  g_autoptr(GError) error = NULL;
+  struct rlimit rl;
+  int fd = open (base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+  /* One fd per level: let the bound, not EMFILE, stop the walk. */
+  g_assert_cmpint (getrlimit (RLIMIT_NOFILE, &rl), ==, 0);
+  if (rl.rlim_max < RW_RM_MAX_DEPTH + 64)
+    {
+      g_test_skip ("RLIMIT_NOFILE too low for this test");
+      close (fd);
+      return;
+    }
+  rl.rlim_cur = rl.rlim_max;
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &rl), ==, 0);
+
+  /* A container can nest directories beyond PATH_MAX: build with *at(). */
+  g_assert_cmpint (mkdirat (fd, "deep", 0755), ==, 0);
+  {
+    int cur = openat (fd, "deep", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    for (int i = 0; i < RW_RM_MAX_DEPTH + 10; i++)
+      {
+        int next;
+        g_assert_cmpint (mkdirat (cur, "d", 0755), ==, 0);
+        next = openat (cur, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        g_assert_cmpint (next, >=, 0);
+        close (cur);
+        cur = next;
+      }
+    close (cur);
+  }
+
+  g_assert_false (rw_rm_rf_at (fd, "deep", &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  close (fd);
+  {
+    const gchar *argv[] = { "rm", "-rf", base, NULL };
+    g_assert_true (g_spawn_sync (NULL, (gchar **) argv, NULL, G_SPAWN_SEARCH_PATH,
+                                 NULL, NULL, NULL, NULL, NULL, NULL));
+  }
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/fsutil/rm-rf", test_removes_without_following_symlinks);
+  g_test_add_func ("/fsutil/depth-bound", test_depth_bound);
+  return g_test_run ();
+}
