@@ -864,20 +864,6 @@ exec_request_free (ExecRequest *req)
   g_free (req);
 }
 
-static gchar **
-merge_env (const gchar * const *extra)
-{
-  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
-
-  if (extra == NULL || extra[0] == NULL)
-    return NULL;
-  g_strv_builder_add (b, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/system/bin:/system/xbin:/vendor/bin");
-  g_strv_builder_add (b, "TERM=xterm-256color");
-  g_strv_builder_add (b, "HOME=/root");
-  g_strv_builder_addv (b, (const gchar **) extra);
-  return g_strv_builder_end (b);
-}
-
 static void
 reap_child (GPid pid, gint status, gpointer data)
 {
@@ -964,15 +950,9 @@ exec_request_new (RwdContainer *self, GDBusMethodInvocation *invocation)
 static gboolean
 exec_request_read_options (ExecRequest *req, GVariant *options, GError **error)
 {
-  g_autofree const gchar **env = NULL;
-
-  if (!rwd_option_get (options, "tty", "b", &req->tty, error) ||
-      !rwd_option_get (options, "cwd", "s", &req->cwd, error) ||
-      !rwd_option_get (options, "env", "^a&s", &env, error))
-    return FALSE;
-  if (env != NULL)
-    req->env = merge_env (env);
-  return TRUE;
+  return rwd_option_get (options, "tty", "b", &req->tty, error) &&
+         rwd_option_get (options, "cwd", "s", &req->cwd, error) &&
+         rwd_option_get (options, "env", "^as", &req->env, error);
 }
 
 static gboolean

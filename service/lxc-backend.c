@@ -421,20 +421,28 @@ shell_exec (void *data)
   _exit (127);
 }
 
+/* A clean environment for attached commands: these defaults (PATH covers
+ * Linux and Android layouts), then @env, whose entries win. @env_out holds
+ * the merged list and must outlive the attach call. */
 static void
-attach_options_init (lxc_attach_options_t *opts, const gchar * const *env, const gchar *cwd)
+attach_options_init (lxc_attach_options_t *opts, const gchar * const *env, const gchar *cwd,
+                     GStrv *env_out)
 {
-  static char *default_env[] = {
-    (char *) "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/system/bin:/system/xbin:/vendor/bin",
-    (char *) "TERM=xterm-256color",
-    (char *) "HOME=/root",
-    NULL
-  };
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
   lxc_attach_options_t defaults = LXC_ATTACH_OPTIONS_DEFAULT;
+
+  g_strv_builder_add (b, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:"
+                         "/system/bin:/system/xbin:/vendor/bin");
+  g_strv_builder_add (b, "TERM=xterm-256color");
+  g_strv_builder_add (b, "HOME=/root");
+  if (env != NULL)
+    g_strv_builder_addv (b, (const gchar **) env);
+  g_strfreev (*env_out);
+  *env_out = g_strv_builder_end (b);
 
   *opts = defaults;
   opts->env_policy = LXC_ATTACH_CLEAR_ENV;
-  opts->extra_env_vars = env != NULL ? (char **) env : default_env;
+  opts->extra_env_vars = *env_out;
   opts->initial_cwd = (char *) cwd;
 }
 
@@ -445,6 +453,7 @@ rw_lxc_open_shell (const gchar *lxcpath, const gchar *name,
 {
   g_autoptr(RwLxc) c = open_container (lxcpath, name, TRUE, error);
   lxc_attach_options_t opts;
+  g_auto(GStrv) attach_env = NULL;
   ShellPayload payload = { argv, tty, argv == NULL || argv[0] == NULL };
   int host_fd = -1, child_fd = -1;
   pid_t pid = -1;
@@ -465,7 +474,7 @@ rw_lxc_open_shell (const gchar *lxcpath, const gchar *name,
 
       if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0)
         {
-          attach_options_init (&opts, env, NULL);
+          attach_options_init (&opts, env, NULL, &attach_env);
           opts.stdin_fd = opts.stdout_fd = opts.stderr_fd = sv[1];
           payload.container_pty = TRUE;
           if (c->attach (c, shell_exec, &payload, &opts, &pid) == 0)
@@ -505,7 +514,7 @@ rw_lxc_open_shell (const gchar *lxcpath, const gchar *name,
       child_fd = sv[1];
     }
 
-  attach_options_init (&opts, env, NULL);
+  attach_options_init (&opts, env, NULL, &attach_env);
   opts.stdin_fd = opts.stdout_fd = opts.stderr_fd = child_fd;
   if (c->attach (c, shell_exec, &payload, &opts, &pid) < 0)
     {
@@ -558,6 +567,7 @@ rw_lxc_exec (const gchar *lxcpath, const gchar *name,
   g_autoptr(GByteArray) out = g_byte_array_new ();
   g_autoptr(GByteArray) err = g_byte_array_new ();
   lxc_attach_options_t opts;
+  g_auto(GStrv) attach_env = NULL;
   ShellPayload payload = { argv, FALSE, FALSE };
   int in_pipe[2] = { -1, -1 }, out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 };
   const guint8 *in_buf = NULL;
@@ -585,7 +595,7 @@ rw_lxc_exec (const gchar *lxcpath, const gchar *name,
       goto out;
     }
 
-  attach_options_init (&opts, env, cwd);
+  attach_options_init (&opts, env, cwd, &attach_env);
   opts.stdin_fd = in_pipe[0];
   opts.stdout_fd = out_pipe[1];
   opts.stderr_fd = err_pipe[1];

@@ -104,6 +104,13 @@ class PythonLifecycle(harness.EnvTestCase):
         self.assertIn(("inet %s/24 brd %s.255" % (c.props.addresses[0], harness.NET_PREFIX)).encode(), bytes(out))
         status, out, _ = c.call_exec_sync(["ping", "-c1", "-W5", harness.NET_PREFIX + ".1"], GLib.Variant("a{sv}", {}), None)
         self.assertEqual(status, 0, bytes(out))
+        # A clean environment: redway's defaults, then the caller's entries, which win.
+        env = GLib.Variant("a{sv}", {"env": GLib.Variant("as", ["GREETING=hi", "HOME=/tmp"])})
+        status, out, _ = c.call_exec_sync(["sh", "-c", "echo $GREETING $HOME $TERM; echo $PATH"], env, None)
+        self.assertEqual(status, 0)
+        first, path = bytes(out).decode().splitlines()
+        self.assertEqual(first, "hi /tmp xterm-256color")
+        self.assertIn("/bin", path.split(":"))
         status, out, err = c.call_exec_sync(["hostname"], GLib.Variant("a{sv}", {}), None)
 
         self.client.settle()
