@@ -10,6 +10,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "demo.sh: run as root" >&2; exit 2; }
 
+# Every failing step says which one it was (set -e alone exits silently).
+trap 'echo "demo.sh: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
+
+# PID of the process owning org.redway.Redway1 on the system bus, or nothing.
+name_owner_pid() {
+  busctl --system call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus \
+    GetConnectionUnixProcessID s org.redway.Redway1 2>/dev/null | awk '$1 == "u" { print $2 }' || true
+}
+
 IMAGE="${1:-}"
 NAME="${2:-demo}"
 
@@ -32,23 +41,32 @@ if [ -d /run/systemd/system ]; then
   systemctl restart redwayd
 else
   # No systemd (e.g. a container): run the system bus ourselves if needed.
-  if [ ! -S /run/dbus/system_bus_socket ]; then
+  if dbus-send --system --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+       org.freedesktop.DBus.ReloadConfig >/dev/null 2>&1; then
+    :   # a bus is running and has now read redway's bus policy
+  else
+    # None answers (never started, or left over from one that died).
+    rm -f /run/dbus/pid /run/dbus/system_bus_socket
     mkdir -p /run/dbus
     dbus-daemon --system --fork
-  else
-    dbus-send --system --type=method_call --dest=org.freedesktop.DBus / org.freedesktop.DBus.ReloadConfig || true
   fi
   mkdir -p /var/log/redway
   setsid /usr/lib/redway/redwayd --replace >>/var/log/redway/redwayd.log 2>&1 < /dev/null &
   new_pid=$!
-  # An older instance may still own the name: wait for the new one to take it.
+  # An older instance may still own the name: wait until the new one has it.
+  # (A failing lookup is normal before anyone owns the name: never let it
+  # end the script under `set -e`.)
+  owned=0
   for _ in $(seq 300); do
-    owner=$(gdbus call --system --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
-              --method org.freedesktop.DBus.GetConnectionUnixProcessID org.redway.Redway1 2>/dev/null | tr -dc 0-9)
-    [ "$owner" = "$new_pid" ] && break
-    kill -0 "$new_pid" 2>/dev/null || { echo "redwayd failed to start; see /var/log/redway/redwayd.log" >&2; exit 1; }
+    [ "$(name_owner_pid)" = "$new_pid" ] && { owned=1; break; }
+    kill -0 "$new_pid" 2>/dev/null || break
     sleep 0.1
   done
+  if [ "$owned" != 1 ]; then
+    echo "demo.sh: redwayd did not take the name org.redway.Redway1; the end of /var/log/redway/redwayd.log:" >&2
+    tail -n 20 /var/log/redway/redwayd.log >&2 || true
+    exit 1
+  fi
 fi
 gdbus wait --system --timeout 30 org.redway.Redway1
 
