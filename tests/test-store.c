@@ -3,7 +3,11 @@
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include "fsutil.h"
 #include "store.h"
 
 typedef struct {
@@ -22,11 +26,10 @@ fixture_setup (Fixture *f, gconstpointer data)
 static void
 fixture_teardown (Fixture *f, gconstpointer data)
 {
-  g_autofree gchar *bak = g_strconcat (f->path, ".v1.bak", NULL);
+  g_autoptr(GError) error = NULL;
 
-  g_unlink (f->path);
-  g_unlink (bak);
-  g_rmdir (f->dir);
+  /* Whatever a test left (backups, temporary files of killed saves). */
+  g_assert_true (rw_rm_rf (f->dir, &error));
   g_free (f->path);
   g_free (f->dir);
 }
@@ -143,7 +146,8 @@ test_legacy_migration (Fixture *f, gconstpointer data)
     "{\"lxc_ready\": true, \"container_name\": \"myandroid\","
     " \"image_url\": \"docker://redroid/redroid:11.0.0-latest\","
     " \"data_path\": \"/srv/android\", \"log_file\": \"/var/log/android.log\","
-    " \"gpu_mode\": \"guest\", \"initialized\": true}";
+    " \"gpu_mode\": \"guest\", \"initialized\": true,"
+    " \"legacy_future\": {\"kept\": [1, 2]}}";
   RwStoreEntry *e;
 
   write_file (f->path, legacy);
@@ -166,6 +170,137 @@ test_legacy_migration (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
   g_assert_nonnull (strstr (saved, "\"containers\""));
   g_assert_null (strstr (saved, "container_name"));
+
+  /* A top-level key the migration does not know survives it, at the top level. */
+  {
+    g_autoptr(JsonParser) parser = json_parser_new ();
+    JsonObject *root;
+    JsonNode *kept;
+
+    g_assert_true (json_parser_load_from_data (parser, saved, -1, &error));
+    root = json_node_get_object (json_parser_get_root (parser));
+    kept = json_object_get_member (root, "legacy_future");
+    g_assert_nonnull (kept);
+    g_assert_true (JSON_NODE_HOLDS_OBJECT (kept));
+    g_assert_cmpuint (json_array_get_length (json_object_get_array_member (json_node_get_object (kept), "kept")), ==, 2);
+  }
+}
+
+static RwStore *
+big_store (const gchar *path, const gchar *image, guint n)
+{
+  g_autoptr(GError) error = NULL;
+  RwStore *store = rw_store_load (path, &error);
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree gchar *name = g_strdup_printf ("c%05u", i);
+      RwStoreEntry *e = rw_store_entry_new (name);
+
+      e->image_url = g_strdup (image);
+      e->data_path = g_strdup_printf ("/var/lib/redway/data/%s", name);
+      e->log_file = g_strdup_printf ("/var/lib/redway/containers/%s/console.log", name);
+      g_hash_table_replace (store->containers, e->name, e);
+    }
+  return store;
+}
+
+/* A save replaces the file by rename(): whoever holds the old inode (a hard
+ * link, an open fd, a reader) keeps the old bytes, complete. */
+static void
+test_save_replaces_by_rename (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RwStore) first = big_store (f->path, "oci:/first:latest", 10);
+  g_autoptr(RwStore) second = NULL;
+  g_autofree gchar *old_link = g_build_filename (f->dir, "old-link", NULL);
+  g_autofree gchar *before = NULL;
+  g_autofree gchar *via_link = NULL;
+  g_autofree gchar *after = NULL;
+  struct stat st_old, st_new;
+
+  g_assert_true (rw_store_save (first, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_get_contents (f->path, &before, NULL, NULL));
+  g_assert_cmpint (link (f->path, old_link), ==, 0);
+  g_assert_cmpint (g_stat (f->path, &st_old), ==, 0);
+
+  second = big_store (f->path, "oci:/second:latest", 20);
+  g_assert_true (rw_store_save (second, &error));
+  g_assert_no_error (error);
+
+  g_assert_true (g_file_get_contents (old_link, &via_link, NULL, NULL));
+  g_assert_true (g_strcmp0 (via_link, before) == 0);  /* the old bytes, whole */
+  g_assert_true (g_file_get_contents (f->path, &after, NULL, NULL));
+  g_assert_nonnull (strstr (after, "oci:/second:latest"));
+  g_assert_cmpint (g_stat (f->path, &st_new), ==, 0);
+  g_assert_cmpuint (st_new.st_ino, !=, st_old.st_ino);
+  g_assert_cmpuint (st_new.st_mode & 0777, ==, 0600);
+  g_unlink (old_link);
+}
+
+/* kill -9 in the middle of saves leaves the old or the new file, whole. A
+ * child saves two large stores in turn as fast as it can and is killed at
+ * a random moment, many times. */
+static void
+test_save_crash_consistent (Fixture *f, gconstpointer data)
+{
+  guint rounds = 25;
+
+  for (guint round = 0; round < rounds; round++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(RwStore) loaded = NULL;
+      int status;
+      pid_t pid;
+      int ready[2];
+      char c;
+
+      g_assert_cmpint (pipe (ready), ==, 0);
+      pid = fork ();
+      g_assert_cmpint (pid, >=, 0);
+      if (pid == 0)
+        {
+          g_autoptr(RwStore) a = big_store (f->path, "oci:/a:latest", 1500);
+          g_autoptr(RwStore) b = big_store (f->path, "oci:/b:latest", 1000);
+
+          close (ready[0]);
+          if (write (ready[1], "x", 1) != 1)
+            _exit (1);
+          for (guint i = 0;; i++)
+            if (!rw_store_save (i % 2 ? b : a, NULL))
+              _exit (2);
+        }
+      close (ready[1]);
+      g_assert_cmpint (read (ready[0], &c, 1), ==, 1);
+      close (ready[0]);
+      g_usleep (g_random_int_range (1000, 60000));
+      kill (pid, SIGKILL);
+      g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+      g_assert_true (WIFSIGNALED (status));
+
+      if (!g_file_test (f->path, G_FILE_TEST_EXISTS))
+        continue;     /* killed before the first rename: no file, no damage */
+      loaded = rw_store_load (f->path, &error);
+      g_assert_no_error (error);
+      g_assert_nonnull (loaded);
+      g_assert_true (g_hash_table_size (loaded->containers) == 1500 ||
+                     g_hash_table_size (loaded->containers) == 1000);
+    }
+
+  /* Temporary files of killed saves are not the state file; remove them. */
+  {
+    g_autoptr(GDir) dir = g_dir_open (f->dir, 0, NULL);
+    const gchar *name;
+
+    while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+      if (g_str_has_prefix (name, "state.json."))
+        {
+          g_autofree gchar *p = g_build_filename (f->dir, name, NULL);
+          g_unlink (p);
+        }
+  }
 }
 
 static void
@@ -206,6 +341,8 @@ main (int argc, char **argv)
   g_test_add ("/store/roundtrip", Fixture, NULL, fixture_setup, test_roundtrip, fixture_teardown);
   g_test_add ("/store/seed-format", Fixture, NULL, fixture_setup, test_seed_format_and_unknown_keys, fixture_teardown);
   g_test_add ("/store/legacy-migration", Fixture, NULL, fixture_setup, test_legacy_migration, fixture_teardown);
+  g_test_add ("/store/save-replaces-by-rename", Fixture, NULL, fixture_setup, test_save_replaces_by_rename, fixture_teardown);
+  g_test_add ("/store/save-crash-consistent", Fixture, NULL, fixture_setup, test_save_crash_consistent, fixture_teardown);
   g_test_add ("/store/corrupt-kept", Fixture, NULL, fixture_setup, test_corrupt_kept, fixture_teardown);
   return g_test_run ();
 }
