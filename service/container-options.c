@@ -5,6 +5,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "container-options.h"
+#include "profiles/profile.h"
 
 static const gchar *uint_keys[] = { "width", "height", "dpi", "fps", NULL };
 static const gchar *string_keys[] = {
@@ -24,7 +25,8 @@ is_valid_env (const gchar *kv)
 {
   const gchar *eq = strchr (kv, '=');
 
-  if (eq == NULL || eq == kv || strchr (kv, '\n') != NULL)
+  /* A newline or any control character would forge LXC config lines. */
+  if (eq == NULL || eq == kv || rw_profile_has_control_chars (kv))
     return FALSE;
   for (const gchar *p = kv; p < eq; p++)
     if (!g_ascii_isalnum (*p) && *p != '_')

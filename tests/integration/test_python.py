@@ -3,6 +3,7 @@
 """The container lifecycle through PyGObject and the uninstalled Redway-1.0 typelib."""
 import os
 import select
+import shutil
 
 import harness
 
@@ -88,7 +89,13 @@ class PythonLifecycle(harness.EnvTestCase):
         self.assertTrue(os.path.isdir(c.props.data_path))
 
         states = []
-        c.connect("state-changed", lambda _c, old, new: states.append((old, new)))
+        seen_in_handler = []
+
+        def on_state_changed(_c, old, new):
+            states.append((old, new))
+            # The State property already holds the new value when the signal arrives.
+            seen_in_handler.append((new, c.props.state))
+        c.connect("state-changed", on_state_changed)
 
         c.call_start_sync(GLib.Variant("a{sv}", {}), None)
 
@@ -143,6 +150,19 @@ class PythonLifecycle(harness.EnvTestCase):
         self.assertEqual(states, [("stopped", "starting"), ("starting", "running"),
                                   ("running", "frozen"), ("frozen", "running"),
                                   ("running", "stopping"), ("stopping", "stopped")])
+
+        # Restart goes through every state once more.
+        c.call_start_sync(GLib.Variant("a{sv}", {}), None)
+        c.call_restart_sync(GLib.Variant("a{sv}", {}), None)
+        c.call_stop_sync(GLib.Variant("a{sv}", {"force": GLib.Variant("b", True)}), None)
+        wait_until(lambda: len(states) >= 13)
+        self.assertEqual(states[6:], [("stopped", "starting"), ("starting", "running"),
+                                      ("running", "stopping"), ("stopping", "starting"),
+                                      ("starting", "running"), ("running", "stopping"),
+                                      ("stopping", "stopped")])
+        self.assertEqual(len(seen_in_handler), len(states))
+        for new, prop in seen_in_handler:
+            self.assertEqual(prop, new, "State read in the StateChanged handler")
 
         data_path = c.props.data_path
         c.call_delete_sync(GLib.Variant("a{sv}", {}), None)
@@ -199,6 +219,47 @@ class PythonLifecycle(harness.EnvTestCase):
             self.assertIn("must be of type", cm.exception.message)
         c.call_delete_sync(GLib.Variant("a{sv}", {}), None)
         self.client.settle()
+
+    def test_delete_rules(self):
+        c = self.create("py6")
+        data = c.props.data_path
+        with open(os.path.join(data, "keepme"), "w") as f:
+            f.write("precious")
+        c.call_start_sync(GLib.Variant("a{sv}", {}), None)
+        self.client.settle()
+        pid = c.props.pid
+
+        # A running container is not deleted without force.
+        with self.assertRaises(GLib.Error) as cm:
+            c.call_delete_sync(GLib.Variant("a{sv}", {}), None)
+        self.assertTrue(cm.exception.matches(Redway.error_quark(), Redway.Error.INVALID_STATE), cm.exception.message)
+        self.client.settle()
+        self.assertEqual(c.props.state, "running")
+        self.assertTrue(os.path.exists("/proc/%d" % pid))
+        self.assertIsNotNone(self.client.get_container("py6"))
+        self.assertIn("py6", harness.Env.state_file(self.env)["containers"])
+
+        # force stops it; keep_data leaves the data directory as it was.
+        c.call_delete_sync(GLib.Variant("a{sv}", {"force": GLib.Variant("b", True),
+                                                  "keep_data": GLib.Variant("b", True)}), None)
+        self.client.settle()
+        self.assertIsNone(self.client.get_container("py6"))
+        self.assertFalse(os.path.exists("/proc/%d" % pid))
+        self.assertNotIn("py6", harness.Env.state_file(self.env)["containers"])
+        with open(os.path.join(data, "keepme")) as f:
+            self.assertEqual(f.read(), "precious")
+        shutil.rmtree(data)
+
+    def test_env_control_characters_refused(self):
+        for bad in ["A=x\ny", "A=x\ry", "A=\x1b[0m", "NEW\nLINE=1"]:
+            with self.assertRaises(GLib.Error) as cm:
+                self.manager.call_create_container_sync(
+                    "py7", self.image, GLib.Variant("a{sv}", {"env": GLib.Variant("as", [bad])}), None)
+            self.assertTrue(cm.exception.matches(Redway.error_quark(), Redway.Error.INVALID_ARGUMENT),
+                            "%r: %s" % (bad, cm.exception.message))
+            self.client.settle()
+            self.assertIsNone(self.client.get_container("py7"))
+        self.assertNotIn("py7", harness.Env.state_file(self.env)["containers"])
 
     def open_fd(self, method, options):
         handle, fd_list = method(GLib.Variant("a{sv}", options), None, None)
