@@ -14,7 +14,9 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <gio/gio.h>
+#include <json-glib/json-glib.h>
 
+#include "fsutil.h"
 #include "images/image-store.h"
 #include "images/oci-json.h"
 
@@ -364,6 +366,97 @@ test_corrupt_blob (Fixture *f, gconstpointer data)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
 }
 
+static char *
+blob_file (Fixture *f, const char *digest)
+{
+  return g_build_filename (f->layout, "blobs", "sha256", digest + strlen ("sha256:"), NULL);
+}
+
+/* The config digest a manifest blob names. */
+static char *
+config_of (Fixture *f, const char *manifest_digest)
+{
+  g_autofree char *path = blob_file (f, manifest_digest);
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  JsonObject *root;
+
+  g_assert_true (json_parser_load_from_file (parser, path, &error));
+  g_assert_no_error (error);
+  root = json_node_get_object (json_parser_get_root (parser));
+  return g_strdup (json_object_get_string_member (json_object_get_object_member (root, "config"), "digest"));
+}
+
+/* Puts blob @from's bytes in the file of blob @to (same size, as a swap
+ * inside a layout or a tampered copy would). */
+static void
+swap_blob (Fixture *f, const char *to, const char *from)
+{
+  g_autofree char *to_path = blob_file (f, to);
+  g_autofree char *from_path = blob_file (f, from);
+  g_autofree char *to_data = NULL;
+  g_autofree char *from_data = NULL;
+  gsize to_len, from_len;
+
+  g_assert_cmpstr (to, !=, from);
+  g_assert_true (g_file_get_contents (to_path, &to_data, &to_len, NULL));
+  g_assert_true (g_file_get_contents (from_path, &from_data, &from_len, NULL));
+  g_assert_cmpuint (to_len, ==, from_len);
+  g_assert_true (g_file_set_contents (to_path, from_data, from_len, NULL));
+}
+
+/* Manifests and configs are content-addressed like layers: a blob that was
+ * swapped for another valid one of the same size must not silently give
+ * another image (here: the other tag's environment). */
+static void
+test_swapped_blob (Fixture *f, gconstpointer data)
+{
+  const char *which = data;
+  const char *a_args[] = { "--compress", "none", "--env", "WHO=aaa", NULL };
+  const char *b_args[] = { "--compress", "none", "--env", "WHO=bbb", "--tag", "other", NULL };
+  g_autofree char *a = NULL;
+  g_autofree char *b = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RwImage) image = NULL;
+
+  rw_rm_rf (f->layout, &error);
+  g_assert_no_error (error);
+  a = make_layout (f->layout, a_args);
+  b = make_layout (f->layout, b_args);
+
+  /* Both tags pull as themselves first. */
+  {
+    g_autoptr(RwImageStore) scratch = NULL;
+    g_autofree char *dir = g_build_filename (f->tmp, "scratch", NULL);
+    g_autoptr(RwImage) ia = NULL;
+    RwImageSource *source;
+
+    scratch = rw_image_store_new (dir, &error);
+    g_assert_no_error (error);
+    source = rw_oci_layout_source_new (f->layout, "other", &error);
+    g_assert_no_error (error);
+    ia = rw_image_store_pull (scratch, "b:latest", source, NULL, NULL, NULL, &error);
+    source->free (source);
+    g_assert_no_error (error);
+    g_assert_true (g_strv_contains ((const gchar * const *) ia->config->env, "WHO=bbb"));
+  }
+
+  if (g_str_equal (which, "manifest"))
+    swap_blob (f, a, b);
+  else
+    {
+      g_autofree char *ca = config_of (f, a);
+      g_autofree char *cb = config_of (f, b);
+      swap_blob (f, ca, cb);
+    }
+
+  image = pull (f, "a:latest", "latest", NULL, &error);
+  g_assert_null (image);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  g_test_message ("%s", error->message);
+  g_assert_cmpuint (count_sub (f, "images"), ==, 0);
+}
+
 static void
 test_multi_platform (Fixture *f, gconstpointer data)
 {
@@ -466,6 +559,8 @@ main (int argc, char **argv)
   ADD ("corrupt-blob/start", test_corrupt_blob, GSIZE_TO_POINTER (20));
   ADD ("corrupt-blob/end", test_corrupt_blob, GSIZE_TO_POINTER (600000));
   ADD ("corrupt-blob/uncompressed", test_corrupt_blob, GSIZE_TO_POINTER (0));
+  ADD ("swapped-blob/manifest", test_swapped_blob, "manifest");
+  ADD ("swapped-blob/config", test_swapped_blob, "config");
   ADD ("multi-platform", test_multi_platform, NULL);
   ADD ("no-platform", test_no_platform, NULL);
   ADD ("concurrent", test_concurrent, NULL);
