@@ -93,11 +93,27 @@ class CliLifecycle(harness.EnvTestCase):
         self.assertNotIn("badimg", self.env.state_file()["containers"])
         self.env.cli("remove", "dup")
 
-        # Default container name when none is given.
+        # Without a name every command acts on the default container, "redroid".
+        self.env.cli("init", "redroid", self.image, "--profile", "generic")
+        self.env.cli("start")
+        st = json.loads(self.env.cli("status", "--json").stdout)
+        self.assertEqual((st["name"], st["state"]), ("redroid", "running"))
+        self.assertEqual(self.env.cli("exec", "--", "hostname").stdout.strip(), "redroid")
+        self.env.cli("stop")
+        st = json.loads(self.env.cli("status", "redroid", "--json").stdout)
+        self.assertEqual(st["state"], "stopped")
+        self.env.cli("remove")
+        self.assertNotIn("redroid", self.env.state_file()["containers"])
+        r = self.env.cli("status", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("redroid", r.stderr)
+
+        # init with neither name nor image: "redroid" from the Redroid image on
+        # Docker Hub, unreachable here, so the creation job fails (naming the
+        # registry it tried) and leaves nothing behind.
         r = self.env.cli("init", "--profile", "generic", check=False)
         self.assertEqual(r.returncode, 1)
-        # The default image is Redroid on Docker Hub, unreachable here: the
-        # creation job fails and leaves nothing behind.
+        self.assertIn("docker.io", r.stderr)
         self.assertNotIn("redroid", self.env.state_file()["containers"])
 
     def test_3b_init_start_and_adb(self):
@@ -107,11 +123,26 @@ class CliLifecycle(harness.EnvTestCase):
         self.assertEqual(st["state"], "running")
         r = self.env.cli("shell", "cli2", "--", "echo", "ready", input="", check=False)
         self.assertEqual(r.stdout, "ready\n")
-        r = self.env.cli("adb-connect", "cli2", check=False)
-        if r.returncode != 0:
-            # adb is not part of the test dependencies: the message must say so.
-            self.assertIn("adb", r.stderr)
-            self.assertEqual(len(r.stderr.strip().splitlines()), 1)
+        # adb-connect runs "adb connect ADDRESS:5555" with the container's address
+        # (a stand-in adb records its arguments)...
+        fake = os.path.join(self.env.tmp, "fake-adb")
+        os.makedirs(fake, exist_ok=True)
+        record = os.path.join(fake, "args")
+        with open(os.path.join(fake, "adb"), "w") as f:
+            f.write("#!/bin/sh\necho \"$@\" > %s\necho connected to $2\n" % record)
+        os.chmod(os.path.join(fake, "adb"), 0o755)
+        r = subprocess.run([harness.REDWAY, "adb-connect", "cli2"], capture_output=True, text=True,
+                           env=dict(self.env.env, PATH=fake + ":" + self.env.env["PATH"]), timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(record) as f:
+            self.assertEqual(f.read().strip(), "connect %s:5555" % st["addresses"][0])
+        self.assertIn("connected to %s:5555" % st["addresses"][0], r.stdout)
+        # ...and without adb says so in one line.
+        r = subprocess.run([harness.REDWAY, "adb-connect", "cli2"], capture_output=True, text=True,
+                           env=dict(self.env.env, PATH="/nonexistent"), timeout=60)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("adb is not installed", r.stderr)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1)
         r = self.env.cli("log", "cli2", "--lxc")
         self.assertIn("cli2", r.stdout)
 

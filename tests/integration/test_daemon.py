@@ -4,6 +4,7 @@
 --replace, the state file (corrupt, legacy single-container format)."""
 import json
 import os
+import re
 import subprocess
 
 import harness
@@ -34,17 +35,51 @@ class DaemonRestart(harness.EnvTestCase):
         self.assertEqual(self.status("keep1")["state"], "stopped")
         self.env.cli("remove", "keep1")
 
+    def owner_pid(self):
+        r = self.env.run(["gdbus", "call", "--system", "--dest", "org.freedesktop.DBus",
+                          "--object-path", "/org/freedesktop/DBus", "--method",
+                          "org.freedesktop.DBus.GetConnectionUnixProcessID", "org.redway.Redway1"])
+        return int(re.search(r"uint32 (\d+)", r.stdout).group(1))
+
     def test_replace(self):
+        self.env.prepare_host()
+        self.env.cli("init", "rp1", self.image, "--start")
+        self.env.cli("init", "rp2", self.image)
+        before = {c["name"]: c for c in json.loads(self.env.cli("list", "--json").stdout)}
+        with open(os.path.join(self.env.state_dir, "state.json")) as f:
+            state_before = json.load(f)
+        self.assertEqual(before["rp1"]["state"], "running")
+
         old = self.env.daemon
+        self.assertEqual(self.owner_pid(), old.pid)
         # Same netns is not needed to take over the name.
         log = open(os.path.join(self.env.tmp, "replace.log"), "w")
         new = subprocess.Popen(self.env.daemon_command(["--replace"]), env=self.env.env, stdout=log, stderr=log)
         self.env.procs.append(new)
-        old.wait(timeout=20)
+        # The old instance hands over the name and exits cleanly.
+        self.assertEqual(old.wait(timeout=20), 0)
         harness.wait_for_name(self.env.address, "org.redway.Redway1")
         self.env.daemon = new
-        self.assertEqual(self.env.cli("list", "--json").returncode, 0)
         log.close()
+        self.assertEqual(self.owner_pid(), new.pid)
+
+        # Same containers, same states, the running one with the same PID and
+        # address, and an unchanged state file.
+        after = {c["name"]: c for c in json.loads(self.env.cli("list", "--json").stdout)}
+        self.assertEqual(set(after), set(before))
+        for name in before:
+            for key in ("state", "pid", "addresses", "image", "data_path"):
+                self.assertEqual(after[name][key], before[name][key], "%s %s" % (name, key))
+        self.assertTrue(os.path.exists("/proc/%d" % after["rp1"]["pid"]))
+        with open(os.path.join(self.env.state_dir, "state.json")) as f:
+            self.assertEqual(json.load(f), state_before)
+
+        # The new instance controls what the old one started.
+        self.env.cli("stop", "rp1")
+        self.assertEqual(self.status("rp1")["state"], "stopped")
+        self.assertFalse(os.path.exists("/proc/%d" % before["rp1"]["pid"]))
+        self.env.cli("remove", "rp1")
+        self.env.cli("remove", "rp2")
 
 
 class StateFile(harness.EnvTestCase):

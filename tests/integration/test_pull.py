@@ -417,6 +417,16 @@ class PullTests(unittest.TestCase):
         wait_until(lambda: job.props.bytes > 64 * 1024, timeout=30)
         self.assertFalse(job.props.finished)
         self.assertLess(job.props.progress, 0.5)
+        # Another user cannot cancel root's running job; it goes on.
+        r = self.env.run(harness.as_user("nobody") + [
+            "gdbus", "call", "--system", "--dest", "org.redway.Redway1", "--object-path",
+            job.get_object_path(), "--method", "org.redway.Redway1.Job.Cancel", "{}"], check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("org.redway.Redway1.Error.NotAuthorized", r.stderr)
+        seen = job.props.bytes
+        wait_until(lambda: job.props.bytes > seen, timeout=30)
+        self.assertFalse(job.props.finished)
+        self.assertTrue(job.props.cancelable)
         start = time.monotonic()
         job.call_cancel_sync(GLib.Variant("a{sv}", {}), None)
         ok, msg = self.finish(job, timeout=30)
