@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include "test-tmpdir.h"
+
 #include <fcntl.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
@@ -98,6 +100,7 @@ test_depth_bound (void)
 int
 main (int argc, char **argv)
 {
+  rw_test_use_private_tmpdir ();
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/fsutil/rm-rf", test_removes_without_following_symlinks);
   g_test_add_func ("/fsutil/depth-bound", test_depth_bound);

@@ -4,6 +4,8 @@
 #define _GNU_SOURCE 1 /* unshare */
 #include "config.h"
 
+#include "test-tmpdir.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -608,6 +610,7 @@ main (int argc, char **argv)
       g_assert_true (rw_netlink_set_up (1, NULL));   /* lo */
     }
 
+  rw_test_use_private_tmpdir ();
   g_test_init (&argc, &argv, NULL);
   run_dir = g_dir_make_tmp ("redway-test-host-XXXXXX", NULL);
   g_assert_nonnull (run_dir);

@@ -5,6 +5,8 @@
  */
 #include "config.h"
 
+#include "test-tmpdir.h"
+
 #include <errno.h>
 #include <ftw.h>
 #include <string.h>
@@ -544,6 +546,7 @@ test_concurrent (Fixture *f, gconstpointer data)
 int
 main (int argc, char **argv)
 {
+  rw_test_use_private_tmpdir ();
   g_test_init (&argc, &argv, NULL);
 
   if (!g_file_test (BUSYBOX, G_FILE_TEST_IS_EXECUTABLE))

@@ -9,6 +9,8 @@
 #endif
 #include "config.h"
 
+#include "test-tmpdir.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -956,6 +958,7 @@ test_misc_hostile (Fixture *f, gconstpointer data)
 int
 main (int argc, char **argv)
 {
+  rw_test_use_private_tmpdir ();
   g_test_init (&argc, &argv, NULL);
 
 #define ADD(path, fn, data) \

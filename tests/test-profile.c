@@ -3,6 +3,8 @@
  * REDWAY_UPDATE_GOLDEN=1 rewrites the golden .conf files from the current output. */
 #include "config.h"
 
+#include "test-tmpdir.h"
+
 #include <errno.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -617,6 +619,7 @@ test_generic_start (void)
 int
 main (int argc, char **argv)
 {
+  rw_test_use_private_tmpdir ();
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/profile/redroid/golden", test_redroid_golden);
   g_test_add_func ("/profile/redroid/rejects", test_redroid_rejects);

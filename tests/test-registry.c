@@ -7,6 +7,8 @@
  */
 #include "config.h"
 
+#include "test-tmpdir.h"
+
 #include <string.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
@@ -191,6 +193,26 @@ make_tmpdir (void)
   return dir;
 }
 
+/* Once a source is freed nothing under its blob dir may stay open: a
+ * leaked fd keeps a .partial's flock, and the next pull of that blob would
+ * wait for it forever. */
+static void
+assert_no_fd_under (const gchar *dir)
+{
+  g_autoptr(GDir) fds = g_dir_open ("/proc/self/fd", 0, NULL);
+  const gchar *name;
+
+  g_assert_nonnull (fds);
+  while ((name = g_dir_read_name (fds)) != NULL)
+    {
+      g_autofree gchar *link = g_build_filename ("/proc/self/fd", name, NULL);
+      g_autofree gchar *target = g_file_read_link (link, NULL);
+
+      if (target != NULL && g_str_has_prefix (target, dir))
+        g_error ("fd %s still open on %s", name, target);
+    }
+}
+
 static void
 rm_rf (const gchar *path)
 {
@@ -363,6 +385,7 @@ test_digest_mismatch (void)
   g_clear_error (&error);
   g_assert_false (g_file_test (final, G_FILE_TEST_EXISTS));
   g_assert_false (g_file_test (partial, G_FILE_TEST_EXISTS));
+  assert_no_fd_under (dir);
 
   /* A flipped byte in the config. */
   g_free (cfg);
@@ -399,6 +422,7 @@ test_digest_mismatch (void)
   proxy_config ("{}");
   g_assert_true (pull_multi (client, dir, &error));
   g_assert_no_error (error);
+  assert_no_fd_under (dir);
   rm_rf (dir);
 }
 
@@ -814,6 +838,7 @@ main (int argc, char **argv)
   g_unsetenv ("all_proxy");
   g_unsetenv ("ALL_PROXY");
 
+  rw_test_use_private_tmpdir ();
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/registry/select-platform", test_select_platform_unit);
   g_test_add_func ("/registry/bad-input", test_bad_input);

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include "test-tmpdir.h"
+
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -265,6 +268,8 @@ test_save_crash_consistent (Fixture *f, gconstpointer data)
           g_autoptr(RwStore) a = big_store (f->path, "oci:/a:latest", 1500);
           g_autoptr(RwStore) b = big_store (f->path, "oci:/b:latest", 1000);
 
+          /* Never outlive a test that aborted before killing us. */
+          prctl (PR_SET_PDEATHSIG, SIGKILL);
           close (ready[0]);
           if (write (ready[1], "x", 1) != 1)
             _exit (1);
@@ -336,6 +341,7 @@ test_corrupt_kept (Fixture *f, gconstpointer data)
 int
 main (int argc, char **argv)
 {
+  rw_test_use_private_tmpdir ();
   g_test_init (&argc, &argv, NULL);
   g_test_add ("/store/missing-is-empty", Fixture, NULL, fixture_setup, test_missing_is_empty, fixture_teardown);
   g_test_add ("/store/roundtrip", Fixture, NULL, fixture_setup, test_roundtrip, fixture_teardown);

@@ -207,10 +207,8 @@ lock_partial (int fd, GCancellable *cancellable, GError **error)
 
 /* Worker thread: download (or resume) one blob. */
 static void
-blob_job_run (gpointer data, gpointer user_data)
+blob_job_download (BlobJob *job, RegistrySource *self)
 {
-  BlobJob *job = data;
-  RegistrySource *self = user_data;
   GCancellable *cancellable = self->cancellable;
   g_auto(RwSha256) sum = { 0 };
   g_autofree guint8 *buf = NULL;
@@ -367,6 +365,18 @@ fail_corrupt:
   unlink (job->partial);
 fail:
   job_publish (job, have, FALSE, g_steal_pointer (&error));
+}
+
+/* The pool's worker function. The pool frees the data of jobs it never ran;
+ * a job it ran is ours to release: its fd holds the .partial's flock, and a
+ * leaked one makes the next pull of the same blob wait for that lock. */
+static void
+blob_job_run (gpointer data, gpointer user_data)
+{
+  BlobJob *job = data;
+
+  blob_job_download (job, user_data);
+  blob_job_unref (job);
 }
 
 /* ---- the stream handed to the store ---- */
