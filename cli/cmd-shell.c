@@ -193,7 +193,15 @@ typedef struct {
   gboolean socket_mode;
   guint stdin_id;
   guint remote_id;
+  guint grace_id;
   GError *error;
+
+  guint shell_id;      /* 0 until OpenShell returned it */
+  GHashTable *exited;  /* shell id -> exit status + 1, for ShellExited seen early */
+  gboolean have_status;
+  gint status;
+  gboolean remote_eof;
+  gboolean service_gone;
 } Relay;
 
 static void
@@ -233,30 +241,104 @@ on_stdin_ready (int fd, GIOCondition condition, gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* Copies one read's worth of the remote side to stdout. FALSE at its end
+ * (EOF, or EIO from a pty master once nothing holds the terminal). */
+static gboolean
+relay_remote_once (Relay *r, gboolean *would_block)
+{
+  char buf[BUFFER_SIZE];
+  ssize_t n = read (r->fd, buf, sizeof buf);
+  GError *error = NULL;
+
+  *would_block = FALSE;
+  if (n < 0 && (errno == EINTR || errno == EAGAIN))
+    {
+      *would_block = errno == EAGAIN;
+      return TRUE;
+    }
+  if (n <= 0)
+    return FALSE;
+  if (!cli_write_all (STDOUT_FILENO, buf, (gsize) n, &error))
+    {
+      relay_stop (r, error);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+on_grace_timeout (gpointer user_data)
+{
+  Relay *r = user_data;
+
+  r->grace_id = 0;
+  relay_stop (r, NULL);
+  return G_SOURCE_REMOVE;
+}
+
 static gboolean
 on_remote_ready (int fd, GIOCondition condition, gpointer user_data)
 {
   Relay *r = user_data;
-  char buf[BUFFER_SIZE];
-  ssize_t n = read (fd, buf, sizeof buf);
-  GError *error = NULL;
+  gboolean would_block;
 
-  if (n < 0 && (errno == EINTR || errno == EAGAIN))
+  if (relay_remote_once (r, &would_block))
     return G_SOURCE_CONTINUE;
-  /* EOF, or EIO from a pty master once the shell has gone. */
-  if (n <= 0)
+  r->remote_id = 0;
+  r->remote_eof = TRUE;
+  /* The shell's status comes with ShellExited, which may still be on its
+   * way: wait for it a little, not for ever. */
+  if (r->have_status || r->service_gone || r->error != NULL)
+    relay_stop (r, NULL);
+  else if (r->grace_id == 0)
+    r->grace_id = g_timeout_add_seconds (10, on_grace_timeout, r);
+  return G_SOURCE_REMOVE;
+}
+
+/* The shell ended. What it wrote before is already in the pty or socket
+ * buffer: pass that on, then stop, even if a process it left behind
+ * (one that ignores SIGHUP) still holds the other end open. */
+static void
+relay_shell_ended (Relay *r, gint status)
+{
+  gboolean would_block = FALSE;
+
+  r->have_status = TRUE;
+  r->status = status;
+  if (!r->remote_eof && g_unix_set_fd_nonblocking (r->fd, TRUE, NULL))
+    while (relay_remote_once (r, &would_block) && !would_block)
+      ;
+  relay_stop (r, NULL);
+}
+
+static void
+on_shell_exited (RedwayContainer *container, guint shell, gint exit_status, gpointer user_data)
+{
+  Relay *r = user_data;
+
+  if (r->shell_id == 0)
     {
-      relay_stop (r, NULL);
-      r->remote_id = 0;
-      return G_SOURCE_REMOVE;
+      /* Before OpenShell's reply was read: keep it for when we know our id. */
+      g_hash_table_insert (r->exited, GUINT_TO_POINTER (shell), GINT_TO_POINTER (exit_status + 1));
+      return;
     }
-  if (!cli_write_all (STDOUT_FILENO, buf, (gsize) n, &error))
+  if (shell == r->shell_id && !r->have_status)
+    relay_shell_ended (r, exit_status);
+}
+
+static void
+on_name_owner (GObject *proxy, GParamSpec *pspec, gpointer user_data)
+{
+  Relay *r = user_data;
+  g_autofree char *owner = g_dbus_proxy_get_name_owner (G_DBUS_PROXY (proxy));
+
+  /* No ShellExited will come from a service that went away. */
+  if (owner == NULL)
     {
-      relay_stop (r, error);
-      r->remote_id = 0;
-      return G_SOURCE_REMOVE;
+      r->service_gone = TRUE;
+      if (r->remote_eof)
+        relay_stop (r, NULL);
     }
-  return G_SOURCE_CONTINUE;
 }
 
 static gboolean
@@ -283,13 +365,19 @@ on_sigwinch (gpointer user_data)
 }
 
 static int
-run_relay (int fd, gboolean tty)
+run_relay (Relay *r, gboolean tty)
 {
-  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
-  Relay r = { .loop = loop, .fd = fd, .socket_mode = !tty };
   struct termios saved;
   gboolean raw = FALSE;
   guint sig_ids[4] = { 0 };
+  gpointer early;
+
+  /* ShellExited may have come with OpenShell's reply. */
+  if (g_hash_table_lookup_extended (r->exited, GUINT_TO_POINTER (r->shell_id), NULL, &early))
+    {
+      relay_shell_ended (r, GPOINTER_TO_INT (early) - 1);
+      return CLAMP (r->status, 0, 255);
+    }
 
   if (tty && tcgetattr (STDIN_FILENO, &saved) == 0)
     {
@@ -298,38 +386,44 @@ run_relay (int fd, gboolean tty)
       /* Keys (Ctrl-C, Ctrl-Z, …) go to the shell inside, not to us. */
       cfmakeraw (&t);
       raw = tcsetattr (STDIN_FILENO, TCSADRAIN, &t) == 0;
-      forward_window_size (fd);
-      sig_ids[3] = g_unix_signal_add (SIGWINCH, on_sigwinch, &r);
+      forward_window_size (r->fd);
+      sig_ids[3] = g_unix_signal_add (SIGWINCH, on_sigwinch, r);
     }
   /* Leave through the main loop so that the terminal is restored. */
-  sig_ids[0] = g_unix_signal_add (SIGINT, on_quit_signal, &r);
-  sig_ids[1] = g_unix_signal_add (SIGTERM, on_quit_signal, &r);
-  sig_ids[2] = g_unix_signal_add (SIGHUP, on_quit_signal, &r);
+  sig_ids[0] = g_unix_signal_add (SIGINT, on_quit_signal, r);
+  sig_ids[1] = g_unix_signal_add (SIGTERM, on_quit_signal, r);
+  sig_ids[2] = g_unix_signal_add (SIGHUP, on_quit_signal, r);
 
-  r.stdin_id = g_unix_fd_add (STDIN_FILENO, G_IO_IN | G_IO_HUP | G_IO_ERR, on_stdin_ready, &r);
-  r.remote_id = g_unix_fd_add (fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_remote_ready, &r);
+  r->stdin_id = g_unix_fd_add (STDIN_FILENO, G_IO_IN | G_IO_HUP | G_IO_ERR, on_stdin_ready, r);
+  r->remote_id = g_unix_fd_add (r->fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_remote_ready, r);
 
-  g_main_loop_run (loop);
+  g_main_loop_run (r->loop);
 
-  if (r.stdin_id != 0)
-    g_source_remove (r.stdin_id);
-  if (r.remote_id != 0)
-    g_source_remove (r.remote_id);
+  if (r->stdin_id != 0)
+    g_source_remove (r->stdin_id);
+  if (r->remote_id != 0)
+    g_source_remove (r->remote_id);
+  if (r->grace_id != 0)
+    g_source_remove (r->grace_id);
   for (gsize i = 0; i < G_N_ELEMENTS (sig_ids); i++)
     if (sig_ids[i] != 0)
       g_source_remove (sig_ids[i]);
   if (raw)
     (void) tcsetattr (STDIN_FILENO, TCSADRAIN, &saved);
 
-  if (r.error != NULL)
+  if (r->error != NULL)
     {
-      g_autoptr(GError) error = r.error;
+      g_autoptr(GError) error = g_steal_pointer (&r->error);
 
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE))
         return CLI_EXIT_FAILURE;
       return cli_error ("%s", error->message);
     }
-  return CLI_EXIT_OK;
+  if (r->have_status)
+    return CLAMP (r->status, 0, 255);
+  if (r->remote_eof)
+    return cli_error (_("The shell ended, but the service did not say with which status"));
+  return CLI_EXIT_OK;   /* we were interrupted */
 }
 
 int
@@ -342,14 +436,20 @@ cli_cmd_shell (CliApp *app, int argc, char **argv)
   g_autoptr(GError) error = NULL;
   g_autofree char *name = NULL;
   g_autoptr(GPtrArray) env = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  g_autoptr(GHashTable) exited = g_hash_table_new (NULL, NULL);
+  Relay relay = { .loop = loop, .exited = exited, .fd = -1 };
   char **command = NULL;
   GVariantBuilder options;
   gboolean tty = cli_stdin_is_tty ();
+  gulong exited_handler, owner_handler;
+  gint32 handle = -1;
   int nopts;
-  int fd, ret;
+  int ret;
 
   context = cli_option_context_new (_("[NAME] [-- COMMAND [ARG…]]"),
-                                    _("Open a login shell, or run COMMAND, inside a running container."));
+                                    _("Open a login shell, or run COMMAND, inside a running container.\n"
+                                      "Ends when the shell ends, with its exit status."));
   nopts = split_at_separator (argc, argv, &command);
   if (!cli_parse_options (app, context, &nopts, &argv))
     return CLI_EXIT_USAGE;
@@ -381,15 +481,30 @@ cli_cmd_shell (CliApp *app, int argc, char **argv)
                              g_variant_new_strv ((const char *const *) env->pdata, (gssize) env->len));
     }
 
+  /* Listen before asking: a short shell can end before we read the reply. */
+  exited_handler = g_signal_connect (container, "shell-exited", G_CALLBACK (on_shell_exited), &relay);
+  owner_handler = g_signal_connect (container, "notify::g-name-owner", G_CALLBACK (on_name_owner), &relay);
+
   reply = cli_call (app, container, "OpenShell", g_variant_new ("(a{sv})", &options), &fd_list, &error);
   if (reply == NULL)
-    return cli_report_error (error);
-  fd = get_received_fd (reply, fd_list, &error);
-  if (fd < 0)
-    return cli_error ("%s", error->message);
+    {
+      ret = cli_report_error (error);
+      goto out;
+    }
+  g_variant_get (reply, "(hu)", &handle, &relay.shell_id);
+  if (fd_list == NULL || handle < 0 || handle >= g_unix_fd_list_get_length (fd_list) ||
+      (relay.fd = g_unix_fd_list_get (fd_list, handle, &error)) < 0)
+    {
+      ret = cli_error ("%s", error != NULL ? error->message : _("The service sent no file descriptor"));
+      goto out;
+    }
 
-  ret = run_relay (fd, tty);
-  close (fd);
+  ret = run_relay (&relay, tty);
+  close (relay.fd);
+
+out:
+  g_signal_handler_disconnect (container, exited_handler);
+  g_signal_handler_disconnect (container, owner_handler);
   return ret;
 }
 

@@ -15,6 +15,7 @@
 #include "job.h"
 #include "lxc-backend.h"
 #include "names.h"
+#include "procutil.h"
 #include "redway-error.h"
 
 #define EXEC_MAX_OUTPUT (16 * 1024 * 1024)
@@ -34,6 +35,7 @@ struct _RwdContainer
   int pidfd;                  /* init of the running container, or -1 */
   guint pidfd_watch;
   gboolean expect_exit;       /* our own stop is in progress */
+  guint last_shell_id;        /* OpenShell identifiers handed out */
 };
 
 static void rwd_container_iface_init (RedwayContainerIface *iface);
@@ -849,6 +851,7 @@ typedef struct {
   gchar *which;              /* OpenLog: console or lxc */
   gboolean tty;
   GBytes *stdin_data;
+  pid_t pid;                 /* OpenShell: the shell, a child of ours */
 } ExecRequest;
 
 static void
@@ -864,10 +867,33 @@ exec_request_free (ExecRequest *req)
   g_free (req);
 }
 
+typedef struct {
+  RwdContainer *self;
+  guint id;
+} ShellWatch;
+
 static void
-reap_child (GPid pid, gint status, gpointer data)
+shell_watch_free (gpointer data)
 {
+  ShellWatch *w = data;
+
+  g_object_unref (w->self);
+  g_free (w);
+}
+
+/* The shell (our child, attached by LXC) exited: hang up what it left in its
+ * session, then say so with its status. */
+static void
+on_shell_exit (GPid pid, gint wait_status, gpointer data)
+{
+  ShellWatch *w = data;
+  guint hung_up = rw_proc_hangup_session (pid);
+
   g_spawn_close_pid (pid);
+  if (hung_up > 0)
+    g_debug ("%s: shell %u ended; SIGHUP to %u process(es) of its session", w->self->name, w->id, hung_up);
+  redway_container_emit_shell_exited (REDWAY_CONTAINER (w->self), w->id,
+                                      rw_exit_status_from_wait (wait_status));
 }
 
 static void
@@ -886,8 +912,8 @@ shell_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancell
       g_task_return_error (task, error);
       return;
     }
-  /* Reaped by the main loop when the shell exits. */
-  g_child_watch_add (pid, reap_child, NULL);
+  /* Watched (and reaped) from the main loop once the caller has its reply. */
+  req->pid = pid;
   g_task_return_int (task, fd);
 }
 
@@ -898,6 +924,7 @@ shell_done (GObject *source, GAsyncResult *res, gpointer data)
   g_autoptr(GError) error = NULL;
   g_autoptr(GUnixFDList) fds = NULL;
   int fd = (int) g_task_propagate_int (G_TASK (res), &error);
+  ShellWatch *w;
 
   if (fd < 0)
     {
@@ -905,8 +932,15 @@ shell_done (GObject *source, GAsyncResult *res, gpointer data)
       return;
     }
   fds = g_unix_fd_list_new_from_array (&fd, 1);
+  w = g_new0 (ShellWatch, 1);
+  w->self = g_object_ref (req->self);
+  w->id = ++req->self->last_shell_id;
+  if (w->id == 0)   /* after 2^32 shells */
+    w->id = ++req->self->last_shell_id;
   redway_container_complete_open_shell (REDWAY_CONTAINER (req->self), req->invocation, fds,
-                                        g_variant_new_handle (0));
+                                        g_variant_new_handle (0), w->id);
+  /* After the reply: ShellExited can only follow it on the bus. */
+  g_child_watch_add_full (G_PRIORITY_DEFAULT, req->pid, on_shell_exit, w, shell_watch_free);
 }
 
 static gboolean

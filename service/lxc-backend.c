@@ -19,6 +19,7 @@
 
 #include "fsutil.h"
 #include "lxc-backend.h"
+#include "procutil.h"
 
 static void
 close_fd (int *fd)
@@ -400,11 +401,12 @@ shell_exec (void *data)
   syscall (SYS_close_range, 3, ~0U, 0);
   if (p->container_pty && !container_pty_setup ())
     _exit (126);
+  /* Every shell leads a session of its own, with or without a terminal:
+   * when it exits, the service hangs up what it left behind (a background
+   * job) by that session, as a terminal hangup would. */
+  setsid ();
   if (p->tty)
-    {
-      setsid ();
-      ioctl (STDIN_FILENO, TIOCSCTTY, 0);
-    }
+    ioctl (STDIN_FILENO, TIOCSCTTY, 0);
   if (p->default_shell)
     {
       for (const char **s = shells; *s != NULL; s++)
@@ -658,8 +660,7 @@ rw_lxc_exec (const gchar *lxcpath, const gchar *name,
     ;
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     goto out;
-  *out_status = WIFEXITED (status) ? WEXITSTATUS (status)
-              : WIFSIGNALED (status) ? 128 + WTERMSIG (status) : 255;
+  *out_status = rw_exit_status_from_wait (status);
   *out_stdout = g_byte_array_free_to_bytes (g_steal_pointer (&out));
   *out_stderr = g_byte_array_free_to_bytes (g_steal_pointer (&err));
   ok = TRUE;

@@ -166,6 +166,58 @@ class CliLifecycle(harness.EnvTestCase):
             follow.stderr.close()
         self.env.cli("remove", "--force", "cli2")
 
+    def run_shell_on_pty(self, name, keys, timeout=20):
+        """redway shell NAME on a terminal: types @keys, returns (status, output)."""
+        master, slave = os.openpty()
+        p = subprocess.Popen([harness.REDWAY, "shell", name], env=self.env.env,
+                             stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+        os.close(slave)
+        out = b""
+        try:
+            time.sleep(0.3)   # the interactive shell sets its terminal up first
+            os.write(master, keys)
+            deadline = time.monotonic() + timeout
+            while p.poll() is None:
+                self.assertLess(time.monotonic(), deadline, "redway shell did not end: %r" % out)
+                ready, _, _ = select.select([master], [], [], 0.1)
+                if ready:
+                    try:
+                        out += os.read(master, 4096)
+                    except OSError:
+                        pass
+            return p.returncode, out
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            os.close(master)
+
+    def test_3c_shell_ends_with_the_shell(self):
+        self.env.cli("init", "cli3", self.image, "--start")
+        self.addCleanup(self.env.cli, "remove", "--force", "cli3", check=False)
+        # On a terminal: a background job does not keep the CLI waiting, and
+        # the shell's exit status becomes the CLI's.
+        start = time.monotonic()
+        status, out = self.run_shell_on_pty("cli3", b"sleep 100 &\necho bg-started\nexit 5\n")
+        self.assertEqual(status, 5, out)
+        self.assertIn(b"bg-started", out)
+        self.assertLess(time.monotonic() - start, 10)
+        status, out = self.run_shell_on_pty("cli3", b"exit 0\n")
+        self.assertEqual(status, 0, out)
+
+        # Without a terminal (a socket), the same, even with a job that ignores
+        # the hangup and so keeps the socket open.
+        for script, expected in ((b"sleep 30 &\nexit 3\n", 3),
+                                 (b"echo out; (trap '' HUP; exec sleep 30) &\nexit 4\n", 4),
+                                 (b"exit\n", 0)):
+            with self.subTest(script=script):
+                start = time.monotonic()
+                r = self.env.cli("shell", "cli3", input=script.decode(), check=False, timeout=30)
+                self.assertEqual(r.returncode, expected, r.stderr)
+                self.assertLess(time.monotonic() - start, 10)
+                if b"echo out" in script:
+                    self.assertEqual(r.stdout, "out\n")
+
     def test_4_usage(self):
         r = self.env.cli("frobnicate", check=False)
         self.assertEqual(r.returncode, 2)

@@ -4,6 +4,7 @@
 import os
 import select
 import shutil
+import time
 
 import harness
 
@@ -262,8 +263,62 @@ class PythonLifecycle(harness.EnvTestCase):
         self.assertNotIn("py7", harness.Env.state_file(self.env)["containers"])
 
     def open_fd(self, method, options):
-        handle, fd_list = method(GLib.Variant("a{sv}", options), None, None)
+        handle, *rest = method(GLib.Variant("a{sv}", options), None, None)
+        fd_list = rest[-1]
         return fd_list.get(handle.get_handle() if hasattr(handle, "get_handle") else handle)
+
+    def open_shell(self, c, options):
+        handle, shell, fd_list = c.call_open_shell_sync(GLib.Variant("a{sv}", options), None, None)
+        return fd_list.get(handle.get_handle() if hasattr(handle, "get_handle") else handle), shell
+
+    def test_shell_ends_with_the_shell(self):
+        c = self.create("py8")
+        c.call_start_sync(GLib.Variant("a{sv}", {}), None)
+        self.client.settle()
+        exited = {}
+        c.connect("shell-exited", lambda _c, shell, status: exited.__setitem__(shell, status))
+        # A background job that records the hangup it gets, or one that ignores it.
+        # The shell waits until the job is ready for the signal before it exits.
+        hup_job = ("sh -c 'trap \"echo hup > /tmp/%s; exit 0\" HUP; touch /tmp/%s.ready; sleep 100 & wait' &\n"
+                   "while [ ! -e /tmp/%s.ready ]; do sleep 0.05; done\n")
+        deaf_job = ("sh -c 'trap \"\" HUP; echo $$ > /tmp/%s; sleep 100 & wait' &\n"
+                    "while [ ! -s /tmp/%s ]; do sleep 0.05; done\n")
+        cases = [
+            # (tty, script, status)
+            (True, "exit 5\n", 5),
+            (True, hup_job % (("hup-pty",) * 3) + "exit 5\n", 5),
+            (False, "exit 3\n", 3),
+            (False, hup_job % (("hup-socket",) * 3) + "exit 3\n", 3),
+            (False, deaf_job % ("deaf", "deaf") + "exit 4\n", 4),      # it keeps the socket open
+            (True, "kill -9 $$\n", 137),                      # killed by a signal
+        ]
+        ids = set()
+        for tty, script, status in cases:
+            with self.subTest(tty=tty, script=script):
+                fd, shell = self.open_shell(c, {"tty": GLib.Variant("b", tty)})
+                self.assertNotIn(shell, ids)
+                ids.add(shell)
+                # Let an interactive shell start before it reads its input.
+                os.write(fd, ("sleep 0.2; " if tty else "") .encode() + script.encode())
+                start = time.monotonic()
+                wait_until(lambda: shell in exited, timeout=20)
+                self.assertLess(time.monotonic() - start, 10)
+                self.assertEqual(exited[shell], status)
+                os.close(fd)
+
+        def run(cmd):
+            status, out, _ = c.call_exec_sync(["sh", "-c", cmd], GLib.Variant("a{sv}", {}), None)
+            return status, bytes(out).decode()
+        # The jobs left behind got the session's hangup...
+        for marker in ("hup-pty", "hup-socket"):
+            deadline = time.monotonic() + 10
+            while run("cat /tmp/" + marker)[1] != "hup\n":
+                self.assertLess(time.monotonic(), deadline, marker)
+                time.sleep(0.05)
+        # ...and the one that ignores it lives on.
+        self.assertEqual(run("kill -0 $(cat /tmp/deaf)")[0], 0)
+        c.call_delete_sync(GLib.Variant("a{sv}", {"force": GLib.Variant("b", True)}), None)
+        self.client.settle()
 
     def test_shell(self):
         c = self.create("py5")
