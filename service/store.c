@@ -6,6 +6,7 @@
 #include <glib/gstdio.h>
 #include <gio/gio.h>
 
+#include "jsonutil.h"
 #include "store.h"
 
 RwStoreEntry *
@@ -343,10 +344,9 @@ rw_store_load (const gchar *path, GError **error)
 {
   g_autoptr(RwStore) store = store_new (path);
   g_autoptr(GError) local_error = NULL;
-  g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(JsonNode) root = NULL;
   g_autofree gchar *data = NULL;
   gsize len = 0;
-  JsonNode *root;
 
   if (!g_file_get_contents (path, &data, &len, &local_error))
     {
@@ -356,16 +356,15 @@ rw_store_load (const gchar *path, GError **error)
       return NULL;
     }
 
-  parser = json_parser_new ();
-  if (!json_parser_load_from_data (parser, data, len, &local_error))
+  root = rw_json_parse (data, len, RW_STORE_MAX_BYTES, &local_error);
+  if (root == NULL)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                    _("State file %s is corrupt (%s); it was left as it is"),
                    path, local_error->message);
       return NULL;
     }
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+  if (!JSON_NODE_HOLDS_OBJECT (root))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                    _("State file %s is corrupt (not a JSON object); it was left as it is"), path);

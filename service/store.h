@@ -13,6 +13,9 @@
 
 G_BEGIN_DECLS
 
+/* Far more than 100,000 containers take; more is not a state file of ours. */
+#define RW_STORE_MAX_BYTES (512 * 1024 * 1024)
+
 typedef struct {
   gchar *name;
   gchar *image_url;

@@ -31,6 +31,8 @@ DEFAULT_CONFIG = {
     "redirect_url": None,     # ...or to this URL prefix (e.g. a non-loopback http host)
     "bad_digest_header": False,
     "content_type": None,     # override manifest Content-Type
+    "canned": {},             # URL path -> {"status", "content_type", "body"}: answered as is
+    "token_body": None,       # replaces the token endpoint's reply body
 }
 
 
@@ -116,6 +118,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return False
 
     def _token(self, cfg):
+        if cfg["token_body"] is not None:
+            return self._send(200, cfg["token_body"].encode(), {"Content-Type": "application/json"})
         if cfg["user"] is not None and not self._basic_ok(cfg):
             self._send(401, b"{}", {"Content-Type": "application/json"})
             return
@@ -213,6 +217,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         repo = repo or blob_repo
         if not self._check_auth(cfg, repo):
             return
+        canned = cfg["canned"].get(url.path)
+        if canned is not None:
+            return self._send(canned.get("status", 200), canned.get("body", "").encode(),
+                              {"Content-Type": canned.get("content_type", "application/json")})
         if digest and self.command == "GET" and (cfg["redirect_blobs"] or cfg["redirect_url"]):
             if cfg["redirect_url"]:
                 loc = cfg["redirect_url"].rstrip("/") + "/cdn/%s/blobs/%s" % (blob_repo, digest)

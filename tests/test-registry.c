@@ -426,6 +426,125 @@ test_digest_mismatch (void)
   rm_rf (dir);
 }
 
+/* Proxy config that answers @path with @body (JSON-escaped here). */
+static gchar *
+canned_config (const gchar *extra, const gchar *path, guint status, const gchar *content_type,
+               const gchar *body)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonGenerator) gen = json_generator_new ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree gchar *canned = NULL;
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, path);
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "status");
+  json_builder_add_int_value (b, status);
+  json_builder_set_member_name (b, "content_type");
+  json_builder_add_string_value (b, content_type);
+  json_builder_set_member_name (b, "body");
+  json_builder_add_string_value (b, body);
+  json_builder_end_object (b);
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  json_generator_set_root (gen, root);
+  canned = json_generator_to_data (gen, NULL);
+  return g_strdup_printf ("{%s%s\"canned\": %s}", extra ? extra : "", extra ? ", " : "", canned);
+}
+
+static gchar *
+deep (const gchar *prefix, gsize depth)
+{
+  GString *s = g_string_new (prefix);
+
+  for (gsize i = 0; i < depth; i++)
+    g_string_append_c (s, '[');
+  return g_string_free (s, FALSE);
+}
+
+/* What a hostile registry sends back is refused with an error: no crash on
+ * JSON nested ~900,000 deep (json-glib recurses), no critical on bodies of
+ * an unexpected shape (the tests run with fatal criticals). */
+static void
+test_hostile_json (void)
+{
+  g_autoptr(RwRegistryClient) client = NULL;
+  g_autofree gchar *nested = deep ("", 900000);
+  g_autofree gchar *nested_token = deep ("{\"token\": ", 900000);
+  const gchar *manifest_path = "/v2/test/multi/manifests/latest";
+  const struct {
+    guint status;
+    const gchar *content_type;
+    const gchar *body;
+  } cases[] = {
+    { 200, RW_MEDIA_OCI_MANIFEST, nested },
+    { 200, RW_MEDIA_OCI_MANIFEST, "{\"schemaVersion\": \"2\", \"mediaType\": 5}" },
+    { 200, RW_MEDIA_OCI_MANIFEST, "{\"schemaVersion\": 2, \"mediaType\": [\"x\"]}" },
+    { 200, RW_MEDIA_OCI_MANIFEST, "\"just a string\"" },
+    { 404, "application/json", nested },
+    { 404, "application/json", "{\"no_errors_here\": 1}" },
+    { 404, "application/json", "{\"errors\": {\"code\": 1}}" },
+    { 404, "application/json", "{\"errors\": [5, \"x\"]}" },
+    { 404, "application/json", "{\"errors\": [{\"code\": [1], \"message\": {\"a\": 1}}]}" },
+    { 500, "text/html", "<html>\x01\x02 not json" },
+  };
+
+  if (!have_fixture ())
+    return;
+  client = new_client (NULL, NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree gchar *cfg = canned_config (NULL, manifest_path, cases[i].status, cases[i].content_type,
+                                             cases[i].body);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GBytes) body = NULL;
+
+      proxy_config (cfg);
+      body = rw_registry_get_manifest (client, "test/multi", "latest", NULL, NULL, NULL, &error);
+      g_assert_null (body);
+      g_assert_nonnull (error);
+      g_test_message ("case %u: %s", i, error->message);
+      /* No control characters from the registry reach a message. */
+      for (const gchar *p = error->message; *p != '\0'; p++)
+        g_assert_false ((guchar) *p < 0x20);
+    }
+
+  /* A token endpoint that answers with deep JSON, or with the wrong shapes. */
+  {
+    const gchar *tokens[] = { nested_token, nested, "{\"token\": 5}", "{\"token\": \"ok\", \"expires_in\": \"x\"}",
+                              "[]", "{\"access_token\": {\"a\": 1}}" };
+
+    for (guint i = 0; i < G_N_ELEMENTS (tokens); i++)
+      {
+        g_autoptr(RwRegistryClient) fresh = new_client (NULL, NULL);
+        g_autoptr(JsonBuilder) b = json_builder_new ();
+        g_autoptr(JsonGenerator) gen = json_generator_new ();
+        g_autoptr(JsonNode) root = NULL;
+        g_autofree gchar *cfg = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GBytes) body = NULL;
+
+        json_builder_begin_object (b);
+        json_builder_set_member_name (b, "auth");
+        json_builder_add_string_value (b, "bearer");
+        json_builder_set_member_name (b, "token_body");
+        json_builder_add_string_value (b, tokens[i]);
+        json_builder_end_object (b);
+        root = json_builder_get_root (b);
+        json_generator_set_root (gen, root);
+        cfg = json_generator_to_data (gen, NULL);
+        proxy_config (cfg);
+        body = rw_registry_get_manifest (fresh, "test/multi", "latest", NULL, NULL, NULL, &error);
+        g_test_message ("token case %u: %s", i, error ? error->message : "accepted");
+        /* "ok" is a token, though the registry then refuses it. */
+        g_assert_null (body);
+        g_assert_nonnull (error);
+      }
+  }
+  proxy_config ("{}");
+}
+
 static void
 test_resume (void)
 {
@@ -846,6 +965,7 @@ main (int argc, char **argv)
   g_test_add_func ("/registry/basic-auth", test_basic_auth);
   g_test_add_func ("/registry/pull-blobs", test_pull_blobs);
   g_test_add_func ("/registry/digest-mismatch", test_digest_mismatch);
+  g_test_add_func ("/registry/hostile-json", test_hostile_json);
   g_test_add_func ("/registry/resume", test_resume);
   g_test_add_func ("/registry/redirect", test_redirect);
   g_test_add_func ("/registry/platform", test_platform);

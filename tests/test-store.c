@@ -338,6 +338,29 @@ test_corrupt_kept (Fixture *f, gconstpointer data)
     }
 }
 
+/* json-glib recurses per nesting level: a state file nested 900,000 deep is
+ * refused as corrupt before it can overflow the stack. */
+static void
+test_deep_nesting_refused (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RwStore) store = NULL;
+  GString *doc = g_string_new ("{\"lxc_ready\": true, \"x\": ");
+  g_autofree gchar *after = NULL;
+  g_autofree gchar *text = NULL;
+
+  for (guint i = 0; i < 900000; i++)
+    g_string_append_c (doc, '[');
+  text = g_string_free (doc, FALSE);
+  write_file (f->path, text);
+  store = rw_store_load (f->path, &error);
+  g_assert_null (store);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  g_assert_nonnull (strstr (error->message, "nested too deeply"));
+  g_assert_true (g_file_get_contents (f->path, &after, NULL, NULL));
+  g_assert_true (g_str_equal (after, text));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -349,6 +372,7 @@ main (int argc, char **argv)
   g_test_add ("/store/legacy-migration", Fixture, NULL, fixture_setup, test_legacy_migration, fixture_teardown);
   g_test_add ("/store/save-replaces-by-rename", Fixture, NULL, fixture_setup, test_save_replaces_by_rename, fixture_teardown);
   g_test_add ("/store/save-crash-consistent", Fixture, NULL, fixture_setup, test_save_crash_consistent, fixture_teardown);
+  g_test_add ("/store/deep-nesting-refused", Fixture, NULL, fixture_setup, test_deep_nesting_refused, fixture_teardown);
   g_test_add ("/store/corrupt-kept", Fixture, NULL, fixture_setup, test_corrupt_kept, fixture_teardown);
   return g_test_run ();
 }

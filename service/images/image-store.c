@@ -25,6 +25,10 @@
 
 #include "fsutil.h"
 #include "images/image-store.h"
+#include "jsonutil.h"
+
+/* Our own metadata files: far below this, even with thousands of refs. */
+#define STATE_JSON_MAX (64 * 1024 * 1024)
 #include "images/layer.h"
 #include "images/oci-json.h"
 #include "images/sha256.h"
@@ -164,22 +168,22 @@ static GHashTable *
 refs_load (RwImageStore *store, GError **error)
 {
   g_autoptr(GHashTable) refs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  g_autoptr(JsonNode) root = NULL;
   g_autoptr(GError) local_error = NULL;
-  JsonNode *root, *node;
+  JsonNode *node;
   JsonObject *obj;
   g_autoptr(GList) members = NULL;
 
-  if (!json_parser_load_from_file (parser, store->refs_path, &local_error))
+  root = rw_json_parse_file (store->refs_path, STATE_JSON_MAX, &local_error);
+  if (root == NULL)
     {
-      if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+      if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
         return g_steal_pointer (&refs);
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                    _("Cannot read %s: %s"), store->refs_path, local_error->message);
       return NULL;
     }
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root) ||
+  if (!JSON_NODE_HOLDS_OBJECT (root) ||
       (node = json_object_get_member (json_node_get_object (root), "refs")) == NULL ||
       !JSON_NODE_HOLDS_OBJECT (node))
     {
@@ -291,9 +295,8 @@ image_load (RwImageStore *store, const char *id, GHashTable *refs, GError **erro
   g_autofree char *meta_path = NULL;
   g_autofree char *config_path = NULL;
   g_autofree char *config_data = NULL;
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  g_autoptr(JsonNode) root = NULL;
   g_autoptr(GError) local_error = NULL;
-  JsonNode *root;
   JsonObject *obj;
   gsize config_len;
 
@@ -310,23 +313,23 @@ image_load (RwImageStore *store, const char *id, GHashTable *refs, GError **erro
     }
 
   meta_path = g_build_filename (image->dir, "image.json", NULL);
-  if (!json_parser_load_from_file (parser, meta_path, &local_error))
+  root = rw_json_parse_file (meta_path, STATE_JSON_MAX, &local_error);
+  if (root == NULL)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                    _("Image %s: cannot read image.json: %s"), id, local_error->message);
       return NULL;
     }
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+  if (!JSON_NODE_HOLDS_OBJECT (root))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                    _("Image %s: malformed image.json"), id);
       return NULL;
     }
   obj = json_node_get_object (root);
-  image->manifest_digest = g_strdup (json_object_get_string_member_with_default (obj, "manifest_digest", NULL));
-  image->size = (guint64) json_object_get_int_member_with_default (obj, "size", 0);
-  image->created = json_object_get_int_member_with_default (obj, "created", 0);
+  image->manifest_digest = g_strdup (rw_json_get_string (obj, "manifest_digest"));
+  image->size = (guint64) MAX (rw_json_get_int (obj, "size", 0), 0);
+  image->created = rw_json_get_int (obj, "created", 0);
 
   config_path = g_build_filename (image->dir, "config.json", NULL);
   if (!g_file_get_contents (config_path, &config_data, &config_len, error))

@@ -13,44 +13,13 @@
 #include <json-glib/json-glib.h>
 
 #include "images/oci-json.h"
+#include "jsonutil.h"
 
 /* Bounds that no real image comes near but that keep hostile JSON cheap. */
 #define MAX_JSON_BYTES (8 * 1024 * 1024)
 #define MAX_LAYERS 1024
 #define MAX_INDEX_ENTRIES 4096
 #define MAX_STRV 65536
-#define MAX_DEPTH 64
-
-/* json-glib 1.6 recurses without a limit: check nesting before parsing. */
-static gboolean
-nesting_ok (const gchar *data, gsize len)
-{
-  gboolean in_string = FALSE;
-  guint depth = 0;
-
-  for (gsize i = 0; i < len; i++)
-    {
-      gchar c = data[i];
-
-      if (in_string)
-        {
-          if (c == '\\')
-            i++;
-          else if (c == '"')
-            in_string = FALSE;
-        }
-      else if (c == '"')
-        in_string = TRUE;
-      else if (c == '[' || c == '{')
-        {
-          if (++depth > MAX_DEPTH)
-            return FALSE;
-        }
-      else if ((c == ']' || c == '}') && depth > 0)
-        depth--;
-    }
-  return TRUE;
-}
 
 gboolean
 rw_digest_is_valid (const gchar *digest)
@@ -77,49 +46,23 @@ invalid (GError **error, const gchar *what, const gchar *detail)
 
 static JsonObject *
 parse_root_object (const gchar *data, gsize len, const gchar *what,
-                   JsonParser **parser_out, GError **error)
+                   JsonNode **root_out, GError **error)
 {
-  g_autoptr(JsonParser) parser = NULL;
   g_autoptr(GError) local_error = NULL;
-  JsonNode *root;
+  g_autoptr(JsonNode) root = rw_json_parse (data, len, MAX_JSON_BYTES, &local_error);
 
-  if (data == NULL || len == 0)
-    {
-      invalid (error, what, _("empty document"));
-      return NULL;
-    }
-  if (len > MAX_JSON_BYTES)
-    {
-      invalid (error, what, _("document too large"));
-      return NULL;
-    }
-  /* json-glib wants valid UTF-8 and stops at an embedded NUL anyway. */
-  if (!g_utf8_validate (data, len, NULL))
-    {
-      invalid (error, what, _("not valid UTF-8"));
-      return NULL;
-    }
-
-  if (!nesting_ok (data, len))
-    {
-      invalid (error, what, _("nested too deeply"));
-      return NULL;
-    }
-
-  parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (parser, data, len, &local_error))
+  if (root == NULL)
     {
       invalid (error, what, local_error->message);
       return NULL;
     }
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+  if (!JSON_NODE_HOLDS_OBJECT (root))
     {
       invalid (error, what, _("top level is not an object"));
       return NULL;
     }
-  *parser_out = g_steal_pointer (&parser);
-  return json_node_get_object (root);
+  *root_out = g_steal_pointer (&root);
+  return json_node_get_object (*root_out);
 }
 
 /* Member lookup where JSON null counts as absent. */
@@ -348,13 +291,13 @@ RwManifest *
 rw_manifest_parse (const gchar *data, gsize len, GError **error)
 {
   const gchar *what = _("image manifest");
-  g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(JsonNode) doc = NULL;
   g_autoptr(RwManifest) m = NULL;
   JsonObject *root;
   JsonArray *layers;
   gboolean ok;
 
-  root = parse_root_object (data, len, what, &parser, error);
+  root = parse_root_object (data, len, what, &doc, error);
   if (root == NULL)
     return NULL;
 
@@ -418,14 +361,14 @@ GPtrArray *
 rw_index_parse (const gchar *data, gsize len, GError **error)
 {
   const gchar *what = _("image index");
-  g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(JsonNode) doc = NULL;
   g_autoptr(GPtrArray) result = NULL;
   g_autofree gchar *media_type = NULL;
   JsonObject *root;
   JsonArray *manifests;
   gboolean ok;
 
-  root = parse_root_object (data, len, what, &parser, error);
+  root = parse_root_object (data, len, what, &doc, error);
   if (root == NULL)
     return NULL;
 
@@ -467,13 +410,13 @@ RwImageConfig *
 rw_image_config_parse (const gchar *data, gsize len, GError **error)
 {
   const gchar *what = _("image config");
-  g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(JsonNode) doc = NULL;
   g_autoptr(RwImageConfig) c = NULL;
   g_autofree gchar *rootfs_type = NULL;
   JsonObject *root, *config, *rootfs;
   gboolean ok;
 
-  root = parse_root_object (data, len, what, &parser, error);
+  root = parse_root_object (data, len, what, &doc, error);
   if (root == NULL)
     return NULL;
 

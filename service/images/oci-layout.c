@@ -21,6 +21,7 @@
 
 #include "images/image-store.h"
 #include "images/oci-json.h"
+#include "jsonutil.h"
 
 #define REF_NAME_ANNOTATION "org.opencontainers.image.ref.name"
 #define MAX_JSON_BLOB (8 * 1024 * 1024)
@@ -378,9 +379,9 @@ check_layout_file (const char *dir, GError **error)
 {
   g_autofree char *path = g_build_filename (dir, "oci-layout", NULL);
   g_autoptr(GBytes) bytes = NULL;
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  g_autoptr(JsonNode) root = NULL;
   g_autoptr(GError) local_error = NULL;
-  JsonNode *root, *version;
+  JsonNode *version;
   gsize len;
   const char *data;
 
@@ -393,10 +394,8 @@ check_layout_file (const char *dir, GError **error)
       return FALSE;
     }
   data = g_bytes_get_data (bytes, &len);
-  if (!g_utf8_validate (data, len, NULL) ||
-      !json_parser_load_from_data (parser, data, len, NULL) ||
-      (root = json_parser_get_root (parser)) == NULL ||
-      !JSON_NODE_HOLDS_OBJECT (root) ||
+  root = rw_json_parse (data, len, 64 * 1024, NULL);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root) ||
       (version = json_object_get_member (json_node_get_object (root), "imageLayoutVersion")) == NULL ||
       !JSON_NODE_HOLDS_VALUE (version) ||
       json_node_get_value_type (version) != G_TYPE_STRING)

@@ -9,6 +9,7 @@
 #include "images/puller.h"
 #include "images/reference.h"
 #include "images/registry.h"
+#include "jsonutil.h"
 
 gboolean
 rw_pull_validate_ref (const gchar *ref, gchar **out_canonical, GError **error)
@@ -53,11 +54,10 @@ tags_path (const RwPullOptions *options)
 static JsonObject *
 tags_load (const gchar *path)
 {
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  JsonNode *root;
+  g_autoptr(JsonNode) root = path != NULL ? rw_json_parse_file (path, 16 * 1024 * 1024, NULL) : NULL;
 
-  if (path != NULL && json_parser_load_from_file (parser, path, NULL) &&
-      (root = json_parser_get_root (parser)) != NULL && JSON_NODE_HOLDS_OBJECT (root))
+  /* A damaged cache only costs a manifest GET. */
+  if (root != NULL && JSON_NODE_HOLDS_OBJECT (root))
     return json_object_ref (json_node_get_object (root));
   return json_object_new ();
 }
@@ -97,10 +97,10 @@ cached_if_unmoved (RwImageStore *store, const RwImageRef *ref, const gchar *cano
   const gchar *digest, *image_id;
 
   if (!json_object_has_member (tags, canonical) ||
-      (entry = json_object_get_object_member (tags, canonical)) == NULL)
+      (entry = rw_json_get_object (tags, canonical)) == NULL)
     return NULL;
-  digest = json_object_get_string_member_with_default (entry, "digest", NULL);
-  image_id = json_object_get_string_member_with_default (entry, "image", NULL);
+  digest = rw_json_get_string (entry, "digest");
+  image_id = rw_json_get_string (entry, "image");
   if (g_strcmp0 (digest, head_digest) != 0 || image_id == NULL)
     return NULL;
   return rw_image_store_lookup (store, image_id, NULL);

@@ -10,6 +10,7 @@
 #include "images/oci-json.h"
 #include "images/reference.h"
 #include "images/registry.h"
+#include "jsonutil.h"
 
 #define MAX_REDIRECTS 5
 #define MANIFEST_MAX (4 * 1024 * 1024)
@@ -279,34 +280,38 @@ read_all (GInputStream *stream, gsize max, GCancellable *cancellable, GError **e
   return g_byte_array_free_to_bytes (g_steal_pointer (&buf));
 }
 
-/* The registry's own words from an error body, if it sent JSON ones. */
+/* The registry's own words from an error body, if it sent JSON ones of the
+ * expected shape; anything else is no message, never a warning. */
 static gchar *
 registry_error_message (GBytes *body)
 {
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  JsonNode *root;
+  g_autoptr(JsonNode) root = NULL;
   JsonArray *errors;
-  JsonObject *first;
+  JsonNode *first;
   gsize len;
   const gchar *data;
+  const gchar *code, *message;
+  g_autofree gchar *text = NULL;
 
   if (body == NULL)
     return NULL;
   data = g_bytes_get_data (body, &len);
-  if (len == 0 || !json_parser_load_from_data (parser, data, (gssize) len, NULL))
+  root = rw_json_parse (data, len, ERROR_BODY_MAX, NULL);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     return NULL;
-  root = json_parser_get_root (parser);
-  if (!JSON_NODE_HOLDS_OBJECT (root))
-    return NULL;
-  errors = json_object_get_array_member (json_node_get_object (root), "errors");
+  errors = rw_json_get_array (json_node_get_object (root), "errors");
   if (errors == NULL || json_array_get_length (errors) == 0)
     return NULL;
-  first = json_array_get_object_element (errors, 0);
-  if (first == NULL)
+  first = json_array_get_element (errors, 0);
+  if (!JSON_NODE_HOLDS_OBJECT (first))
     return NULL;
-  return g_strdup_printf ("%s: %s",
-                          json_object_get_string_member_with_default (first, "code", "?"),
-                          json_object_get_string_member_with_default (first, "message", ""));
+  code = rw_json_get_string (json_node_get_object (first), "code");
+  message = rw_json_get_string (json_node_get_object (first), "message");
+  if (code == NULL && message == NULL)
+    return NULL;
+  /* Shown to whoever reads the job: keep it short and printable. */
+  text = g_strdup_printf ("%.64s: %.200s", code ? code : "?", message ? message : "");
+  return g_strescape (text, NULL);
 }
 
 static void
@@ -470,12 +475,11 @@ fetch_token (RwRegistryClient *self,
   g_autoptr(SoupMessage) msg = NULL;
   g_autoptr(GInputStream) stream = NULL;
   g_autoptr(GBytes) body = NULL;
-  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(JsonNode) root = NULL;
   g_autofree gchar *basic = NULL;
   g_autofree gchar *realm_origin = NULL;
   const gchar *token = NULL;
   gint64 expires_in = 60;
-  JsonNode *root;
   JsonObject *obj;
   RequestOpts opts = { 0 };
   CachedToken *cached;
@@ -530,19 +534,16 @@ fetch_token (RwRegistryClient *self,
   body = read_all (stream, TOKEN_BODY_MAX, cancellable, error);
   if (body == NULL)
     return FALSE;
-  if (!json_parser_load_from_data (parser, g_bytes_get_data (body, NULL), (gssize) g_bytes_get_size (body), error))
-    return FALSE;
-  root = json_parser_get_root (parser);
+  root = rw_json_parse (g_bytes_get_data (body, NULL), g_bytes_get_size (body), TOKEN_BODY_MAX, NULL);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     goto bad;
   obj = json_node_get_object (root);
-  if (json_object_has_member (obj, "token"))
-    token = json_object_get_string_member_with_default (obj, "token", NULL);
+  token = rw_json_get_string (obj, "token");
   if (token == NULL || *token == '\0')
-    token = json_object_get_string_member_with_default (obj, "access_token", NULL);
+    token = rw_json_get_string (obj, "access_token");
   if (!token_is_sane (token))
     goto bad;
-  expires_in = json_object_get_int_member_with_default (obj, "expires_in", 60);
+  expires_in = rw_json_get_int (obj, "expires_in", 60);
   if (expires_in < 10)
     expires_in = 60;
 
@@ -669,25 +670,33 @@ check_reference (const gchar *repository, const gchar *reference, GError **error
 static gboolean
 body_media_type (GBytes *body, gchar **declared, gchar **guessed, GError **error)
 {
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  JsonNode *root;
+  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(GError) local_error = NULL;
   JsonObject *obj;
 
-  if (!json_parser_load_from_data (parser, g_bytes_get_data (body, NULL), (gssize) g_bytes_get_size (body), error))
-    return FALSE;
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+  root = rw_json_parse (g_bytes_get_data (body, NULL), g_bytes_get_size (body), MANIFEST_MAX, &local_error);
+  if (root == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, _("Invalid manifest: %s"), local_error->message);
+      return FALSE;
+    }
+  if (!JSON_NODE_HOLDS_OBJECT (root))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, _("The manifest is not a JSON object"));
       return FALSE;
     }
   obj = json_node_get_object (root);
-  if (json_object_get_int_member_with_default (obj, "schemaVersion", 0) != 2)
+  if (rw_json_get_int (obj, "schemaVersion", 0) != 2)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, _("Unsupported manifest schema version"));
       return FALSE;
     }
-  *declared = g_strdup (json_object_get_string_member_with_default (obj, "mediaType", NULL));
+  if (json_object_has_member (obj, "mediaType") && rw_json_get_string (obj, "mediaType") == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, _("The manifest's mediaType is not a string"));
+      return FALSE;
+    }
+  *declared = g_strdup (rw_json_get_string (obj, "mediaType"));
   *guessed = g_strdup (json_object_has_member (obj, "manifests") ? RW_MEDIA_OCI_INDEX : RW_MEDIA_OCI_MANIFEST);
   return TRUE;
 }
