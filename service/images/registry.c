@@ -282,20 +282,17 @@ read_all (GInputStream *stream, gsize max, GCancellable *cancellable, GError **e
 
 /* The registry's own words from an error body, if it sent JSON ones of the
  * expected shape; anything else is no message, never a warning. */
-static gchar *
-registry_error_message (GBytes *body)
+gchar *
+rw_registry_parse_error_body (const gchar *data, gsize len)
 {
   g_autoptr(JsonNode) root = NULL;
   JsonArray *errors;
   JsonNode *first;
-  gsize len;
-  const gchar *data;
   const gchar *code, *message;
   g_autofree gchar *text = NULL;
 
-  if (body == NULL)
+  if (data == NULL)
     return NULL;
-  data = g_bytes_get_data (body, &len);
   root = rw_json_parse (data, len, ERROR_BODY_MAX, NULL);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     return NULL;
@@ -312,6 +309,15 @@ registry_error_message (GBytes *body)
   /* Shown to whoever reads the job: keep it short and printable. */
   text = g_strdup_printf ("%.64s: %.200s", code ? code : "?", message ? message : "");
   return g_strescape (text, NULL);
+}
+
+static gchar *
+registry_error_message (GBytes *body)
+{
+  gsize len = 0;
+  const gchar *data = body != NULL ? g_bytes_get_data (body, &len) : NULL;
+
+  return rw_registry_parse_error_body (data, len);
 }
 
 static void
@@ -458,6 +464,31 @@ token_is_sane (const gchar *token)
   return TRUE;
 }
 
+gboolean
+rw_registry_parse_token_reply (const gchar *data, gsize len, gchar **token_out, gint64 *expires_in_out)
+{
+  g_autoptr(JsonNode) root = rw_json_parse (data, len, TOKEN_BODY_MAX, NULL);
+  const gchar *token;
+  JsonObject *obj;
+  gint64 expires_in;
+
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    return FALSE;
+  obj = json_node_get_object (root);
+  token = rw_json_get_string (obj, "token");
+  if (token == NULL || *token == '\0')
+    token = rw_json_get_string (obj, "access_token");
+  if (!token_is_sane (token))
+    return FALSE;
+  /* The registry's number, kept in a range that cannot overflow later. */
+  expires_in = rw_json_get_int (obj, "expires_in", 60);
+  if (expires_in < 10 || expires_in > 24 * 3600)
+    expires_in = expires_in < 10 ? 60 : 24 * 3600;
+  *token_out = g_strdup (token);
+  *expires_in_out = expires_in;
+  return TRUE;
+}
+
 /* Bearer challenge: fetch a token from the realm and cache it for @scope. */
 static gboolean
 fetch_token (RwRegistryClient *self,
@@ -475,12 +506,10 @@ fetch_token (RwRegistryClient *self,
   g_autoptr(SoupMessage) msg = NULL;
   g_autoptr(GInputStream) stream = NULL;
   g_autoptr(GBytes) body = NULL;
-  g_autoptr(JsonNode) root = NULL;
   g_autofree gchar *basic = NULL;
   g_autofree gchar *realm_origin = NULL;
-  const gchar *token = NULL;
+  g_autofree gchar *token = NULL;
   gint64 expires_in = 60;
-  JsonObject *obj;
   RequestOpts opts = { 0 };
   CachedToken *cached;
 
@@ -534,21 +563,12 @@ fetch_token (RwRegistryClient *self,
   body = read_all (stream, TOKEN_BODY_MAX, cancellable, error);
   if (body == NULL)
     return FALSE;
-  root = rw_json_parse (g_bytes_get_data (body, NULL), g_bytes_get_size (body), TOKEN_BODY_MAX, NULL);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+  if (!rw_registry_parse_token_reply (g_bytes_get_data (body, NULL), g_bytes_get_size (body),
+                                      &token, &expires_in))
     goto bad;
-  obj = json_node_get_object (root);
-  token = rw_json_get_string (obj, "token");
-  if (token == NULL || *token == '\0')
-    token = rw_json_get_string (obj, "access_token");
-  if (!token_is_sane (token))
-    goto bad;
-  expires_in = rw_json_get_int (obj, "expires_in", 60);
-  if (expires_in < 10)
-    expires_in = 60;
 
   cached = g_new0 (CachedToken, 1);
-  cached->token = g_strdup (token);
+  cached->token = g_steal_pointer (&token);
   /* Renew a little early so a long download does not start with a stale token. */
   cached->expires = g_get_monotonic_time () + (expires_in - 5) * G_USEC_PER_SEC;
   g_mutex_lock (&self->lock);

@@ -92,6 +92,14 @@ GBytes *rw_registry_get_blob (RwRegistryClient *self,
                               GCancellable     *cancellable,
                               GError          **error);
 
+/* Pure parsers of what a registry sends (fuzzed): a token endpoint's reply
+ * (FALSE if it holds no usable token; @expires_in_out is in seconds, within
+ * 10 s .. 1 day) and the "errors" of an error body ("CODE: message",
+ * escaped and bounded, or NULL). */
+gboolean rw_registry_parse_token_reply (const gchar *data, gsize len, gchar **token_out,
+                                        gint64 *expires_in_out);
+gchar *rw_registry_parse_error_body (const gchar *data, gsize len);
+
 gboolean rw_registry_media_type_is_index (const gchar *media_type);
 gboolean rw_registry_media_type_is_manifest (const gchar *media_type);
 
