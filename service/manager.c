@@ -210,6 +210,7 @@ typedef struct {
   gchar *password;
   gboolean start_after;
   RwImage *image;
+  RwCaller *caller;
 } PullRequest;
 
 /* Credentials should not linger in freed memory. */
@@ -236,6 +237,7 @@ pull_request_free (PullRequest *req)
   g_strfreev (req->insecure);
   g_free (req->username);
   free_secret (req->password);
+  g_clear_pointer (&req->caller, rw_caller_unref);
   g_clear_pointer (&req->image, rw_image_unref);
   g_free (req);
 }
@@ -256,6 +258,7 @@ pull_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancella
     .blob_dir = req->blob_dir,
     .username = req->username,
     .password = req->password,
+    .caller = req->caller,
   };
   GError *error = NULL;
 
@@ -314,6 +317,8 @@ pull_request_new (RwdManager *self, GDBusMethodInvocation *invocation, const gch
   req->ref = g_strdup (ref);
   req->blob_dir = g_build_filename (rwd_daemon_get_state_dir (self->daemon), "images", "blobs", NULL);
   req->insecure = g_strdupv ((gchar **) rwd_daemon_get_insecure_registries (self->daemon));
+  /* A local layout is read with the rights of whoever asked for it. */
+  req->caller = rw_caller_new_for_uid (uid);
   return req;
 }
 

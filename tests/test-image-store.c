@@ -145,7 +145,7 @@ progress_cb (guint64 done, guint64 total, gpointer user_data)
 static RwImage *
 pull (Fixture *f, const char *ref, const char *tag, ProgressLog *log, GError **error)
 {
-  RwImageSource *source = rw_oci_layout_source_new (f->layout, tag, error);
+  RwImageSource *source = rw_oci_layout_source_new (f->layout, tag, NULL, error);
   RwImage *image;
 
   if (source == NULL)
@@ -300,7 +300,7 @@ test_missing_tag (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (error->message, "nosuchtag"));
   g_clear_error (&error);
 
-  source = rw_oci_layout_source_new (f->tmp, NULL, &error);
+  source = rw_oci_layout_source_new (f->tmp, NULL, NULL, &error);
   g_assert_null (source);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
   g_assert_cmpuint (count_sub (f, "images"), ==, 0);
@@ -435,7 +435,7 @@ test_swapped_blob (Fixture *f, gconstpointer data)
 
     scratch = rw_image_store_new (dir, &error);
     g_assert_no_error (error);
-    source = rw_oci_layout_source_new (f->layout, "other", &error);
+    source = rw_oci_layout_source_new (f->layout, "other", NULL, &error);
     g_assert_no_error (error);
     ia = rw_image_store_pull (scratch, "b:latest", source, NULL, NULL, NULL, &error);
     source->free (source);
@@ -457,6 +457,149 @@ test_swapped_blob (Fixture *f, gconstpointer data)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
   g_test_message ("%s", error->message);
   g_assert_cmpuint (count_sub (f, "images"), ==, 0);
+}
+
+static RwImage *
+pull_as (Fixture *f, RwCaller *caller, GError **error)
+{
+  RwImageSource *source = rw_oci_layout_source_new (f->layout, NULL, caller, error);
+  RwImage *image;
+
+  if (source == NULL)
+    return NULL;
+  image = rw_image_store_pull (f->store, "as:latest", source, NULL, NULL, NULL, error);
+  source->free (source);
+  return image;
+}
+
+static char *
+largest_blob (Fixture *f)
+{
+  g_autofree char *blobs = g_build_filename (f->layout, "blobs", "sha256", NULL);
+  g_autoptr(GDir) d = g_dir_open (blobs, 0, NULL);
+  char *largest = NULL;
+  goffset largest_size = -1;
+  const char *name;
+
+  while ((name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *p = g_build_filename (blobs, name, NULL);
+      struct stat st;
+
+      g_assert_cmpint (lstat (p, &st), ==, 0);
+      if (S_ISREG (st.st_mode) && st.st_size > largest_size)
+        {
+          largest_size = st.st_size;
+          g_free (largest);
+          largest = g_steal_pointer (&p);
+        }
+    }
+  return largest;
+}
+
+/* Swaps the file at @path for a symlink to @target or (NULL) a FIFO;
+ * returns the original's new name so that it can be put back. */
+static char *
+swap_file (const char *path, const char *target)
+{
+  char *saved = g_strconcat (path, ".saved", NULL);
+
+  g_assert_cmpint (rename (path, saved), ==, 0);
+  if (target != NULL)
+    g_assert_cmpint (symlink (target, path), ==, 0);
+  else
+    g_assert_cmpint (mkfifo (path, 0644), ==, 0);
+  return saved;
+}
+
+static void
+unswap_file (const char *path, char *saved)
+{
+  g_assert_cmpint (unlink (path), ==, 0);
+  g_assert_cmpint (rename (saved, path), ==, 0);
+  g_free (saved);
+}
+
+static void
+assert_refused (Fixture *f, RwCaller *caller, gint code, const char *what)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RwImage) image = NULL;
+  gint64 start = g_get_monotonic_time ();
+
+  image = pull_as (f, caller, &error);
+  g_assert_null (image);
+  g_assert_nonnull (error);
+  g_test_message ("%s: %s", what, error->message);
+  if (!g_error_matches (error, G_IO_ERROR, code))
+    g_error ("%s: expected code %d, got %s", what, code, error->message);
+  /* Never a digest of what was found: only the expected ones, from the layout. */
+  g_assert_null (strstr (error->message, "got "));
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
+  g_assert_cmpuint (count_sub (f, "images"), ==, 0);
+}
+
+/* A layout is a caller's directory: nothing in it may lead the root daemon
+ * elsewhere (symlinks), block it (FIFOs), or give the caller files it could
+ * not read itself. */
+static void
+test_hostile_layout (Fixture *f, gconstpointer data)
+{
+  g_autofree char *index = g_build_filename (f->layout, "index.json", NULL);
+  g_autofree char *blobs = g_build_filename (f->layout, "blobs", NULL);
+  g_autofree char *layer = largest_blob (f);
+  g_autofree char *manifest = g_build_filename (f->layout, "blobs", "sha256", f->digest + strlen ("sha256:"), NULL);
+  g_autoptr(RwCaller) nobody = rw_caller_new_for_uid (65534);
+  char *saved;
+
+  alarm (60);   /* a hang is a failure, not a stuck test */
+
+  saved = swap_file (manifest, "/etc/shadow");
+  assert_refused (f, NULL, G_IO_ERROR_INVALID_DATA, "manifest blob symlinked to /etc/shadow");
+  unswap_file (manifest, saved);
+  saved = swap_file (layer, "/etc/shadow");
+  assert_refused (f, NULL, G_IO_ERROR_INVALID_DATA, "layer blob symlinked to /etc/shadow");
+  unswap_file (layer, saved);
+  saved = swap_file (index, "/etc/shadow");
+  assert_refused (f, NULL, G_IO_ERROR_INVALID_DATA, "index.json symlinked");
+  unswap_file (index, saved);
+  {
+    /* A symlinked directory on the way: blobs -> a copy elsewhere. */
+    g_autofree char *elsewhere = g_build_filename (f->tmp, "elsewhere", NULL);
+    g_assert_cmpint (rename (blobs, elsewhere), ==, 0);
+    g_assert_cmpint (symlink (elsewhere, blobs), ==, 0);
+    assert_refused (f, NULL, G_IO_ERROR_INVALID_DATA, "blobs/ symlinked");
+    g_assert_cmpint (unlink (blobs), ==, 0);
+    g_assert_cmpint (rename (elsewhere, blobs), ==, 0);
+  }
+  saved = swap_file (manifest, NULL);
+  assert_refused (f, NULL, G_IO_ERROR_INVALID_DATA, "manifest blob is a FIFO");
+  unswap_file (manifest, saved);
+  saved = swap_file (layer, NULL);
+  assert_refused (f, NULL, G_IO_ERROR_INVALID_DATA, "layer blob is a FIFO");
+  unswap_file (layer, saved);
+  saved = swap_file (index, NULL);
+  assert_refused (f, NULL, G_IO_ERROR_INVALID_DATA, "index.json is a FIFO");
+  unswap_file (index, saved);
+
+  /* As an unprivileged caller: what it cannot read, it cannot pull. */
+  g_assert_cmpint (chmod (g_get_tmp_dir (), 0755), ==, 0);
+  g_assert_cmpint (chmod (f->tmp, 0755), ==, 0);
+  g_assert_cmpint (chmod (f->layout, 0700), ==, 0);
+  assert_refused (f, nobody, G_IO_ERROR_PERMISSION_DENIED, "layout dir 0700");
+  g_assert_cmpint (chmod (f->layout, 0755), ==, 0);
+  g_assert_cmpint (chmod (layer, 0600), ==, 0);
+  assert_refused (f, nobody, G_IO_ERROR_PERMISSION_DENIED, "layer 0600");
+  g_assert_cmpint (chmod (layer, 0644), ==, 0);
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(RwImage) image = pull_as (f, nobody, &error);
+
+    /* Readable by everyone: fine for nobody too. */
+    g_assert_no_error (error);
+    g_assert_nonnull (image);
+  }
+  alarm (0);
 }
 
 static void
@@ -564,6 +707,7 @@ main (int argc, char **argv)
   ADD ("corrupt-blob/uncompressed", test_corrupt_blob, GSIZE_TO_POINTER (0));
   ADD ("swapped-blob/manifest", test_swapped_blob, "manifest");
   ADD ("swapped-blob/config", test_swapped_blob, "config");
+  ADD ("hostile-layout", test_hostile_layout, NULL);
   ADD ("multi-platform", test_multi_platform, NULL);
   ADD ("no-platform", test_no_platform, NULL);
   ADD ("concurrent", test_concurrent, NULL);

@@ -14,6 +14,8 @@
  */
 #pragma once
 
+#include "caller.h"
+
 #include "image-types.h"
 
 G_BEGIN_DECLS
@@ -60,8 +62,11 @@ struct _RwImageSource {
   void (*free) (RwImageSource *source);
 };
 
+/* An OCI layout directory, every file of it opened with @caller's rights
+ * (NULL: the service's own), without following symlinks inside it. */
 RwImageSource *rw_oci_layout_source_new (const gchar *layout_dir,
                                          const gchar *tag,
+                                         RwCaller    *caller,
                                          GError     **error);
 
 RwImageStore *rw_image_store_new (const gchar *dir,

@@ -19,6 +19,9 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
+#include <gio/gunixinputstream.h>
+
+#include "caller.h"
 #include "images/image-store.h"
 #include "images/oci-json.h"
 #include "jsonutil.h"
@@ -48,6 +51,8 @@
 typedef struct {
   RwImageSource parent;
   char *dir;
+  int dirfd;              /* the layout, opened as the caller */
+  RwCaller *caller;       /* (nullable) whose rights every open uses */
   char *tag;              /* NULL: "latest", or the only untagged manifest */
   GPtrArray *manifests;   /* index.json entries (RwDescriptor*) */
 } OciLayoutSource;
@@ -66,64 +71,44 @@ is_manifest_type (const char *media_type)
          g_strcmp0 (media_type, RW_MEDIA_DOCKER_MANIFEST) == 0;
 }
 
+/* "blobs/sha256/<hex>" relative to the layout; the digest is validated
+ * first, since its hex part becomes a file name. */
 static char *
-blob_path (OciLayoutSource *src, const char *digest, GError **error)
+blob_relpath (const char *digest, GError **error)
 {
-  /* Validated first: the hex part becomes a file name. */
   if (!rw_digest_is_valid (digest))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                    _("Invalid blob digest “%s”"), digest ? digest : "");
       return NULL;
     }
-  return g_build_filename (src->dir, "blobs", "sha256", digest + strlen ("sha256:"), NULL);
+  return g_build_filename ("blobs", "sha256", digest + strlen ("sha256:"), NULL);
 }
 
-/* Read a small file completely, refusing anything larger than @max. */
+/* A small file of the layout, read whole from the fd that was checked. */
 static GBytes *
-read_small_file (const char *path, gsize max, GError **error)
+read_layout_file (OciLayoutSource *src, const char *relpath, gsize max, GError **error)
 {
-  g_autofree char *data = NULL;
-  gsize len;
-  int fd;
-  struct stat st;
+  guint64 size = 0;
+  GBytes *bytes;
+  int fd = rw_caller_open_file (src->caller, src->dirfd, relpath, max, &size, error);
 
-  fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
   if (fd < 0)
-    {
-      int errsv = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
-                   _("Cannot open “%s”: %s"), path, g_strerror (errsv));
-      return NULL;
-    }
-  if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) || (guint64) st.st_size > max)
-    {
-      close (fd);
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                   _("“%s” is not a regular file of acceptable size"), path);
-      return NULL;
-    }
-  close (fd);
-  if (!g_file_get_contents (path, &data, &len, error))
     return NULL;
-  if (len > max)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                   _("“%s” is too large"), path);
-      return NULL;
-    }
-  return g_bytes_new_take (g_steal_pointer (&data), len);
+  bytes = rw_read_fd_exact (fd, size, error);
+  close (fd);
+  return bytes;
 }
 
 /* A JSON blob (index, manifest, config), verified against its descriptor. */
 static GBytes *
 read_verified_blob (OciLayoutSource *src, const RwDescriptor *d, GError **error)
 {
-  g_autofree char *path = blob_path (src, d->digest, error);
+  g_autofree char *relpath = blob_relpath (d->digest, error);
   g_autoptr(GBytes) bytes = NULL;
   g_autofree char *hex = NULL;
 
-  if (path == NULL)
+  if (relpath == NULL)
     return NULL;
   if (d->size < 0 || d->size > MAX_JSON_BLOB)
     {
@@ -131,21 +116,22 @@ read_verified_blob (OciLayoutSource *src, const RwDescriptor *d, GError **error)
                    _("Blob %s has an unacceptable size"), d->digest);
       return NULL;
     }
-  bytes = read_small_file (path, MAX_JSON_BLOB, error);
+  bytes = read_layout_file (src, relpath, MAX_JSON_BLOB, error);
   if (bytes == NULL)
     return NULL;
+  /* What we found is not said: it is a host file's, and job messages are
+   * readable by everyone. */
   if (g_bytes_get_size (bytes) != (gsize) d->size)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                   _("Blob %s has size %lld, expected %lld"),
-                   d->digest, (long long) g_bytes_get_size (bytes), (long long) d->size);
+                   _("Blob %s does not have the size its descriptor gives"), d->digest);
       return NULL;
     }
   hex = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, bytes);
   if (strcmp (hex, d->digest + strlen ("sha256:")) != 0)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                   _("Blob %s is corrupt (sha256 %s)"), d->digest, hex);
+                   _("Blob %s does not match its digest"), d->digest);
       return NULL;
     }
   return g_steal_pointer (&bytes);
@@ -336,29 +322,31 @@ oci_layout_open_blob (RwImageSource      *source,
                       GError            **error)
 {
   OciLayoutSource *src = (OciLayoutSource *) source;
-  g_autofree char *path = blob_path (src, layer->digest, error);
-  g_autoptr(GFile) file = NULL;
-  g_autoptr(GFileInputStream) in = NULL;
-  g_autoptr(GFileInfo) info = NULL;
+  g_autofree char *relpath = blob_relpath (layer->digest, error);
+  guint64 size = 0;
+  int fd;
 
-  if (path == NULL)
+  if (relpath == NULL)
     return NULL;
-  file = g_file_new_for_path (path);
-  in = g_file_read (file, cancellable, error);
-  if (in == NULL)
-    return NULL;
-  /* Cheap early check; the sha256 is verified while extracting. */
-  info = g_file_input_stream_query_info (in, G_FILE_ATTRIBUTE_STANDARD_SIZE, cancellable, error);
-  if (info == NULL)
-    return NULL;
-  if (g_file_info_get_size (info) != layer->size)
+  if (layer->size <= 0)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                   _("Blob %s has size %lld, expected %lld"),
-                   layer->digest, (long long) g_file_info_get_size (info), (long long) layer->size);
+                   _("Layer %s has no size in its descriptor"), layer->digest);
       return NULL;
     }
-  return G_INPUT_STREAM (g_steal_pointer (&in));
+  fd = rw_caller_open_file (src->caller, src->dirfd, relpath, G_MAXUINT64, &size, error);
+  if (fd < 0)
+    return NULL;
+  /* Cheap early check; the sha256 is verified while extracting. */
+  if (size != (guint64) layer->size)
+    {
+      close (fd);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   _("Blob %s does not have the size its descriptor gives"), layer->digest);
+      return NULL;
+    }
+  /* A regular file: O_NONBLOCK changes nothing for reading it. */
+  return g_unix_input_stream_new (fd, TRUE);
 }
 
 static void
@@ -368,6 +356,9 @@ oci_layout_free (RwImageSource *source)
 
   if (src == NULL)
     return;
+  if (src->dirfd >= 0)
+    close (src->dirfd);
+  g_clear_pointer (&src->caller, rw_caller_unref);
   g_free (src->dir);
   g_free (src->tag);
   g_clear_pointer (&src->manifests, g_ptr_array_unref);
@@ -375,9 +366,9 @@ oci_layout_free (RwImageSource *source)
 }
 
 static gboolean
-check_layout_file (const char *dir, GError **error)
+check_layout_file (OciLayoutSource *src, GError **error)
 {
-  g_autofree char *path = g_build_filename (dir, "oci-layout", NULL);
+  const char *dir = src->dir;
   g_autoptr(GBytes) bytes = NULL;
   g_autoptr(JsonNode) root = NULL;
   g_autoptr(GError) local_error = NULL;
@@ -385,7 +376,7 @@ check_layout_file (const char *dir, GError **error)
   gsize len;
   const char *data;
 
-  bytes = read_small_file (path, 64 * 1024, &local_error);
+  bytes = read_layout_file (src, "oci-layout", 64 * 1024, &local_error);
   if (bytes == NULL)
     {
       g_set_error (error, G_IO_ERROR, g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)
@@ -414,11 +405,11 @@ check_layout_file (const char *dir, GError **error)
 }
 
 RwImageSource *
-rw_oci_layout_source_new (const gchar *layout_dir,
-                          const gchar *tag,
-                          GError     **error)
+rw_oci_layout_source_new (const gchar    *layout_dir,
+                          const gchar    *tag,
+                          RwCaller       *caller,
+                          GError        **error)
 {
-  g_autofree char *index_path = NULL;
   g_autoptr(GBytes) index = NULL;
   OciLayoutSource *src;
   gsize len;
@@ -426,27 +417,31 @@ rw_oci_layout_source_new (const gchar *layout_dir,
 
   g_return_val_if_fail (layout_dir != NULL, NULL);
 
-  if (!check_layout_file (layout_dir, error))
-    return NULL;
-  index_path = g_build_filename (layout_dir, "index.json", NULL);
-  index = read_small_file (index_path, MAX_JSON_BLOB, error);
-  if (index == NULL)
-    return NULL;
-
   src = g_new0 (OciLayoutSource, 1);
   src->parent.resolve = oci_layout_resolve;
   src->parent.open_blob = oci_layout_open_blob;
   src->parent.free = oci_layout_free;
   src->dir = g_strdup (layout_dir);
   src->tag = (tag != NULL && tag[0] != '\0') ? g_strdup (tag) : NULL;
+  src->dirfd = -1;
+  src->caller = caller != NULL ? rw_caller_ref (caller) : NULL;
+  src->dirfd = rw_caller_open_dir (caller, layout_dir, error);
+  if (src->dirfd < 0 || !check_layout_file (src, error))
+    goto fail;
+  index = read_layout_file (src, "index.json", MAX_JSON_BLOB, error);
+  if (index == NULL)
+    goto fail;
 
   data = g_bytes_get_data (index, &len);
   src->manifests = rw_index_parse (data, len, error);
   if (src->manifests == NULL)
     {
-      g_prefix_error (error, "%s: ", index_path);
-      oci_layout_free (&src->parent);
-      return NULL;
+      g_prefix_error (error, "%s/index.json: ", layout_dir);
+      goto fail;
     }
   return &src->parent;
+
+fail:
+  oci_layout_free (&src->parent);
+  return NULL;
 }

@@ -112,7 +112,7 @@ source_for_ref (const RwImageRef *ref, const RwPullOptions *options, GError **er
   switch (ref->transport)
     {
     case RW_TRANSPORT_OCI:
-      return rw_oci_layout_source_new (ref->path, ref->tag, error);
+      return rw_oci_layout_source_new (ref->path, ref->tag, options != NULL ? options->caller : NULL, error);
     case RW_TRANSPORT_DOCKER:
     default:
       {

@@ -12,6 +12,7 @@ typedef struct {
   const gchar *blob_dir;                      /* download cache for registry blobs */
   const gchar *username;                      /* (nullable) registry credentials */
   const gchar *password;                      /* (nullable) */
+  RwCaller *caller;                           /* (nullable) who asked: oci: layouts are opened as them */
 } RwPullOptions;
 
 /* Validates @ref (G_IO_ERROR_INVALID_ARGUMENT) without fetching anything. */

@@ -24,10 +24,13 @@ SUFFIX = "%d" % (os.getpid() % 100000)
 GROUP = "rwtg" + SUFFIX          # granted control-containers
 GROUP_USER = "rwtc" + SUFFIX     # member of GROUP
 DETAIL_USER = "rwtd" + SUFFIX    # may control the container "allowed1" only
+PULL_USER = "rwtp" + SUFFIX      # may pull images
 
 RULES = """
 polkit.addRule(function(action, subject) {
     if (action.id == "org.redway.Redway1.control-containers" && subject.isInGroup("%(group)s"))
+        return polkit.Result.YES;
+    if (action.id == "org.redway.Redway1.pull-images" && subject.user == "%(puller)s")
         return polkit.Result.YES;
 });
 polkit.addRule(function(action, subject) {
@@ -37,7 +40,7 @@ polkit.addRule(function(action, subject) {
     if (action.id == "org.redway.Redway1.pull-images" && subject.user == "%(detail)s")
         return polkit.Result.NO;
 });
-""" % {"group": GROUP, "detail": DETAIL_USER}
+""" % {"group": GROUP, "detail": DETAIL_USER, "puller": PULL_USER}
 
 
 def user_cmd(user, cmd):
@@ -68,7 +71,7 @@ class Polkit(harness.EnvTestCase):
     def _make_users(cls):
         subprocess.run(["groupadd", "-r", GROUP], check=True)
         cls.addClassCleanup(subprocess.run, ["groupdel", GROUP])
-        for user, extra in ((GROUP_USER, ["-G", GROUP]), (DETAIL_USER, [])):
+        for user, extra in ((GROUP_USER, ["-G", GROUP]), (DETAIL_USER, []), (PULL_USER, [])):
             subprocess.run(["useradd", "-M", "-r", "-N", "-g", "nogroup", "-s", "/usr/sbin/nologin",
                             "-d", "/nonexistent"] + extra + [user], check=True)
             cls.addClassCleanup(subprocess.run, ["userdel", user])
@@ -260,6 +263,25 @@ class Polkit(harness.EnvTestCase):
         # A user outside the group gets nothing from that rule.
         self.assertDenied(self.gdbus(DETAIL_USER, c, CIFACE + ".Start", "{}"), "non-member Start")
         self.assertEqual(self.state("group1"), "stopped")
+
+    def test_layout_read_with_the_callers_rights(self):
+        """A user allowed to pull gets no more of the host than it can read:
+        an oci: layout is opened with its rights, not the service's."""
+        import shutil
+        secret = os.path.join(self.env.tmp, "root-only-layout")
+        shutil.copytree(self.layout, secret)
+        os.chmod(secret, 0o700)
+        r = self.gdbus(PULL_USER, MANAGER, MIFACE + ".PullImage", "oci:%s:latest" % secret, "{}")
+        self.assertAllowed(r, "PullImage of a root-only layout")
+        job = r.stdout.split("'")[1]
+        self.assertFalse(self._wait_job(job))
+        self.assertIn("Permission denied", self._prop(job, JIFACE, "Message"))
+        # The same layout readable by everyone pulls fine for that user.
+        os.chmod(secret, 0o755)
+        r = self.gdbus(PULL_USER, MANAGER, MIFACE + ".PullImage", "oci:%s:latest" % secret, "{}")
+        self.assertAllowed(r, "PullImage of a readable layout")
+        job = r.stdout.split("'")[1]
+        self.assertTrue(self._wait_job(job), self._prop(job, JIFACE, "Message"))
 
     def test_container_detail_reaches_polkit(self):
         allowed, other = self.paths["allowed1"], self.paths["other1"]
