@@ -36,6 +36,9 @@ struct _RwdContainer
   guint pidfd_watch;
   gboolean expect_exit;       /* our own stop is in progress */
   guint last_shell_id;        /* OpenShell identifiers handed out */
+  gboolean removed;           /* deleted (or its creation failed): no more operations */
+  RwdJob *creation_job;       /* (nullable) while creating: Delete cancels it */
+  GPtrArray *deletes_waiting; /* Delete calls that came during the creation */
 };
 
 static void rwd_container_iface_init (RedwayContainerIface *iface);
@@ -141,7 +144,12 @@ run_next_op (RwdContainer *self)
       g_autoptr(GError) error = NULL;
       g_autoptr(GTask) task = NULL;
 
-      if (op->klass->prepare != NULL && !op->klass->prepare (self, op, &error))
+      /* An operation queued behind a Delete belongs to the object, not to
+       * the name: a container created anew under that name is another one. */
+      if (self->removed)
+        g_set_error (&error, REDWAY_ERROR, REDWAY_ERROR_NOT_FOUND,
+                     _("Container “%s” no longer exists"), self->name);
+      if (error != NULL || (op->klass->prepare != NULL && !op->klass->prepare (self, op, &error)))
         {
           if (op->invocation != NULL)
             rwd_return_error (op->invocation, error);
@@ -552,7 +560,17 @@ delete_prepare (RwdContainer *self, Op *op, GError **error)
   RwStoreEntry *e = get_entry (self);
 
   if (self->creating)
-    return invalid_state (self, error, _("delete"));
+    {
+      /* Whatever the creation is stuck on, Delete ends it: cancel, and
+       * answer once the creation has failed (or run the delete after it,
+       * if it had got past the point of no return). */
+      g_ptr_array_add (self->deletes_waiting, g_steal_pointer (&op->invocation));
+      if (self->creation_job != NULL)
+        g_cancellable_cancel (rwd_job_get_cancellable (self->creation_job));
+      g_set_error (error, REDWAY_ERROR, REDWAY_ERROR_INVALID_STATE,
+                   _("Container “%s” is still being created; deleting it when that ends"), self->name);
+      return FALSE;
+    }
   op->was_running = !state_is (self, "stopped", NULL);
   if (op->was_running && !op->force && !state_is (self, "error", NULL))
     {
@@ -592,6 +610,7 @@ delete_finish (RwdContainer *self, Op *op, const GError *error)
       return;
     }
   set_stopped (self, NULL);
+  self->removed = TRUE;
   g_hash_table_remove (rwd_daemon_get_store (self->daemon)->containers, self->name);
   rwd_daemon_save_state (self->daemon, NULL);
   rwd_daemon_remove_container (self->daemon, self);
@@ -657,10 +676,30 @@ creation_failed (RwdContainer *self, RwdJob *job, const gchar *message)
   g_autoptr(RwdContainer) hold = g_object_ref (self);
 
   self->creating = FALSE;
+  self->removed = TRUE;
+  g_clear_object (&self->creation_job);
   g_hash_table_remove (rwd_daemon_get_store (self->daemon)->containers, self->name);
   rwd_daemon_save_state (self->daemon, NULL);
   rwd_daemon_remove_container (self->daemon, self);
   rwd_job_complete (job, FALSE, message);
+  /* What those Delete calls asked for is done. */
+  for (guint i = 0; i < self->deletes_waiting->len; i++)
+    g_dbus_method_invocation_return_value (self->deletes_waiting->pdata[i], NULL);
+  g_ptr_array_set_size (self->deletes_waiting, 0);
+}
+
+/* The creation is through: Delete calls that came meanwhile run now. */
+static void
+run_waiting_deletes (RwdContainer *self)
+{
+  for (guint i = 0; i < self->deletes_waiting->len; i++)
+    {
+      Op *op = op_new (self, &delete_op, self->deletes_waiting->pdata[i]);
+
+      op->force = TRUE;
+      enqueue (self, op);
+    }
+  g_ptr_array_set_size (self->deletes_waiting, 0);
 }
 
 static gboolean
@@ -688,9 +727,16 @@ define_finish (RwdContainer *self, Op *op, const GError *error)
     }
   e->initialized = TRUE;
   self->creating = FALSE;
+  g_clear_object (&self->creation_job);
   rwd_daemon_save_state (self->daemon, NULL);
   rwd_container_sync (self);
   g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (self));
+  if (self->deletes_waiting->len > 0)
+    {
+      rwd_job_complete (op->job, FALSE, _("Deleted while it was being created"));
+      run_waiting_deletes (self);
+      return;
+    }
   if (op->start_after)
     {
       /* The job reports the start too: when it completes the container runs. */
@@ -1172,6 +1218,8 @@ rwd_container_finalize (GObject *object)
 
   clear_monitor (self);
   g_queue_clear_full (&self->ops, (GDestroyNotify) op_free);
+  g_clear_object (&self->creation_job);
+  g_ptr_array_unref (self->deletes_waiting);
   g_clear_object (&self->object);
   g_free (self->name);
   g_free (self->object_path);
@@ -1189,6 +1237,7 @@ rwd_container_init (RwdContainer *self)
 {
   self->pidfd = -1;
   g_queue_init (&self->ops);
+  self->deletes_waiting = g_ptr_array_new_with_free_func (g_object_unref);
 }
 
 static void
@@ -1252,8 +1301,9 @@ rwd_container_sync (RwdContainer *self)
 }
 
 void
-rwd_container_set_creating (RwdContainer *self, gboolean creating)
+rwd_container_set_creating (RwdContainer *self, RwdJob *job)
 {
-  self->creating = creating;
+  self->creating = job != NULL;
+  g_set_object (&self->creation_job, job);
   rwd_container_sync (self);
 }

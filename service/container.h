@@ -3,6 +3,7 @@
 
 #include "daemon.h"
 #include "redway-generated.h"
+#include "job.h"
 
 G_BEGIN_DECLS
 
@@ -18,7 +19,8 @@ void rwd_container_sync (RwdContainer *self);
 /* Finds out whether the LXC container is running (after a daemon restart).
  * Synchronous: for startup, before the bus name is owned. */
 void rwd_container_recover (RwdContainer *self);
-void rwd_container_set_creating (RwdContainer *self, gboolean creating);
+/* While @job (nullable: done) creates the container; Delete cancels it. */
+void rwd_container_set_creating (RwdContainer *self, RwdJob *job);
 /* Main thread, after the image pull of a CreateContainer job: defines the
  * LXC container (or cleans up on @pull_error) and completes @job. */
 void rwd_container_finish_creation (RwdContainer *self, RwdJob *job, const GError *pull_error,

@@ -26,7 +26,7 @@ struct _RwdDaemon
   RwdAuthority *authority;
   RwdManager *manager;
   GHashTable *containers;     /* name -> RwdContainer* */
-  guint next_job_id;
+  guint64 next_job_id;
   gboolean host_ready;
   gchar *host_missing;
   GVariant *host_report;
@@ -64,7 +64,10 @@ static void
 rwd_daemon_init (RwdDaemon *self)
 {
   self->containers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
-  self->next_job_id = 1;
+  /* Job paths are never reused, not even by the next instance of the
+   * service (a client may still wait on one): numbers start at the
+   * microseconds since the epoch and count up from there. */
+  self->next_job_id = (guint64) g_get_real_time ();
 }
 
 RwdDaemon *
@@ -249,7 +252,7 @@ on_job_completed (RedwayJob *job, gboolean success, const gchar *message, gpoint
 gchar *
 rwd_daemon_export_job (RwdDaemon *self, RwdJob *job)
 {
-  gchar *path = g_strdup_printf ("/org/redway/Redway1/Jobs/%u", self->next_job_id++);
+  gchar *path = g_strdup_printf ("/org/redway/Redway1/Jobs/%" G_GUINT64_FORMAT, self->next_job_id++);
   g_autoptr(RedwayObjectSkeleton) object = redway_object_skeleton_new (path);
 
   redway_object_skeleton_set_job (object, REDWAY_JOB (job));

@@ -270,6 +270,8 @@ pull_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancella
     g_task_return_boolean (task, TRUE);
 }
 
+static gboolean binder_ready (RwdDaemon *daemon, gchar **why);
+
 static void
 pull_done (GObject *source, GAsyncResult *res, gpointer data)
 {
@@ -292,11 +294,18 @@ pull_done (GObject *source, GAsyncResult *res, gpointer data)
         {
           g_free (e->image_id);
           e->image_id = g_strdup (req->image->id);
+          g_autofree gchar *why = NULL;
+
           if (g_strcmp0 (e->profile, "auto") == 0 || e->profile == NULL)
             {
               g_free (e->profile);
               e->profile = g_strdup (rw_profile_detect (e->image_url, req->image->config));
             }
+          /* Only the image showed it is Redroid (its /init): binder is
+           * needed all the same, and better said now than at start. */
+          if (g_strcmp0 (e->profile, "redroid") == 0 && !binder_ready (req->self->daemon, &why))
+            g_set_error (&error, REDWAY_ERROR, REDWAY_ERROR_HOST_NOT_READY,
+                         _("Redroid containers need binder: %s"), why);
           rwd_daemon_save_state (req->self->daemon, NULL);
         }
       rwd_container_finish_creation (req->container, req->job, error, req->start_after);
@@ -694,10 +703,10 @@ create_container (CreateArgs *args, GDBusMethodInvocation *invocation, guint uid
     }
 
   container = rwd_container_new (daemon, args->name);
-  rwd_container_set_creating (container, TRUE);
+  req = pull_request_new (self, invocation, "create-container", uid, args->image);
+  rwd_container_set_creating (container, req->job);
   rwd_daemon_add_container (daemon, container);
 
-  req = pull_request_new (self, invocation, "create-container", uid, args->image);
   req->username = g_steal_pointer (&args->username);
   req->password = g_steal_pointer (&args->password);
   req->container = g_object_ref (container);

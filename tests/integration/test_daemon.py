@@ -41,6 +41,21 @@ class DaemonRestart(harness.EnvTestCase):
                           "org.freedesktop.DBus.GetConnectionUnixProcessID", "org.redway.Redway1"])
         return int(re.search(r"uint32 (\d+)", r.stdout).group(1))
 
+    def pull_job_path(self):
+        r = self.env.run(["busctl", "--system", "call", "org.redway.Redway1", "/org/redway/Redway1/Manager",
+                          "org.redway.Redway1.Manager", "PullImage", "sa{sv}", self.image, "0"])
+        return r.stdout.split('"')[1]
+
+    def test_job_paths_never_reused(self):
+        before = [self.pull_job_path() for _ in range(3)]
+        self.assertEqual(len(set(before)), 3)
+        self.env.stop_daemon()
+        self.env.start_daemon()
+        after = self.pull_job_path()
+        self.assertNotIn(after, before)
+        number = lambda p: int(p.rsplit("/", 1)[1])
+        self.assertGreater(number(after), max(number(p) for p in before))
+
     def test_replace(self):
         self.env.prepare_host()
         self.env.cli("init", "rp1", self.image, "--start")

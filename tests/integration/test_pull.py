@@ -442,6 +442,39 @@ class PullTests(unittest.TestCase):
         blob = os.path.join(self.images_dir, "blobs", "sha256", man["layers"][0]["digest"].split(":")[1])
         self.assertFalse(os.path.exists(blob))
 
+    def test_delete_while_creating(self):
+        """A creation stuck on a slow registry ends when the container is deleted."""
+        ref, man = self.push("test/slowcreate", [{"data/slow.bin": os.urandom(8 * 1024 * 1024)}])
+        throttle = Throttle(int(self.proxy.split(":")[1]), 128 * 1024)
+        self.addCleanup(throttle.close)
+        ref = ref.replace(self.proxy, "127.0.0.1:%d" % throttle.port)
+        self.proxy_config()
+        path, job_path = self.manager.call_create_container_sync("stuck1", ref, GLib.Variant("a{sv}", {}), None)
+        self.client.settle()
+        job = self.client.get_job(job_path)
+        completed = []
+        job.connect("completed", lambda _j, ok, msg: completed.append((ok, msg)))
+        job.completed_signals = completed
+        wait_until(lambda: job.props.bytes > 64 * 1024, timeout=30)
+        c = self.client.get_container_for_path(path)
+        start = time.monotonic()
+        c.call_delete_sync(GLib.Variant("a{sv}", {}), None)
+        self.assertLess(time.monotonic() - start, 5)
+        self.client.settle()
+        self.assertIsNone(self.client.get_container("stuck1"))
+        self.assertNotIn("stuck1", self.env.state_file()["containers"])
+        ok, msg = self.finish(job, timeout=10)
+        self.assertFalse(ok)
+        # The name is free again.
+        quick, _ = self.push("test/quick", [{"hello": b"x"}])
+        path, job_path = self.manager.call_create_container_sync("stuck1", quick, GLib.Variant("a{sv}", {}), None)
+        self.client.settle()
+        job = self.client.get_job(job_path)
+        self.client.wait_for_job_sync(job, None)
+        self.assertTrue(job.props.success, job.props.message)
+        self.client.get_container("stuck1").call_delete_sync(GLib.Variant("a{sv}", {}), None)
+        self.client.settle()
+
     def test_bad_references(self):
         # Note: "docker://UPPER/x" is valid: as in Docker's grammar, a first
         # component with uppercase letters names a registry host ("UPPER").

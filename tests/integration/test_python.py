@@ -251,6 +251,49 @@ class PythonLifecycle(harness.EnvTestCase):
             self.assertEqual(f.read(), "precious")
         shutil.rmtree(data)
 
+    def test_queued_operations_belong_to_the_object(self):
+        c = self.create("py9")
+        c.call_start_sync(GLib.Variant("a{sv}", {}), None)
+        results = {}
+
+        def done(proxy, res, tag):
+            try:
+                proxy.call_delete_finish(res)
+                results[tag] = "ok"
+            except GLib.Error as e:
+                results[tag] = e
+        force = GLib.Variant("a{sv}", {"force": GLib.Variant("b", True)})
+        c.call_delete(force, None, done, "first")
+        c.call_delete(force, None, done, "second")
+        wait_until(lambda: len(results) == 2)
+        self.assertEqual(results["first"], "ok")
+        # The second found its container gone: not a second success.
+        self.assertIsInstance(results["second"], GLib.Error)
+        self.assertTrue(results["second"].matches(Redway.error_quark(), Redway.Error.NOT_FOUND),
+                        results["second"].message)
+        self.client.settle()
+        self.assertIsNone(self.client.get_container("py9"))
+
+    def test_redroid_found_in_the_image_needs_binder(self):
+        """An image that only its /init shows to be Redroid fails at create on
+        a host without binder, not at start."""
+        with open("/proc/filesystems") as f:
+            if "binder" in f.read():
+                self.skipTest("this host has binder")
+        layout = os.path.join(self.env.tmp, "layout-fake-android")
+        harness.make_layout(layout, entrypoint=["/init", "androidboot.hardware=redroid"], extra_layer=[])
+        container_path, job_path = self.manager.call_create_container_sync(
+            "py10", "oci:" + layout + ":latest", GLib.Variant("a{sv}", {}), None)
+        self.client.settle()
+        job = self.client.get_job(job_path)
+        with self.assertRaises(GLib.Error) as cm:
+            self.client.wait_for_job_sync(job, None)
+        self.assertIn("binder", cm.exception.message)
+        self.assertFalse(job.props.success)
+        self.assertIn("binder", job.props.message)
+        self.client.settle()
+        self.assertIsNone(self.client.get_container("py10"))
+
     def test_env_control_characters_refused(self):
         for bad in ["A=x\ny", "A=x\ry", "A=\x1b[0m", "NEW\nLINE=1"]:
             with self.assertRaises(GLib.Error) as cm:
