@@ -5,6 +5,7 @@
 
 #include "container.h"
 #include "daemon.h"
+#include "images/registry.h"
 #include "fsutil.h"
 #include "job.h"
 #include "manager.h"
@@ -70,6 +71,18 @@ rwd_daemon_init (RwdDaemon *self)
   self->next_job_id = (guint64) g_get_real_time ();
 }
 
+#define STALE_DOWNLOAD_AGE (24 * G_TIME_SPAN_HOUR)
+
+static void
+drop_stale_downloads (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  guint n = rw_registry_blob_dir_drop_stale (data, STALE_DOWNLOAD_AGE);
+
+  if (n > 0)
+    g_message ("Removed %u stale partial download(s)", n);
+  g_task_return_boolean (task, TRUE);
+}
+
 RwdDaemon *
 rwd_daemon_new (GDBusConnection *connection, const RwdDaemonOptions *options, GError **error)
 {
@@ -97,6 +110,7 @@ rwd_daemon_new (GDBusConnection *connection, const RwdDaemonOptions *options, GE
   self->image_store = rw_image_store_new (images_dir, error);
   if (self->image_store == NULL)
     return NULL;
+  rw_image_store_set_limits (self->image_store, options->max_image_bytes, options->min_free_bytes);
 
   self->authority = rwd_authority_new ();
   self->object_manager = g_dbus_object_manager_server_new ("/org/redway/Redway1");
@@ -111,6 +125,14 @@ rwd_daemon_new (GDBusConnection *connection, const RwdDaemonOptions *options, GE
       rwd_daemon_add_container (self, c);
       rwd_container_recover (c);
     }
+
+  /* Downloads nobody resumed for a day go, in the background: nothing at
+   * start may wait for the disk before the name is owned. */
+  {
+    g_autoptr(GTask) task = g_task_new (NULL, NULL, NULL, NULL);
+    g_task_set_task_data (task, g_build_filename (self->state_dir, "images", "blobs", NULL), g_free);
+    g_task_run_in_thread (task, drop_stale_downloads);
+  }
 
   /* Everything is in place before the connection sees any object. */
   g_dbus_object_manager_server_set_connection (self->object_manager, connection);

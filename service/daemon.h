@@ -18,6 +18,8 @@ typedef struct {
   const gchar *state_dir;
   const gchar *lxc_path;
   const gchar * const *insecure_registries;
+  guint64 max_image_bytes;     /* 0: no bound */
+  guint64 min_free_bytes;
 } RwdDaemonOptions;
 
 #define RWD_TYPE_DAEMON (rwd_daemon_get_type ())

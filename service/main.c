@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 
 #include "daemon.h"
+#include "images/image-store.h"
 #include "redway-client.h"
 #include "redway-error.h"
 
@@ -57,6 +58,8 @@ main (int argc, char **argv)
   g_auto(GStrv) insecure = NULL;
   gboolean replace = FALSE;
   gboolean show_version = FALSE;
+  gint64 max_image_mib = RW_IMAGE_STORE_DEFAULT_MAX_IMAGE / (1024 * 1024);
+  gint64 min_free_mib = RW_IMAGE_STORE_DEFAULT_MIN_FREE / (1024 * 1024);
   Service service = { 0 };
   RwdDaemonOptions options;
   guint owner_id;
@@ -65,6 +68,8 @@ main (int argc, char **argv)
     { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir, N_("Directory for state, images and container data"), N_("DIR") },
     { "lxc-path", 0, 0, G_OPTION_ARG_FILENAME, &lxc_path, N_("LXC path for container definitions"), N_("DIR") },
     { "insecure-registry", 0, 0, G_OPTION_ARG_STRING_ARRAY, &insecure, N_("Allow plain HTTP for this registry (host[:port])"), N_("HOST") },
+    { "max-image-size", 0, 0, G_OPTION_ARG_INT64, &max_image_mib, N_("Refuse images that unpack to more than this (0: no bound; default 32768)"), N_("MIB") },
+    { "min-free-space", 0, 0, G_OPTION_ARG_INT64, &min_free_mib, N_("Stop a pull when less than this is free for the state directory (default 128)"), N_("MIB") },
     { "version", 0, 0, G_OPTION_ARG_NONE, &show_version, N_("Print the version and exit"), NULL },
     { NULL }
   };
@@ -91,6 +96,11 @@ main (int argc, char **argv)
     state_dir = g_strdup (REDWAY_STATE_DIR);
   if (lxc_path == NULL)
     lxc_path = g_build_filename (state_dir, "lxc", NULL);
+  if (max_image_mib < 0 || min_free_mib < 0)
+    {
+      g_printerr ("redwayd: %s\n", _("--max-image-size and --min-free-space take a number of MiB"));
+      return 2;
+    }
   if (!g_path_is_absolute (state_dir) || !g_path_is_absolute (lxc_path))
     {
       g_printerr ("redwayd: %s\n", _("--state-dir and --lxc-path must be absolute paths"));
@@ -122,6 +132,8 @@ main (int argc, char **argv)
   options.state_dir = state_dir;
   options.lxc_path = lxc_path;
   options.insecure_registries = (const gchar * const *) insecure;
+  options.max_image_bytes = (guint64) max_image_mib * 1024 * 1024;
+  options.min_free_bytes = (guint64) min_free_mib * 1024 * 1024;
   service.loop = g_main_loop_new (NULL, FALSE);
   service.daemon = rwd_daemon_new (connection, &options, &error);
   if (service.daemon == NULL)

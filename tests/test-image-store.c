@@ -602,6 +602,38 @@ test_hostile_layout (Fixture *f, gconstpointer data)
   alarm (0);
 }
 
+/* What an image may unpack to is bounded, and so is how full a pull may
+ * make the store's file system; a refused pull leaves nothing behind. */
+static void
+test_limits (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RwImage) image = NULL;
+
+  rw_image_store_set_limits (f->store, 512 * 1024, 0);   /* busybox alone is larger */
+  image = pull (f, "big:latest", NULL, NULL, &error);
+  g_assert_null (image);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE);
+  g_assert_nonnull (strstr (error->message, "limit"));
+  g_assert_cmpuint (count_sub (f, "images"), ==, 0);
+  g_assert_cmpuint (count_sub (f, "tmp"), ==, 0);
+  g_clear_error (&error);
+
+  rw_image_store_set_limits (f->store, 0, G_MAXUINT64 / 2);   /* no disk is that large */
+  image = pull (f, "big:latest", NULL, NULL, &error);
+  g_assert_null (image);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE);
+  g_assert_nonnull (strstr (error->message, "nearly full"));
+  g_assert_cmpuint (count_sub (f, "images"), ==, 0);
+  g_assert_cmpuint (count_sub (f, "tmp"), ==, 0);
+  g_clear_error (&error);
+
+  rw_image_store_set_limits (f->store, 64 * 1024 * 1024, 1024 * 1024);
+  image = pull (f, "big:latest", NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (image);
+}
+
 static void
 test_multi_platform (Fixture *f, gconstpointer data)
 {
@@ -708,6 +740,7 @@ main (int argc, char **argv)
   ADD ("swapped-blob/manifest", test_swapped_blob, "manifest");
   ADD ("swapped-blob/config", test_swapped_blob, "config");
   ADD ("hostile-layout", test_hostile_layout, NULL);
+  ADD ("limits", test_limits, NULL);
   ADD ("multi-platform", test_multi_platform, NULL);
   ADD ("no-platform", test_no_platform, NULL);
   ADD ("concurrent", test_concurrent, NULL);

@@ -8,6 +8,9 @@
 #include "config.h"
 
 #include "test-tmpdir.h"
+#include <fcntl.h>
+#include <sys/time.h>
+#include <sys/file.h>
 
 #include <string.h>
 #include <unistd.h>
@@ -545,6 +548,40 @@ test_hostile_json (void)
   proxy_config ("{}");
 }
 
+/* At start the service drops downloads nobody resumed for long, but not a
+ * recent one, nor one that a pull holds. */
+static void
+test_drop_stale (void)
+{
+  g_autofree gchar *dir = make_tmpdir ();
+  g_autofree gchar *sha = g_build_filename (dir, "sha256", NULL);
+  g_autofree gchar *old = g_build_filename (sha, "aaaa.partial", NULL);
+  g_autofree gchar *held = g_build_filename (sha, "bbbb.partial", NULL);
+  g_autofree gchar *fresh = g_build_filename (sha, "cccc.partial", NULL);
+  g_autofree gchar *blob = g_build_filename (sha, "dddd", NULL);
+  struct timeval two_days_ago[2] = { { time (NULL) - 2 * 86400, 0 }, { time (NULL) - 2 * 86400, 0 } };
+  const gchar *files[] = { old, held, fresh, blob };
+  int lock_fd;
+
+  g_assert_cmpint (g_mkdir_with_parents (sha, 0700), ==, 0);
+  for (guint i = 0; i < G_N_ELEMENTS (files); i++)
+    {
+      g_assert_true (g_file_set_contents (files[i], "x", 1, NULL));
+      if (files[i] != fresh)
+        g_assert_cmpint (utimes (files[i], two_days_ago), ==, 0);
+    }
+  lock_fd = open (held, O_RDONLY);
+  g_assert_cmpint (flock (lock_fd, LOCK_EX), ==, 0);
+
+  g_assert_cmpuint (rw_registry_blob_dir_drop_stale (dir, 24 * G_TIME_SPAN_HOUR), ==, 1);
+  g_assert_false (g_file_test (old, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (held, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (fresh, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (blob, G_FILE_TEST_EXISTS));   /* verified blobs are not downloads */
+  close (lock_fd);
+  rm_rf (dir);
+}
+
 static void
 test_resume (void)
 {
@@ -966,6 +1003,7 @@ main (int argc, char **argv)
   g_test_add_func ("/registry/pull-blobs", test_pull_blobs);
   g_test_add_func ("/registry/digest-mismatch", test_digest_mismatch);
   g_test_add_func ("/registry/hostile-json", test_hostile_json);
+  g_test_add_func ("/registry/drop-stale", test_drop_stale);
   g_test_add_func ("/registry/resume", test_resume);
   g_test_add_func ("/registry/redirect", test_redirect);
   g_test_add_func ("/registry/platform", test_platform);

@@ -42,6 +42,8 @@ struct _RwImageStore {
   char *tmp_dir;
   char *refs_path;
   GMutex lock;        /* refs.json and image.json read-modify-write */
+  guint64 max_image_bytes;
+  guint64 min_free_bytes;
 };
 
 /* ---- RwImage -------------------------------------------------------------- */
@@ -365,6 +367,13 @@ clean_stale_tmp (RwImageStore *store)
     }
 }
 
+void
+rw_image_store_set_limits (RwImageStore *store, guint64 max_image_bytes, guint64 min_free_bytes)
+{
+  store->max_image_bytes = max_image_bytes;
+  store->min_free_bytes = min_free_bytes;
+}
+
 RwImageStore *
 rw_image_store_new (const gchar *dir, GError **error)
 {
@@ -374,6 +383,8 @@ rw_image_store_new (const gchar *dir, GError **error)
   g_return_val_if_fail (dir != NULL, NULL);
 
   g_mutex_init (&store->lock);
+  store->max_image_bytes = RW_IMAGE_STORE_DEFAULT_MAX_IMAGE;
+  store->min_free_bytes = RW_IMAGE_STORE_DEFAULT_MIN_FREE;
   store->dir = g_strdup (dir);
   store->images_dir = g_build_filename (dir, "images", NULL);
   store->tmp_dir = g_build_filename (dir, "tmp", NULL);
@@ -454,11 +465,12 @@ layer_progress (guint64 done, guint64 total, gpointer user_data)
 
 /* Unpack all layers into @work/rootfs; returns bytes unpacked, or FALSE. */
 static gboolean
-unpack (RwImageSource *source, RwManifest *manifest, RwImageConfig *config,
+unpack (RwImageStore *store, RwImageSource *source, RwManifest *manifest, RwImageConfig *config,
         const char *work, Progress *progress, guint64 *size_out,
         GCancellable *cancellable, GError **error)
 {
   g_autofree char *rootfs = g_build_filename (work, "rootfs", NULL);
+  RwUnpackBudget budget = { store->max_image_bytes, 0, store->min_free_bytes };
   int rootfd;
   gboolean ok = TRUE;
 
@@ -491,10 +503,10 @@ unpack (RwImageSource *source, RwManifest *manifest, RwImageConfig *config,
       /* A source that verifies the blob itself (EOF only after a match)
        * spares a second SHA-256 pass over the compressed bytes; the
        * diff_id is always checked here. */
-      ok = rw_layer_apply (rootfd, in,
-                           rw_blob_stream_is_verified (in, layer->digest) ? NULL : layer->digest,
-                           config->diff_ids[i],
-                           layer_progress, progress, cancellable, error);
+      ok = rw_layer_apply_budget (rootfd, in,
+                                  rw_blob_stream_is_verified (in, layer->digest) ? NULL : layer->digest,
+                                  config->diff_ids[i], &budget,
+                                  layer_progress, progress, cancellable, error);
       if (!ok)
         g_prefix_error (error, _("Layer %u (%s): "), i + 1, layer->digest);
       g_input_stream_close (in, NULL, NULL);
@@ -584,7 +596,7 @@ rw_image_store_pull (RwImageStore   *store,
     g_autofree char *config_path = g_build_filename (work, "config.json", NULL);
     const char *one_ref[] = { ref, NULL };
 
-    if (!unpack (source, manifest, config, work, &prog, &size, cancellable, error) ||
+    if (!unpack (store, source, manifest, config, work, &prog, &size, cancellable, error) ||
         !g_file_set_contents_full (config_path, config_data, config_len,
                                    G_FILE_SET_CONTENTS_CONSISTENT, 0600, error) ||
         !write_image_json (work, id, ref ? (gchar **) one_ref : NULL, manifest_digest,

@@ -72,6 +72,13 @@ RwImageSource *rw_oci_layout_source_new (const gchar *layout_dir,
 RwImageStore *rw_image_store_new (const gchar *dir,
                                   GError     **error);
 void rw_image_store_free (RwImageStore *store);
+
+/* Bounds of every pull: what an image may unpack to (0: no bound; above a
+ * Redroid image's ~3 GB by far) and the space that must stay free on the
+ * store's file system. */
+#define RW_IMAGE_STORE_DEFAULT_MAX_IMAGE (G_GUINT64_CONSTANT (32) * 1024 * 1024 * 1024)
+#define RW_IMAGE_STORE_DEFAULT_MIN_FREE (G_GUINT64_CONSTANT (128) * 1024 * 1024)
+void rw_image_store_set_limits (RwImageStore *store, guint64 max_image_bytes, guint64 min_free_bytes);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RwImageStore, rw_image_store_free)
 
 /* Import through @source; returns the cached image at once if its config

@@ -20,6 +20,8 @@
 #endif
 #include "config.h"
 
+#include <sys/statvfs.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -222,7 +224,45 @@ typedef struct {
   guchar *inbuf;
   guchar *midbuf;
   GError *error;       /* first error raised inside a callback */
+  RwUnpackBudget *budget;   /* (nullable) */
+  int rootfd;
+  guint64 next_space_check; /* budget->used at which to look at free space again */
 } Stream;
+
+#define SPACE_CHECK_EVERY (64 * 1024 * 1024)
+
+/* FALSE (and s->error set) once the image is over its budget. */
+static gboolean
+within_budget (Stream *s, gsize n)
+{
+  RwUnpackBudget *b = s->budget;
+
+  if (b == NULL)
+    return TRUE;
+  b->used += n;
+  if (b->max_bytes > 0 && b->used > b->max_bytes)
+    {
+      if (s->error == NULL)
+        g_set_error (&s->error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
+                     _("The image unpacks to more than the limit of %" G_GUINT64_FORMAT " MiB"),
+                     b->max_bytes / (1024 * 1024));
+      return FALSE;
+    }
+  if (b->min_free_bytes > 0 && b->used >= s->next_space_check)
+    {
+      struct statvfs fs;
+
+      s->next_space_check = b->used + SPACE_CHECK_EVERY;
+      if (fstatvfs (s->rootfd, &fs) == 0 && (guint64) fs.f_bavail * fs.f_frsize < b->min_free_bytes)
+        {
+          if (s->error == NULL)
+            g_set_error_literal (&s->error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
+                                 _("The file system of the image store is nearly full"));
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
 
 static la_ssize_t
 outer_read_cb (struct archive *a, void *user_data, const void **buf)
@@ -276,6 +316,12 @@ inner_read_cb (struct archive *a, void *user_data, const void **buf)
 {
   Stream *s = user_data;
   la_ssize_t n = read_tar_bytes (s, buf);
+
+  if (n > 0 && !within_budget (s, (gsize) n))
+    {
+      archive_set_error (a, ENOSPC, "%s", s->error->message);
+      return -1;
+    }
 
   if (n < 0)
     {
@@ -1075,6 +1121,21 @@ rw_layer_apply (int             rootfd,
                 GCancellable   *cancellable,
                 GError        **error)
 {
+  return rw_layer_apply_budget (rootfd, blob, expected_digest, expected_diff_id, NULL,
+                                progress, progress_data, cancellable, error);
+}
+
+gboolean
+rw_layer_apply_budget (int             rootfd,
+                       GInputStream   *blob,
+                       const gchar    *expected_digest,
+                       const gchar    *expected_diff_id,
+                       RwUnpackBudget *budget,
+                       RwProgressFunc  progress,
+                       gpointer        progress_data,
+                       GCancellable   *cancellable,
+                       GError        **error)
+{
   g_auto(RwSha256) blob_sum = { 0 };
   g_auto(RwSha256) tar_sum = { 0 };
   g_autofree guchar *inbuf = g_malloc (BUF_SIZE);
@@ -1091,6 +1152,8 @@ rw_layer_apply (int             rootfd,
 
   s.blob = blob;
   s.cancellable = cancellable;
+  s.budget = budget;
+  s.rootfd = rootfd;
   if (expected_digest != NULL)
     {
       rw_sha256_init (&blob_sum);

@@ -22,6 +22,26 @@ G_BEGIN_DECLS
  * Returns FALSE with G_IO_ERROR_INVALID_DATA on a hostile entry or digest mismatch;
  * the caller discards the partly built rootfs.
  */
+/* How much an image may unpack, shared by its layers: a 4 MB gzip bomb must
+ * not become a 4 GB image, and no pull may fill the state directory. */
+typedef struct {
+  guint64 max_bytes;        /* uncompressed tar bytes, all layers together */
+  guint64 used;             /* counted here */
+  guint64 min_free_bytes;   /* stop when the rootfs's file system has less left */
+} RwUnpackBudget;
+
+/* rw_layer_apply() within @budget (nullable: no bound): exceeding it is
+ * G_IO_ERROR_NO_SPACE. */
+gboolean rw_layer_apply_budget (int             rootfd,
+                                GInputStream   *blob,
+                                const gchar    *expected_digest,
+                                const gchar    *expected_diff_id,
+                                RwUnpackBudget *budget,
+                                RwProgressFunc  progress,
+                                gpointer        progress_data,
+                                GCancellable   *cancellable,
+                                GError        **error);
+
 gboolean rw_layer_apply (int             rootfd,
                          GInputStream   *blob,
                          const gchar    *expected_digest,

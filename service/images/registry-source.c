@@ -63,6 +63,7 @@ struct _RegistrySource {
   gchar *platform;
   gchar *blob_dir;          /* .../sha256 */
   GCancellable *cancellable;   /* cancelled by free(): stops background work */
+  GCancellable *pull_cancellable;   /* (nullable) the pull's: cancelled = the user gave up */
 
   GMutex lock;
   GThreadPool *pool;
@@ -560,9 +561,9 @@ registry_source_open_blob (RwImageSource *source, const RwDescriptor *layer, GCa
   RwBlobFollowStream *stream;
   BlobJob *job;
 
-  if (!rw_digest_is_valid (layer->digest))
+  if (!rw_digest_is_valid (layer->digest) || layer->size <= 0)
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, _("Invalid layer digest"));
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, _("Invalid layer descriptor"));
       return NULL;
     }
 
@@ -601,6 +602,9 @@ registry_source_resolve (RwImageSource *source,
   RegistrySource *self = (RegistrySource *) source;
   const gchar *repo = self->ref->repository;
   g_autoptr(GBytes) body = NULL;
+
+  if (cancellable != NULL && self->pull_cancellable == NULL)
+    self->pull_cancellable = g_object_ref (cancellable);
   g_autoptr(GBytes) config = NULL;
   g_autofree gchar *media_type = NULL;
   g_autofree gchar *digest = NULL;
@@ -665,9 +669,12 @@ registry_source_resolve (RwImageSource *source,
       const RwDescriptor *d = g_ptr_array_index (manifest->layers, i);
       LayerInfo *l;
 
-      if (!rw_digest_is_valid (d->digest) || d->size < 0)
+      /* The size bounds the download: without one (0), a registry could
+       * stream for ever into the state directory. */
+      if (!rw_digest_is_valid (d->digest) || d->size <= 0)
         {
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, _("The manifest has an invalid layer descriptor"));
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                       _("The manifest has an invalid layer descriptor (a digest and a size are required)"));
           return FALSE;
         }
       l = g_new0 (LayerInfo, 1);
@@ -706,6 +713,18 @@ fail_pending (gpointer key, gpointer value, gpointer user_data)
   g_mutex_unlock (&job->lock);
 }
 
+/* After a Cancel nobody will resume these downloads: drop their .partial
+ * files. Only those this source wrote: its job's fd holds the file's flock
+ * (another pull that shares the blob holds it otherwise). */
+static void
+drop_partial (gpointer key, gpointer value, gpointer user_data)
+{
+  BlobJob *job = value;
+
+  if (!job->done && job->fd >= 0)
+    unlink (job->partial);
+}
+
 static void
 registry_source_free (RwImageSource *source)
 {
@@ -716,6 +735,9 @@ registry_source_free (RwImageSource *source)
   if (self->pool != NULL)
     g_thread_pool_free (self->pool, TRUE, TRUE);
   g_hash_table_foreach (self->jobs, fail_pending, NULL);
+  if (self->pull_cancellable != NULL && g_cancellable_is_cancelled (self->pull_cancellable))
+    g_hash_table_foreach (self->jobs, drop_partial, NULL);
+  g_clear_object (&self->pull_cancellable);
   g_hash_table_unref (self->jobs);
   if (self->layers != NULL)
     g_ptr_array_unref (self->layers);
@@ -779,3 +801,35 @@ rw_registry_source_new (RwRegistryClient *client,
   return &self->parent;
 }
 
+
+guint
+rw_registry_blob_dir_drop_stale (const gchar *blob_dir, gint64 max_age_usec)
+{
+  g_autofree gchar *dir = g_build_filename (blob_dir, "sha256", NULL);
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  gint64 now = g_get_real_time ();
+  const gchar *name;
+  guint dropped = 0;
+
+  if (d == NULL)
+    return 0;
+  while ((name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree gchar *path = NULL;
+      struct stat st;
+      int fd;
+
+      if (!g_str_has_suffix (name, ".partial"))
+        continue;
+      path = g_build_filename (dir, name, NULL);
+      fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+      if (fd < 0)
+        continue;
+      /* Old, and no pull holds it. */
+      if (fstat (fd, &st) == 0 && now - (gint64) st.st_mtime * G_USEC_PER_SEC > max_age_usec &&
+          flock (fd, LOCK_EX | LOCK_NB) == 0 && unlink (path) == 0)
+        dropped++;
+      close (fd);
+    }
+  return dropped;
+}

@@ -126,6 +126,10 @@ gchar *rw_registry_compute_digest (const guint8 *data,
  *   across runs for resume) and renamed to @blob_dir/sha256/<hex> once
  *   verified; up to 3 layers download in parallel while the store reads.
  */
+/* Removes the .partial downloads under @blob_dir that no pull touched for
+ * @max_age_usec (and that no pull holds now); returns how many. */
+guint rw_registry_blob_dir_drop_stale (const gchar *blob_dir, gint64 max_age_usec);
+
 RwImageSource *rw_registry_source_new (RwRegistryClient *client,
                                        const RwImageRef *ref,
                                        const gchar      *platform,

@@ -126,7 +126,8 @@ class PullTests(unittest.TestCase):
     def setUpClass(cls):
         if os.geteuid() != 0:
             raise unittest.SkipTest("integration tests need root (namespaces, LXC)")
-        cls.env = harness.Env()
+        # A bound on what an image may unpack to, for test_gzip_bomb_is_bounded.
+        cls.env = harness.Env(daemon_args=["--max-image-size", "48"])
         cls.addClassCleanup(cls.env.close)
 
         # Into the daemon's network namespace (this thread only; the others
@@ -438,9 +439,11 @@ class PullTests(unittest.TestCase):
         self.assertNotIn(man["config"]["digest"], self.list_images())
         self.assertEqual(self.no_work_dirs(), [])
         self.assertFalse(os.path.exists(os.path.join(self.images_dir, "images", man["config"]["digest"].split(":")[1])))
-        # What arrived stays only as a resumable .partial, never as a blob.
+        # Nothing that arrived stays: no blob, and no .partial that no pull
+        # would resume.
         blob = os.path.join(self.images_dir, "blobs", "sha256", man["layers"][0]["digest"].split(":")[1])
         self.assertFalse(os.path.exists(blob))
+        self.assertFalse(os.path.exists(blob + ".partial"))
 
     def test_delete_while_creating(self):
         """A creation stuck on a slow registry ends when the container is deleted."""
@@ -474,6 +477,32 @@ class PullTests(unittest.TestCase):
         self.assertTrue(job.props.success, job.props.message)
         self.client.get_container("stuck1").call_delete_sync(GLib.Variant("a{sv}", {}), None)
         self.client.settle()
+
+    def test_gzip_bomb_is_bounded(self):
+        """64 MiB of zeros gzip to ~64 KiB; the daemon runs with --max-image-size 48."""
+        ref, man = self.push("test/bomb", [{"zeros": bytes(64 * 1024 * 1024)}])
+        self.assertLess(man["layers"][0]["size"], 1024 * 1024)
+        self.proxy_config()
+        job = self.start_pull(ref)
+        ok, msg = self.finish(job)
+        self.assertFalse(ok)
+        self.assertIn("limit of 48 MiB", msg)
+        self.assertNotIn(man["config"]["digest"], self.list_images())
+        self.assertEqual(self.no_work_dirs(), [])
+
+    def test_layer_without_size_refused(self):
+        """A descriptor of size 0 would let a registry stream for ever."""
+        m, mt, blobs = fixture.make_image([{"x": b"x"}], arch=host_arch())
+        manifest = json.loads(m)
+        manifest["layers"][0]["size"] = 0
+        body = json.dumps(manifest, indent=2).encode()
+        fixture.push_image(self.registry, "test/nosize", "latest", body, mt, blobs)
+        self.proxy_config()
+        job = self.start_pull("docker://%s/test/nosize:latest" % self.proxy)
+        ok, msg = self.finish(job)
+        self.assertFalse(ok)
+        self.assertIn("size", msg)
+        self.assertEqual([r for r in self.blob_gets() if r["path"].endswith(manifest["layers"][0]["digest"])], [])
 
     def test_bad_references(self):
         # Note: "docker://UPPER/x" is valid: as in Docker's grammar, a first
