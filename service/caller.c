@@ -145,8 +145,9 @@ rw_caller_open_dir (const RwCaller *caller, const gchar *path, GError **error)
   fd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NONBLOCK);
   errsv = errno;
   restore (&saved);
+  /* Not named: the message may be shown to others than the caller. */
   if (fd < 0)
-    set_open_error (error, errsv, path);
+    set_open_error (error, errsv, _("the directory"));
   return fd;
 }
 

@@ -419,17 +419,24 @@ handle_pull_image (RedwayManager *iface, GDBusMethodInvocation *invocation,
   return TRUE;
 }
 
+/* @show_paths: FALSE for callers other than root, who must not learn which
+ * host directories hold image layouts (oci: references name them). */
 static GVariant *
-image_to_variant (RwdManager *self, RwImage *image)
+image_to_variant (RwdManager *self, RwImage *image, gboolean show_paths)
 {
   GVariantBuilder b;
   g_autoptr(GPtrArray) users = rwd_daemon_get_image_users (self->daemon, image->id);
+  g_autoptr(GPtrArray) refs = g_ptr_array_new ();
 
   g_ptr_array_add (users, NULL);
+  for (guint i = 0; image->refs != NULL && image->refs[i] != NULL; i++)
+    if (show_paths || !g_str_has_prefix (image->refs[i], "oci:"))
+      g_ptr_array_add (refs, image->refs[i]);
+  g_ptr_array_add (refs, NULL);
   g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
   g_variant_builder_add (&b, "{sv}", "id", g_variant_new_string (image->id));
   g_variant_builder_add (&b, "{sv}", "refs",
-                         g_variant_new_strv ((const gchar * const *) image->refs, -1));
+                         g_variant_new_strv ((const gchar * const *) refs->pdata, -1));
   g_variant_builder_add (&b, "{sv}", "size", g_variant_new_uint64 (image->size));
   g_variant_builder_add (&b, "{sv}", "created", g_variant_new_uint64 ((guint64) MAX (image->created, 0)));
   g_variant_builder_add (&b, "{sv}", "users",
@@ -448,26 +455,60 @@ list_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancella
                          (GDestroyNotify) g_ptr_array_unref);
 }
 
+typedef struct {
+  RwdManager *self;
+  GDBusMethodInvocation *invocation;
+  guint uid;
+} ListRequest;
+
+static void
+list_request_free (ListRequest *req)
+{
+  g_clear_object (&req->self);
+  g_clear_object (&req->invocation);
+  g_free (req);
+}
+
 static void
 list_done (GObject *source, GAsyncResult *res, gpointer data)
 {
-  RwdManager *self = RWD_MANAGER (source);
-  g_autoptr(GDBusMethodInvocation) invocation = data;
+  ListRequest *req = data;
   g_autoptr(GPtrArray) images = g_task_propagate_pointer (G_TASK (res), NULL);
   GVariantBuilder b;
 
   g_variant_builder_init (&b, G_VARIANT_TYPE ("aa{sv}"));
   for (guint i = 0; images != NULL && i < images->len; i++)
-    g_variant_builder_add_value (&b, image_to_variant (self, images->pdata[i]));
-  redway_manager_complete_list_images (REDWAY_MANAGER (self), invocation, g_variant_builder_end (&b));
+    g_variant_builder_add_value (&b, image_to_variant (req->self, images->pdata[i], req->uid == 0));
+  redway_manager_complete_list_images (REDWAY_MANAGER (req->self), req->invocation, g_variant_builder_end (&b));
+  list_request_free (req);
+}
+
+static void
+list_got_uid (GObject *source, GAsyncResult *res, gpointer data)
+{
+  ListRequest *req = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GTask) task = NULL;
+
+  if (!rwd_caller_uid_finish (req->invocation, res, &req->uid, &error))
+    {
+      rwd_return_error (req->invocation, error);
+      list_request_free (req);
+      return;
+    }
+  task = g_task_new (req->self, NULL, list_done, req);
+  g_task_run_in_thread (task, list_thread);
 }
 
 static gboolean
 handle_list_images (RedwayManager *iface, GDBusMethodInvocation *invocation, GVariant *options)
 {
-  g_autoptr(GTask) task = g_task_new (iface, NULL, list_done, g_object_ref (invocation));
+  ListRequest *req = g_new0 (ListRequest, 1);
 
-  g_task_run_in_thread (task, list_thread);
+  req->self = g_object_ref (RWD_MANAGER (iface));
+  req->invocation = g_object_ref (invocation);
+  req->uid = G_MAXUINT;
+  rwd_caller_uid_async (invocation, list_got_uid, req);
   return TRUE;
 }
 

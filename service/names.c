@@ -96,10 +96,45 @@ rw_ipv4_parse_cidr (const gchar *cidr, guint32 *addr, guint *prefix, GError **er
   return parse_cidr (cidr, 1, 32, addr, prefix, error);
 }
 
+/* Whether all of net/prefix lies inside base/base_prefix. */
+static gboolean
+subnet_within (guint32 net, guint prefix, guint32 base, guint base_prefix)
+{
+  guint32 mask = 0xffffffffu << (32 - base_prefix);
+
+  return prefix >= base_prefix && (net & mask) == base;
+}
+
 gboolean
 rw_bridge_subnet_parse (const gchar *cidr, guint32 *addr, guint *prefix, GError **error)
 {
-  return parse_cidr (cidr, 8, 30, addr, prefix, error);
+  guint32 mask, net;
+
+  if (!parse_cidr (cidr, 8, 30, addr, prefix, error))
+    return FALSE;
+  mask = 0xffffffffu << (32 - *prefix);
+  net = *addr & mask;
+  /* NAT for the whole host is set up for this subnet: only private ranges
+   * (RFC 1918, and the shared 100.64/10), never 0.0.0.0/8 or someone's
+   * public addresses. */
+  if (!subnet_within (net, *prefix, 0x0a000000u, 8) &&      /* 10/8 */
+      !subnet_within (net, *prefix, 0xac100000u, 12) &&     /* 172.16/12 */
+      !subnet_within (net, *prefix, 0xc0a80000u, 16) &&     /* 192.168/16 */
+      !subnet_within (net, *prefix, 0x64400000u, 10))       /* 100.64/10 */
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("The subnet of “%s” is not a private one (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 or 100.64.0.0/10)"),
+                   cidr);
+      return FALSE;
+    }
+  /* The bridge's own address is a host address of the subnet. */
+  if (*addr == net || *addr == (net | ~mask))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("“%s” is the subnet's network or broadcast address, not a host address"), cidr);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 gchar *

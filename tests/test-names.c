@@ -126,6 +126,21 @@ test_bridge_and_subnet (void)
   g_assert_true (rw_bridge_subnet_parse ("10.0.3.1/24", &addr, &prefix, NULL));
   g_assert_false (rw_bridge_subnet_parse ("10.0.3.1/31", &addr, &prefix, NULL));
   g_assert_false (rw_bridge_subnet_parse ("10.0.0.1/7", &addr, &prefix, NULL));
+  /* Private ranges only, and a host address of the subnet for the bridge. */
+  g_assert_true (rw_bridge_subnet_parse ("172.20.0.1/16", &addr, &prefix, NULL));
+  g_assert_true (rw_bridge_subnet_parse ("192.168.77.1/24", &addr, &prefix, NULL));
+  g_assert_true (rw_bridge_subnet_parse ("100.64.1.1/24", &addr, &prefix, NULL));
+  g_assert_true (rw_bridge_subnet_parse ("10.213.0.1/24", &addr, &prefix, NULL));
+  g_assert_false (rw_bridge_subnet_parse ("0.0.0.0/8", &addr, &prefix, NULL));
+  g_assert_false (rw_bridge_subnet_parse ("0.0.0.1/8", &addr, &prefix, NULL));
+  g_assert_false (rw_bridge_subnet_parse ("8.8.8.1/24", &addr, &prefix, NULL));
+  g_assert_false (rw_bridge_subnet_parse ("127.0.0.1/8", &addr, &prefix, NULL));
+  g_assert_false (rw_bridge_subnet_parse ("169.254.0.1/16", &addr, &prefix, NULL));
+  g_assert_false (rw_bridge_subnet_parse ("224.0.0.1/24", &addr, &prefix, NULL));
+  g_assert_false (rw_bridge_subnet_parse ("172.15.0.1/16", &addr, &prefix, NULL));
+  g_assert_false (rw_bridge_subnet_parse ("172.16.0.1/11", &addr, &prefix, NULL));   /* reaches past 172.16/12 */
+  g_assert_false (rw_bridge_subnet_parse ("10.0.3.0/24", &addr, &prefix, NULL));     /* network address */
+  g_assert_false (rw_bridge_subnet_parse ("10.0.3.255/24", &addr, &prefix, NULL));   /* broadcast */
   {
     g_autofree gchar *s = rw_ipv4_format (0x0a0003ff);
     g_assert_cmpstr (s, ==, "10.0.3.255");

@@ -3,6 +3,9 @@
  * RwImageSource reading a local OCI image layout directory
  * (oci-layout, index.json, blobs/sha256/<hex>).
  *
+ * Messages never name the layout's directory (job messages are readable by
+ * everyone; the caller knows which layout it asked for).
+ *
  * Digests are validated before they become paths; index, manifest and config
  * blobs are size- and sha256-checked here, layer blobs by the store while it
  * extracts them.
@@ -168,7 +171,7 @@ find_tagged (OciLayoutSource *src, GError **error)
     return untagged;
 
   g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-               _("Image “%s” not found in OCI layout %s"), tag, src->dir);
+               _("Image “%s” not found in the OCI layout"), tag);
   return NULL;
 }
 
@@ -268,7 +271,7 @@ oci_layout_resolve (RwImageSource  *source,
       if (depth >= MAX_INDEX_NESTING)
         {
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                       _("Image indexes nested too deeply in %s"), src->dir);
+                       _("Image indexes nested too deeply in the OCI layout"));
           return FALSE;
         }
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
@@ -290,7 +293,7 @@ oci_layout_resolve (RwImageSource  *source,
   if (!is_manifest_type (desc->media_type))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                   _("Unsupported manifest type “%s” in %s"), desc->media_type, src->dir);
+                   _("Unsupported manifest type “%s” in the OCI layout"), desc->media_type);
       return FALSE;
     }
 
@@ -368,7 +371,6 @@ oci_layout_free (RwImageSource *source)
 static gboolean
 check_layout_file (OciLayoutSource *src, GError **error)
 {
-  const char *dir = src->dir;
   g_autoptr(GBytes) bytes = NULL;
   g_autoptr(JsonNode) root = NULL;
   g_autoptr(GError) local_error = NULL;
@@ -379,9 +381,10 @@ check_layout_file (OciLayoutSource *src, GError **error)
   bytes = read_layout_file (src, "oci-layout", 64 * 1024, &local_error);
   if (bytes == NULL)
     {
-      g_set_error (error, G_IO_ERROR, g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)
-                                        ? G_IO_ERROR_NOT_FOUND : G_IO_ERROR_INVALID_DATA,
-                   _("%s is not an OCI image layout: %s"), dir, local_error->message);
+      gint code = local_error->code == G_IO_ERROR_NOT_FOUND || local_error->code == G_IO_ERROR_PERMISSION_DENIED
+                  ? local_error->code : G_IO_ERROR_INVALID_DATA;
+
+      g_set_error (error, G_IO_ERROR, code, _("Not an OCI image layout: %s"), local_error->message);
       return FALSE;
     }
   data = g_bytes_get_data (bytes, &len);
@@ -392,13 +395,13 @@ check_layout_file (OciLayoutSource *src, GError **error)
       json_node_get_value_type (version) != G_TYPE_STRING)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                   _("%s: malformed oci-layout file"), dir);
+                   _("Malformed oci-layout file"));
       return FALSE;
     }
   if (!g_str_has_prefix (json_node_get_string (version), "1."))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                   _("%s: unsupported imageLayoutVersion “%s”"), dir, json_node_get_string (version));
+                   _("Unsupported imageLayoutVersion “%s”"), json_node_get_string (version));
       return FALSE;
     }
   return TRUE;
@@ -436,7 +439,7 @@ rw_oci_layout_source_new (const gchar    *layout_dir,
   src->manifests = rw_index_parse (data, len, error);
   if (src->manifests == NULL)
     {
-      g_prefix_error (error, "%s/index.json: ", layout_dir);
+      g_prefix_error (error, "index.json: ");
       goto fail;
     }
   return &src->parent;

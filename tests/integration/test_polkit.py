@@ -235,6 +235,9 @@ class Polkit(harness.EnvTestCase):
         self.assertIn("CreateContainer", out[(MANAGER, "org.freedesktop.DBus.Introspectable.Introspect")])
         self.assertIn(c, out[(MANAGER, MIFACE + ".GetContainer")])
         self.assertIn("sha256:", out[(MANAGER, MIFACE + ".ListImages")])
+        # Which host directories hold layouts is for root to know.
+        self.assertNotIn("oci:", out[(MANAGER, MIFACE + ".ListImages")])
+        self.assertIn("oci:" + self.layout, self.gdbus(None, MANAGER, MIFACE + ".ListImages", "{}").stdout)
         # busctl reads properties through the same Get/GetAll.
         r = self._busctl("get-property", DEST, c, CIFACE, "Name", user="nobody")
         self.assertEqual(json.loads(r.stdout)["data"], "target1")
@@ -275,7 +278,10 @@ class Polkit(harness.EnvTestCase):
         self.assertAllowed(r, "PullImage of a root-only layout")
         job = r.stdout.split("'")[1]
         self.assertFalse(self._wait_job(job))
-        self.assertIn("Permission denied", self._prop(job, JIFACE, "Message"))
+        message = self._prop(job, JIFACE, "Message")
+        self.assertIn("Permission denied", message)
+        # Everyone may read a job's message: it does not name the directory.
+        self.assertNotIn(secret, message)
         # The same layout readable by everyone pulls fine for that user.
         os.chmod(secret, 0o755)
         r = self.gdbus(PULL_USER, MANAGER, MIFACE + ".PullImage", "oci:%s:latest" % secret, "{}")

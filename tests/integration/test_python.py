@@ -183,6 +183,13 @@ class PythonLifecycle(harness.EnvTestCase):
             self.client.settle()
         self.assertTrue(cm.exception.matches(Redway.error_quark(), Redway.Error.INVALID_ARGUMENT))
 
+        # NAT for the whole host is never set up for a public or unusable subnet.
+        for subnet in ("0.0.0.0/8", "8.8.8.1/24", "10.213.0.0/24"):
+            with self.assertRaises(GLib.Error) as cm:
+                self.manager.call_prepare_host_sync(
+                    GLib.Variant("a{sv}", {"bridge": GLib.Variant("s", "rwt0"), "subnet": GLib.Variant("s", subnet)}), None)
+            self.assertTrue(cm.exception.matches(Redway.error_quark(), Redway.Error.INVALID_ARGUMENT), subnet)
+
         c = self.create("py2")
         with self.assertRaises(GLib.Error) as cm:
             self.manager.call_create_container_sync("py2", self.image, GLib.Variant("a{sv}", {}), None)
