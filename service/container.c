@@ -65,6 +65,7 @@ struct _Op {
   RwdContainer *self;
   GDBusMethodInvocation *invocation;   /* (nullable) */
   gchar *lxcpath;
+  gchar *start_helper;
   gchar *name;
   gchar *container_dir;
   gchar *data_path;
@@ -88,6 +89,7 @@ op_free (Op *op)
   g_clear_object (&op->self);
   g_clear_object (&op->invocation);
   g_free (op->lxcpath);
+  g_free (op->start_helper);
   g_free (op->name);
   g_free (op->container_dir);
   g_free (op->data_path);
@@ -178,6 +180,7 @@ op_new (RwdContainer *self, const OpClass *klass, GDBusMethodInvocation *invocat
   op->self = g_object_ref (self);
   op->invocation = invocation != NULL ? g_object_ref (invocation) : NULL;
   op->lxcpath = g_strdup (rwd_daemon_get_lxc_path (self->daemon));
+  op->start_helper = g_strdup (rwd_daemon_get_start_helper (self->daemon));
   op->name = g_strdup (self->name);
   op->container_dir = rwd_daemon_get_container_dir (self->daemon, self->name);
   op->pidfd = -1;
@@ -385,7 +388,7 @@ start_run (Op *op, GCancellable *cancellable, GError **error)
   if (!ensure_dirs (op, error) ||
       !rw_lxc_define (op->lxcpath, op->name, op->config, error) ||
       !rw_lxc_start (op->lxcpath, op->name, (const gchar * const *) op->config->init_argv,
-                     &op->pid, &op->pidfd, error))
+                     op->start_helper, &op->pid, &op->pidfd, error))
     return FALSE;
   op->addresses = rw_lxc_get_addresses (op->lxcpath, op->name);
   return TRUE;

@@ -21,6 +21,7 @@ struct _RwdDaemon
   GDBusObjectManagerServer *object_manager;
   gchar *state_dir;
   gchar *lxc_path;
+  gchar *start_helper;      /* redway-start-helper, next to our own executable */
   gchar **insecure_registries;
   RwStore *store;
   RwImageStore *image_store;
@@ -49,6 +50,7 @@ rwd_daemon_finalize (GObject *object)
   g_clear_pointer (&self->authority, rwd_authority_free);
   g_free (self->state_dir);
   g_free (self->lxc_path);
+  g_free (self->start_helper);
   g_free (self->host_missing);
   g_clear_pointer (&self->host_report, g_variant_unref);
   g_strfreev (self->insecure_registries);
@@ -97,6 +99,13 @@ rwd_daemon_new (GDBusConnection *connection, const RwdDaemonOptions *options, GE
   self->state_dir = g_strdup (options->state_dir);
   self->lxc_path = g_strdup (options->lxc_path);
   self->insecure_registries = g_strdupv ((gchar **) options->insecure_registries);
+  {
+    /* Installed side by side in libexecdir, and side by side in the build tree. */
+    g_autofree gchar *exe = g_file_read_link ("/proc/self/exe", NULL);
+    g_autofree gchar *dir = exe != NULL ? g_path_get_dirname (exe) : g_strdup (LIBEXECDIR);
+
+    self->start_helper = g_build_filename (dir, "redway-start-helper", NULL);
+  }
 
   if (!rw_mkdir_p (self->state_dir, 0700, error) || !rw_mkdir_p (self->lxc_path, 0700, error))
     return NULL;
@@ -138,6 +147,12 @@ rwd_daemon_new (GDBusConnection *connection, const RwdDaemonOptions *options, GE
   g_dbus_object_manager_server_set_connection (self->object_manager, connection);
   rwd_manager_restore_host (self->manager);
   return g_steal_pointer (&self);
+}
+
+const gchar *
+rwd_daemon_get_start_helper (RwdDaemon *self)
+{
+  return self->start_helper;
 }
 
 RwStore *

@@ -31,6 +31,7 @@ typedef struct _RwdJob RwdJob;
 RwdDaemon *rwd_daemon_new (GDBusConnection *connection, const RwdDaemonOptions *options, GError **error);
 
 RwStore *rwd_daemon_get_store (RwdDaemon *daemon);
+const gchar *rwd_daemon_get_start_helper (RwdDaemon *daemon);
 RwImageStore *rwd_daemon_get_image_store (RwdDaemon *daemon);
 RwdAuthority *rwd_daemon_get_authority (RwdDaemon *daemon);
 const gchar *rwd_daemon_get_lxc_path (RwdDaemon *daemon);

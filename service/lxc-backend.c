@@ -192,29 +192,97 @@ get_monitor (RwLxc *c, pid_t *out_pid, int *out_pidfd, GError **error)
   return TRUE;
 }
 
+typedef struct {
+  gboolean done;
+  gboolean timed_out;
+  gchar *out;
+  gchar *err;
+  GError *error;
+} HelperRun;
+
+static void
+helper_done (GObject *source, GAsyncResult *res, gpointer data)
+{
+  HelperRun *run = data;
+
+  g_subprocess_communicate_utf8_finish (G_SUBPROCESS (source), res, &run->out, &run->err, &run->error);
+  run->done = TRUE;
+}
+
+static gboolean
+helper_timeout (gpointer data)
+{
+  GSubprocess *proc = data;
+
+  g_subprocess_force_exit (proc);
+  return G_SOURCE_REMOVE;
+}
+
+#define START_TIMEOUT_SECONDS 120
+
 gboolean
 rw_lxc_start (const gchar *lxcpath, const gchar *name, const gchar * const *argv,
-              pid_t *out_pid, int *out_pidfd, GError **error)
+              const gchar *helper, pid_t *out_pid, int *out_pidfd, GError **error)
 {
-  g_autoptr(RwLxc) c = open_container (lxcpath, name, TRUE, error);
+  g_autoptr(GPtrArray) args = g_ptr_array_new ();
+  g_autoptr(GMainContext) ctx = g_main_context_new ();
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GSource) timeout = NULL;
+  g_autoptr(RwLxc) c = NULL;
+  HelperRun run = { 0 };
+  gboolean ok = FALSE;
 
-  if (c == NULL)
+  g_ptr_array_add (args, (gpointer) helper);
+  g_ptr_array_add (args, (gpointer) lxcpath);
+  g_ptr_array_add (args, (gpointer) name);
+  if (argv != NULL && argv[0] != NULL)
+    {
+      g_ptr_array_add (args, (gpointer) "--");
+      for (guint i = 0; argv[i] != NULL; i++)
+        g_ptr_array_add (args, (gpointer) argv[i]);
+    }
+  g_ptr_array_add (args, NULL);
+
+  /* This worker thread waits on a context of its own, in poll(), bounded. */
+  g_main_context_push_thread_default (ctx);
+  proc = g_subprocess_newv ((const gchar * const *) args->pdata,
+                            G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, error);
+  if (proc != NULL)
+    {
+      g_subprocess_communicate_utf8_async (proc, NULL, NULL, helper_done, &run);
+      timeout = g_timeout_source_new_seconds (START_TIMEOUT_SECONDS);
+      g_source_set_callback (timeout, helper_timeout, proc, NULL);
+      g_source_attach (timeout, ctx);
+      while (!run.done)
+        g_main_context_iteration (ctx, TRUE);
+      g_source_destroy (timeout);
+      g_subprocess_wait (proc, NULL, NULL);
+    }
+  g_main_context_pop_thread_default (ctx);
+  if (proc == NULL)
     return FALSE;
-  if (c->is_running (c))
+
+  if (run.error != NULL)
+    g_propagate_error (error, g_steal_pointer (&run.error));
+  else if (!g_subprocess_get_if_exited (proc) || g_subprocess_get_exit_status (proc) != 0)
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
-                   _("Container “%s” is already running"), name);
-      return FALSE;
+      g_autofree gchar *why = g_strstrip (g_strdup (run.err != NULL ? run.err : ""));
+
+      if (!g_subprocess_get_if_exited (proc))
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                     _("Container “%s” did not start within %d seconds"), name, START_TIMEOUT_SECONDS);
+      else
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, _("Container “%s”: %s"), name,
+                     *why != '\0' ? why : _("the start helper failed"));
     }
-  c->want_daemonize (c, true);
-  /* The monitor must not inherit the daemon's bus connection or other fds. */
-  c->want_close_all_fds (c, true);
-  if (!c->start (c, 0, (char * const *) argv))
+  else
     {
-      set_lxc_error (error, c, _("The container failed to start"));
-      return FALSE;
+      c = open_container (lxcpath, name, TRUE, error);
+      ok = c != NULL && get_monitor (c, out_pid, out_pidfd, error);
     }
-  return get_monitor (c, out_pid, out_pidfd, error);
+  g_free (run.out);
+  g_free (run.err);
+  return ok;
 }
 
 gboolean

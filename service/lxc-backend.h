@@ -27,10 +27,12 @@ gboolean rw_lxc_define (const gchar *lxcpath, const gchar *name,
 
 RwLxcState rw_lxc_get_state (const gchar *lxcpath, const gchar *name);
 
-/* Starts the container daemonized; returns a pidfd of its init (owned by the caller). */
-/* @argv: (nullable) init command overriding lxc.init.cmd. */
+/* Starts the container daemonized through @helper (redway-start-helper:
+ * liblxc's start() forks its caller, which must not be a multi-threaded
+ * daemon), within a bounded time; returns a pidfd of its init (owned by the
+ * caller). @argv: (nullable) init command overriding lxc.init.cmd. */
 gboolean rw_lxc_start (const gchar *lxcpath, const gchar *name, const gchar * const *argv,
-                       pid_t *out_pid, int *out_pidfd, GError **error);
+                       const gchar *helper, pid_t *out_pid, int *out_pidfd, GError **error);
 /* For a container already running (daemon restart). */
 gboolean rw_lxc_attach_monitor (const gchar *lxcpath, const gchar *name,
                                 pid_t *out_pid, int *out_pidfd, GError **error);

@@ -41,6 +41,26 @@ class DaemonRestart(harness.EnvTestCase):
                           "org.freedesktop.DBus.GetConnectionUnixProcessID", "org.redway.Redway1"])
         return int(re.search(r"uint32 (\d+)", r.stdout).group(1))
 
+    def test_monitor_is_not_a_fork_of_the_daemon(self):
+        """liblxc's start() forks its caller: the service leaves that to its
+        single-threaded start helper, so no container monitor is a copy of
+        the daemon (its heap, its threads' locks)."""
+        self.env.prepare_host()
+        self.env.cli("init", "mon1", self.image, "--start")
+        self.addCleanup(self.env.cli, "remove", "--force", "mon1", check=False)
+        prefix = ("[lxc monitor] %s mon1" % self.env.lxc_path).encode()
+        monitors = []
+        for pid in os.listdir("/proc"):
+            try:
+                with open("/proc/%s/cmdline" % pid, "rb") as f:
+                    if f.read().replace(b"\0", b" ").strip() == prefix:
+                        monitors.append(pid)
+            except OSError:
+                pass
+        self.assertEqual(len(monitors), 1, monitors)
+        exe = os.readlink("/proc/%s/exe" % monitors[0])
+        self.assertTrue(exe.endswith("/redway-start-helper"), exe)
+
     def pull_job_path(self):
         r = self.env.run(["busctl", "--system", "call", "org.redway.Redway1", "/org/redway/Redway1/Manager",
                           "org.redway.Redway1.Manager", "PullImage", "sa{sv}", self.image, "0"])
