@@ -88,6 +88,7 @@ cli_cmd_init (CliApp *app, int argc, char **argv)
   g_autofree char *proxy_exclude = NULL;
   g_autofree char *proxy_pac = NULL;
   gboolean start = FALSE;
+  gboolean privileged = FALSE;
   const GOptionEntry entries[] = {
     { "profile", 0, 0, G_OPTION_ARG_STRING, &profile, N_("Container profile: auto, redroid or generic"), N_("PROFILE") },
     { "gpu-mode", 0, 0, G_OPTION_ARG_STRING, &gpu_mode, N_("GPU mode: auto, host or guest"), N_("MODE") },
@@ -103,6 +104,7 @@ cli_cmd_init (CliApp *app, int argc, char **argv)
     { "proxy-exclude-list", 0, 0, G_OPTION_ARG_STRING, &proxy_exclude, N_("Hosts that bypass the proxy"), N_("LIST") },
     { "proxy-pac", 0, 0, G_OPTION_ARG_STRING, &proxy_pac, N_("URL of a proxy auto-config file"), N_("URL") },
     { "start", 0, 0, G_OPTION_ARG_NONE, &start, N_("Start the container once created"), NULL },
+    { "privileged", 0, 0, G_OPTION_ARG_NONE, &privileged, N_("No user namespace: the image runs as host root (Redroid always does)"), NULL },
     { "username", 0, 0, G_OPTION_ARG_STRING, &username, N_("Registry user name"), N_("USER") },
     { "password-stdin", 0, 0, G_OPTION_ARG_NONE, &password_stdin, N_("Read the registry password from standard input"), NULL },
     { NULL }
@@ -141,6 +143,8 @@ cli_cmd_init (CliApp *app, int argc, char **argv)
   g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);
   add_string (&options, "profile", profile);
   add_string (&options, "gpu_mode", gpu_mode);
+  if (privileged)
+    g_variant_builder_add (&options, "{sv}", "privileged", g_variant_new_boolean (TRUE));
   if (env != NULL)
     g_variant_builder_add (&options, "{sv}", "env", g_variant_new_strv ((const char *const *) env, -1));
   add_uint (&options, "width", width);
@@ -375,6 +379,11 @@ cli_cmd_status (CliApp *app, int argc, char **argv)
   print_field (_("LogPath:"), redway_container_get_log_path (container));
   print_field (_("GpuMode:"), redway_container_get_gpu_mode (container));
   print_field (_("Profile:"), redway_container_get_profile (container));
+  print_field (_("Privileged:"), redway_container_get_privileged (container)
+                                 ? (g_strcmp0 (redway_container_get_profile (container), "redroid") == 0
+                                    ? _("yes (Redroid needs it: the image runs as host root)")
+                                    : _("yes (the image runs as host root)"))
+                                 : _("no (own user namespace)"));
   print_field (_("Initialized:"), redway_container_get_initialized (container) ? _("yes") : _("no"));
   print_field (_("CreatedAt:"), created);
   if (last_error != NULL && *last_error != '\0')

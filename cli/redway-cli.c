@@ -633,6 +633,8 @@ cli_container_to_json (RedwayContainer *container)
   json_builder_add_string_value (b, nonnull (redway_container_get_image_id (container)));
   json_builder_set_member_name (b, "profile");
   json_builder_add_string_value (b, nonnull (redway_container_get_profile (container)));
+  json_builder_set_member_name (b, "privileged");
+  json_builder_add_boolean_value (b, redway_container_get_privileged (container));
   json_builder_set_member_name (b, "state");
   json_builder_add_string_value (b, nonnull (redway_container_get_state (container)));
   json_builder_set_member_name (b, "pid");

@@ -14,6 +14,9 @@ G_BEGIN_DECLS
 #define RWD_ACTION_CONTROL "org.redway.Redway1.control-containers"
 #define RWD_ACTION_SHELL "org.redway.Redway1.open-shell"
 #define RWD_ACTION_PULL "org.redway.Redway1.pull-images"
+/* A container without a user namespace (Redroid, or "privileged"): its
+ * image gets host root. auth_admin, never kept. */
+#define RWD_ACTION_PRIVILEGED "org.redway.Redway1.create-privileged"
 
 typedef struct _RwdAuthority RwdAuthority;
 

@@ -12,6 +12,7 @@
 #include "container.h"
 #include "dbus-util.h"
 #include "fsutil.h"
+#include "idshift.h"
 #include "job.h"
 #include "lxc-backend.h"
 #include "names.h"
@@ -81,6 +82,9 @@ struct _Op {
   RwLxcState lxc_state;
   RwdJob *job;                /* (nullable) creation job */
   gboolean start_after;
+  RwImage *image;             /* (nullable) the image, for an unprivileged container's shifted copy */
+  RwImageStore *image_store;  /* (unowned) the daemon's */
+  guint32 idmap_base;         /* 0: privileged */
 };
 
 static void
@@ -94,6 +98,7 @@ op_free (Op *op)
   g_free (op->container_dir);
   g_free (op->data_path);
   g_clear_pointer (&op->config, rw_lxc_config_free);
+  g_clear_pointer (&op->image, rw_image_unref);
   if (op->pidfd >= 0)
     close (op->pidfd);
   g_strfreev (op->addresses);
@@ -304,6 +309,7 @@ build_config (RwdContainer *self, Op *op, GError **error)
   g_autofree gchar *upper = g_build_filename (op->container_dir, "upper", NULL);
   g_autofree gchar *lxc_log = g_build_filename (op->container_dir, "lxc.log", NULL);
   g_autofree gchar *gateway = NULL;
+  g_autofree gchar *shifted = NULL;
   RwRedroidOptions redroid;
   RwContainerSpec spec = { 0 };
   RwLxcConfig *config;
@@ -321,6 +327,18 @@ build_config (RwdContainer *self, Op *op, GError **error)
   spec.name = self->name;
   spec.lxcpath = op->lxcpath;
   spec.rootfs_lower = image->rootfs;
+  /* Redroid needs a privileged container; anything else gets its own user
+   * namespace unless it was created privileged. */
+  if (!e->privileged && g_strcmp0 (e->profile, "redroid") != 0)
+    {
+      shifted = rw_image_shifted_rootfs_path (image, RW_IDMAP_BASE);
+      spec.idmap_base = RW_IDMAP_BASE;
+      spec.rootfs_lower = shifted;
+      spec.image_rootfs = image->rootfs;
+      op->idmap_base = RW_IDMAP_BASE;
+      op->image = rw_image_ref (image);
+      op->image_store = rwd_daemon_get_image_store (self->daemon);
+    }
   spec.rootfs_upper = upper;
   spec.data_path = e->data_path;
   spec.log_path = lxc_log;
@@ -350,13 +368,38 @@ build_config (RwdContainer *self, Op *op, GError **error)
 }
 
 static gboolean
+chown_to (const gchar *path, guint32 id, GError **error)
+{
+  if (lchown (path, id, id) == 0)
+    return TRUE;
+  {
+    int errsv = errno;
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                 _("Cannot change the owner of %s: %s"), path, g_strerror (errsv));
+    return FALSE;
+  }
+}
+
+static gboolean
 ensure_dirs (Op *op, GError **error)
 {
   g_autofree gchar *upper = g_build_filename (op->container_dir, "upper", NULL);
   g_autofree gchar *work = g_build_filename (op->container_dir, "work", NULL);
 
-  return rw_mkdir_p (upper, 0755, error) && rw_mkdir_p (work, 0700, error) &&
-         (op->data_path == NULL || rw_mkdir_p (op->data_path, 0755, error));
+  if (!rw_mkdir_p (upper, 0755, error) || !rw_mkdir_p (work, 0700, error) ||
+      (op->data_path != NULL && !rw_mkdir_p (op->data_path, 0755, error)))
+    return FALSE;
+  if (op->idmap_base == 0)
+    return TRUE;
+  /* Unprivileged: the image as seen from the user namespace, and the
+   * container's own directories owned by its root. */
+  return rw_image_store_ensure_shifted (op->image_store, op->image, op->idmap_base, error) &&
+         chown_to (upper, op->idmap_base, error) && chown_to (work, op->idmap_base, error) &&
+         (op->data_path == NULL || chown_to (op->data_path, op->idmap_base, error)) &&
+         /* LXC reaches these as the container's root: traversal only. */
+         rw_grant_traverse (op->lxcpath, op->idmap_base, error) &&
+         rw_grant_traverse (op->image->dir, op->idmap_base, error) &&
+         rw_grant_traverse (op->container_dir, op->idmap_base, error);
 }
 
 /* ---- start ------------------------------------------------------------ */
@@ -1296,6 +1339,7 @@ rwd_container_sync (RwdContainer *self)
   redway_container_set_image (iface, e->image_url != NULL ? e->image_url : "");
   redway_container_set_image_id (iface, e->image_id != NULL ? e->image_id : "");
   redway_container_set_profile (iface, e->profile != NULL ? e->profile : "");
+  redway_container_set_privileged (iface, e->privileged || g_strcmp0 (e->profile, "redroid") == 0);
   redway_container_set_data_path (iface, e->data_path != NULL ? e->data_path : "");
   redway_container_set_log_path (iface, e->log_file != NULL ? e->log_file : "");
   redway_container_set_gpu_mode (iface, e->gpu_mode != NULL ? e->gpu_mode : "");

@@ -209,6 +209,7 @@ typedef struct {
   gchar *username;
   gchar *password;
   gboolean start_after;
+  gboolean may_be_privileged;
   RwImage *image;
   RwCaller *caller;
 } PullRequest;
@@ -302,10 +303,19 @@ pull_done (GObject *source, GAsyncResult *res, gpointer data)
               e->profile = g_strdup (rw_profile_detect (e->image_url, req->image->config));
             }
           /* Only the image showed it is Redroid (its /init): binder is
-           * needed all the same, and better said now than at start. */
-          if (g_strcmp0 (e->profile, "redroid") == 0 && !binder_ready (req->self->daemon, &why))
-            g_set_error (&error, REDWAY_ERROR, REDWAY_ERROR_HOST_NOT_READY,
-                         _("Redroid containers need binder: %s"), why);
+           * needed all the same, and better said now than at start; and
+           * Redroid runs privileged, which needs its own authorization. */
+          if (g_strcmp0 (e->profile, "redroid") == 0)
+            {
+              e->privileged = TRUE;
+              if (!binder_ready (req->self->daemon, &why))
+                g_set_error (&error, REDWAY_ERROR, REDWAY_ERROR_HOST_NOT_READY,
+                             _("Redroid containers need binder: %s"), why);
+              else if (!req->may_be_privileged)
+                g_set_error (&error, REDWAY_ERROR, REDWAY_ERROR_NOT_AUTHORIZED,
+                             _("The image is a Redroid image, which runs privileged: create it with the "
+                               "profile “redroid” to ask for that authorization"));
+            }
           rwd_daemon_save_state (req->self->daemon, NULL);
         }
       rwd_container_finish_creation (req->container, req->job, error, req->start_after);
@@ -606,6 +616,8 @@ typedef struct {
   GVariant *options;
   gchar *username;
   gchar *password;
+  gboolean privileged;        /* asked for with the "privileged" option */
+  gboolean may_be_privileged; /* the caller holds create-privileged (root always does) */
 } CreateArgs;
 
 static void
@@ -656,11 +668,49 @@ binder_ready (RwdDaemon *daemon, gchar **why)
 
 static void create_container (CreateArgs *args, GDBusMethodInvocation *invocation, guint uid);
 
+/* Whether the container will run without a user namespace: asked for, or
+ * Redroid (named so, or in the reference). The image may still show
+ * itself to be Redroid after the pull: see pull_done. */
+static gboolean
+wants_privileged (CreateArgs *args)
+{
+  g_autofree gchar *profile = NULL;
+
+  if (args->privileged)
+    return TRUE;
+  if (!rwd_option_get (args->options, "profile", "s", &profile, NULL) || profile == NULL)
+    profile = g_strdup ("auto");
+  return g_str_equal (profile, "redroid") ||
+         (g_str_equal (profile, "auto") && strstr (args->image, "redroid") != NULL);
+}
+
+static void
+on_create_privileged_authorized (GDBusMethodInvocation *invocation, guint uid, gpointer data)
+{
+  CreateArgs *args = data;
+
+  args->may_be_privileged = TRUE;
+  create_container (args, invocation, uid);
+  create_args_free (args);
+}
+
 static void
 on_create_authorized (GDBusMethodInvocation *invocation, guint uid, gpointer data)
 {
-  create_container (data, invocation, uid);
-  create_args_free (data);
+  CreateArgs *args = data;
+
+  /* A container without a user namespace gives its image the host's root:
+   * that takes an authorization of its own. */
+  if (wants_privileged (args))
+    {
+      rwd_authority_check (rwd_daemon_get_authority (args->self->daemon), invocation,
+                           RWD_ACTION_PRIVILEGED, args->name, on_create_privileged_authorized,
+                           args, (GDestroyNotify) create_args_free);
+      return;
+    }
+  args->may_be_privileged = uid == 0;
+  create_container (args, invocation, uid);
+  create_args_free (args);
 }
 
 static void
@@ -720,6 +770,7 @@ create_container (CreateArgs *args, GDBusMethodInvocation *invocation, guint uid
   e->env = g_steal_pointer (&env);
   e->options = json_object_ref (options);
   e->created_at = g_get_real_time ();
+  e->privileged = args->privileged || g_str_equal (e->profile, "redroid");
   container_dir = rwd_daemon_get_container_dir (daemon, args->name);
   e->data_path = g_build_filename (rwd_daemon_get_state_dir (daemon), "data", args->name, NULL);
   e->log_file = g_build_filename (container_dir, "console.log", NULL);
@@ -752,6 +803,7 @@ create_container (CreateArgs *args, GDBusMethodInvocation *invocation, guint uid
   req->password = g_steal_pointer (&args->password);
   req->container = g_object_ref (container);
   req->start_after = start;
+  req->may_be_privileged = args->may_be_privileged;
   {
     const gchar *objects[] = { rwd_container_get_object_path (container), NULL };
     redway_job_set_objects (REDWAY_JOB (req->job), objects);
@@ -786,7 +838,8 @@ handle_create_container (RedwayManager *iface, GDBusMethodInvocation *invocation
   args->name = g_strdup (name);
   args->image = g_strdup (image != NULL && *image != '\0' ? image : RWD_DEFAULT_IMAGE);
   args->options = g_variant_ref (options);
-  if (!lookup_credentials (options, &args->username, &args->password, &error))
+  if (!lookup_credentials (options, &args->username, &args->password, &error) ||
+      !rwd_option_get (options, "privileged", "b", &args->privileged, &error))
     {
       rwd_return_error (invocation, error);
       create_args_free (args);

@@ -119,7 +119,7 @@ get_int (JsonObject *obj, const gchar *key, gint64 *out, GError **error)
 
 static const gchar *entry_keys[] = {
   "name", "image_url", "image_id", "profile", "data_path", "log_file", "gpu_mode",
-  "initialized", "created_at", "ipv4", "mac", "env", "options", NULL
+  "initialized", "created_at", "ipv4", "mac", "env", "options", "privileged", NULL
 };
 
 static RwStoreEntry *
@@ -129,6 +129,10 @@ entry_from_json (const gchar *name, JsonObject *obj, GError **error)
   g_autofree gchar *inner_name = NULL;
   JsonNode *node;
   GList *members, *l;
+
+  /* Containers from before the choice existed ran privileged: they keep
+   * running so (their files are owned by host root). */
+  e->privileged = TRUE;
 
   if (!get_string (obj, "name", &inner_name, error) ||
       !get_string (obj, "image_url", &e->image_url, error) ||
@@ -140,7 +144,8 @@ entry_from_json (const gchar *name, JsonObject *obj, GError **error)
       !get_bool (obj, "initialized", &e->initialized, error) ||
       !get_int (obj, "created_at", &e->created_at, error) ||
       !get_string (obj, "ipv4", &e->ipv4, error) ||
-      !get_string (obj, "mac", &e->mac, error))
+      !get_string (obj, "mac", &e->mac, error) ||
+      !get_bool (obj, "privileged", &e->privileged, error))
     {
       g_prefix_error (error, _("Container “%s”: "), name);
       return NULL;
@@ -209,6 +214,8 @@ entry_to_json (RwStoreEntry *e)
   json_builder_add_boolean_value (b, e->initialized);
   json_builder_set_member_name (b, "created_at");
   json_builder_add_int_value (b, e->created_at);
+  json_builder_set_member_name (b, "privileged");
+  json_builder_add_boolean_value (b, e->privileged);
   if (e->env != NULL)
     {
       json_builder_set_member_name (b, "env");

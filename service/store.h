@@ -29,6 +29,8 @@ typedef struct {
   gchar *ipv4;              /* address/prefix, e.g. 10.0.3.17/24 */
   gchar *mac;
   gchar **env;              /* (nullable) KEY=VALUE */
+  gboolean privileged;      /* no user namespace (Redroid, or asked for); records
+                             * written before redway had the choice are privileged */
   JsonObject *options;      /* (nullable) profile options (redroid width, dns, ...) */
   JsonObject *extra;        /* keys we do not know, written back untouched */
 } RwStoreEntry;

@@ -325,6 +325,14 @@ test_generic_golden (void)
   fixture_init (&f);
   f.spec.bridge = f.spec.ipv4_cidr = f.spec.ipv4_gateway = f.spec.mac = NULL;
   check_golden ("generic", &f, "generic-no-network");
+
+  /* Unprivileged: its own user namespace over the id-shifted copy of the
+   * image, LXC's seccomp policy, a generated AppArmor profile. */
+  fixture_init (&f);
+  f.spec.idmap_base = 1000000000;
+  f.spec.image_rootfs = f.spec.rootfs_lower;
+  f.spec.rootfs_lower = "/var/lib/redway/images/sha256-0123/rootfs-shift-1000000000";
+  check_golden ("generic", &f, "generic-unprivileged");
 }
 
 static void

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,6 +25,7 @@
 #include <json-glib/json-glib.h>
 
 #include "fsutil.h"
+#include "idshift.h"
 #include "images/image-store.h"
 #include "jsonutil.h"
 
@@ -365,6 +367,56 @@ clean_stale_tmp (RwImageStore *store)
           now - (gint64) st.st_mtime * G_USEC_PER_SEC > STALE_TMP_AGE_US)
         rm_rf (path);
     }
+}
+
+gchar *
+rw_image_shifted_rootfs_path (const RwImage *image, guint32 shift)
+{
+  g_autofree gchar *name = g_strdup_printf ("rootfs-shift-%u", shift);
+
+  return g_build_filename (image->dir, name, NULL);
+}
+
+gboolean
+rw_image_store_ensure_shifted (RwImageStore *store, RwImage *image, guint32 shift, GError **error)
+{
+  g_autofree gchar *path = rw_image_shifted_rootfs_path (image, shift);
+  g_autofree gchar *tmp = g_strconcat (path, ".tmp", NULL);
+  g_autofree gchar *lock_path = g_build_filename (image->dir, ".shift.lock", NULL);
+  gboolean ok = FALSE;
+  int lock_fd;
+
+  if (g_file_test (path, G_FILE_TEST_IS_DIR))
+    return TRUE;
+  /* One copier per image; the others wait and then find it made. */
+  lock_fd = open (lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (lock_fd < 0 || flock (lock_fd, LOCK_EX) < 0)
+    {
+      int errsv = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                   _("Cannot lock %s: %s"), lock_path, g_strerror (errsv));
+      if (lock_fd >= 0)
+        close (lock_fd);
+      return FALSE;
+    }
+  if (g_file_test (path, G_FILE_TEST_IS_DIR))
+    ok = TRUE;
+  else if (rw_rm_rf (tmp, error) && rw_tree_copy_shifted (image->rootfs, tmp, shift, error))
+    {
+      /* Published whole, by rename, as the image itself was. */
+      if (rename (tmp, path) == 0)
+        ok = TRUE;
+      else
+        {
+          int errsv = errno;
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                       _("Cannot rename %s: %s"), tmp, g_strerror (errsv));
+        }
+    }
+  if (!ok)
+    rw_rm_rf (tmp, NULL);
+  close (lock_fd);
+  return ok;
 }
 
 void

@@ -79,6 +79,14 @@ void rw_image_store_free (RwImageStore *store);
 #define RW_IMAGE_STORE_DEFAULT_MAX_IMAGE (G_GUINT64_CONSTANT (32) * 1024 * 1024 * 1024)
 #define RW_IMAGE_STORE_DEFAULT_MIN_FREE (G_GUINT64_CONSTANT (128) * 1024 * 1024)
 void rw_image_store_set_limits (RwImageStore *store, guint64 max_image_bytes, guint64 min_free_bytes);
+
+/* Where @image's rootfs with every owner shifted by @shift lives (idshift.h):
+ * the lower dir of unprivileged containers of the image. */
+gchar *rw_image_shifted_rootfs_path (const RwImage *image, guint32 shift);
+/* Makes that copy if it is not there yet: once per image and shift, shared
+ * by every container that uses it; safe against concurrent callers. Slow
+ * (a copy of the tree): call it from a worker thread. */
+gboolean rw_image_store_ensure_shifted (RwImageStore *store, RwImage *image, guint32 shift, GError **error);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RwImageStore, rw_image_store_free)
 
 /* Import through @source; returns the cached image at once if its config

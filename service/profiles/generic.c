@@ -14,6 +14,7 @@
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 
+#include "idshift.h"
 #include "profiles/profile.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -242,6 +243,14 @@ rw_profile_generic (const RwContainerSpec *spec, GError **error)
   config = rw_lxc_config_new ();
   rw_profile_common (spec, config);
 
+  if (spec->idmap_base != 0)
+    {
+      /* Unprivileged: its own user namespace, so root inside holds no
+       * capability over the host, and LXC's default system call filter. */
+      rw_lxc_config_addf (config, "lxc.idmap", "u 0 %u %u", spec->idmap_base, RW_IDMAP_SIZE);
+      rw_lxc_config_addf (config, "lxc.idmap", "g 0 %u %u", spec->idmap_base, RW_IDMAP_SIZE);
+      rw_lxc_config_add (config, "lxc.seccomp.profile", RW_LXC_DEFAULT_SECCOMP);
+    }
   rw_lxc_config_add (config, "lxc.cap.drop", "sys_module mac_admin mac_override sys_time");
   rw_lxc_config_add (config, "lxc.cgroup.devices.deny", "a");
   for (guint i = 0; generic_devices[i] != NULL; i++)
@@ -276,7 +285,8 @@ rw_profile_generic (const RwContainerSpec *spec, GError **error)
                                _("Image user must not contain control characters"));
           return NULL;
         }
-      if (!resolve_user (spec->rootfs_lower, image->user, &uid, &gid, error))
+      if (!resolve_user (spec->image_rootfs != NULL ? spec->image_rootfs : spec->rootfs_lower,
+                         image->user, &uid, &gid, error))
         return NULL;
       rw_lxc_config_addf (config, "lxc.init.uid", "%" G_GUINT64_FORMAT, uid);
       rw_lxc_config_addf (config, "lxc.init.gid", "%" G_GUINT64_FORMAT, gid);

@@ -281,10 +281,20 @@ rw_profile_common (const RwContainerSpec *spec, RwLxcConfig *config)
   rw_lxc_config_add (config, "lxc.pty.max", "1024");
   rw_lxc_config_add (config, "lxc.mount.auto", "proc:mixed sys:mixed cgroup:mixed");
   rw_lxc_config_add (config, "lxc.autodev", "1");
-  /* redway targets hosts with and without AppArmor; LXC fails to start a
-   * container with a named profile when AppArmor is absent, and Redroid's
-   * own mounts (binderfs, cgroups) are denied by lxc-container-default. */
-  rw_lxc_config_add (config, "lxc.apparmor.profile", "unconfined");
+  if (spec->idmap_base != 0)
+    {
+      /* Confined where the host has AppArmor: LXC generates a profile for
+       * the container (and ignores the key on hosts without AppArmor). */
+      rw_lxc_config_add (config, "lxc.apparmor.profile", "generated");
+      rw_lxc_config_add (config, "lxc.apparmor.allow_nesting", "0");
+    }
+  else
+    {
+      /* redway targets hosts with and without AppArmor; LXC fails to start a
+       * container with a named profile when AppArmor is absent, and Redroid's
+       * own mounts (binderfs, cgroups) are denied by lxc-container-default. */
+      rw_lxc_config_add (config, "lxc.apparmor.profile", "unconfined");
+    }
 
   if (spec->bridge == NULL)
     {

@@ -21,7 +21,12 @@ typedef struct {
 typedef struct {
   const gchar *name;
   const gchar *lxcpath;
-  const gchar *rootfs_lower;       /* the cached image rootfs */
+  const gchar *rootfs_lower;       /* the overlay's lower dir: the cached image rootfs,
+                                    * for an unprivileged container its id-shifted copy */
+  const gchar *image_rootfs;       /* (nullable) where to read the image's files
+                                    * (/etc/passwd): rootfs_lower when NULL */
+  guint32 idmap_base;              /* 0: privileged (no user namespace); else in-container
+                                    * id N is host id idmap_base + N (RW_IDMAP_SIZE ids) */
   const gchar *rootfs_upper;       /* the container's overlay upper dir (work dir is its sibling "work") */
   const gchar *data_path;          /* persistent data, bind-mounted at /data for redroid */
   const gchar *log_path;           /* LXC log */
@@ -35,6 +40,10 @@ typedef struct {
   const gchar *mac;                /* e.g. 02:52:57:xx:xx:xx */
   const RwRedroidOptions *redroid; /* (nullable) */
 } RwContainerSpec;
+
+/* LXC's own default seccomp policy (Debian: liblxc-common), which LXC
+ * applies to unprivileged containers it creates itself. */
+#define RW_LXC_DEFAULT_SECCOMP "/usr/share/lxc/config/common.seccomp"
 
 /* An ordered list of LXC config items. */
 typedef struct {

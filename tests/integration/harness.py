@@ -67,6 +67,15 @@ INIT_SCRIPT = "trap 'exit 0' TERM; while true; do sleep 1 & wait $!; done\n"
 
 NET_PREFIX = "10.213.0"
 
+# For a process in a network namespace of its own (and a mount namespace of
+# its own): sysfs shows the netns of whoever mounted it, and LXC looks
+# bridges up in /sys/class/net, so a fresh sysfs goes on /sys, with the
+# cgroup hierarchies moved over onto it. Nothing may cover parts of that
+# sysfs (no bind mounts on /sys/class/net): the kernel lets an unprivileged
+# container mount its own sysfs only where the one it sees is fully visible.
+NETNS_SYSFS = ('d=$(mktemp -d) && mount --rbind /sys/fs/cgroup "$d" && '
+               'mount -t sysfs sysfs /sys && mount --move "$d" /sys/fs/cgroup && rmdir "$d"')
+
 
 def make_layout(path, **opts):
     """A busybox OCI layout whose init handles SIGTERM; returns build() info."""
@@ -180,15 +189,8 @@ class Env:
     def daemon_command(self, extra=()):
         cmd = [REDWAYD, "--state-dir", self.state_dir, "--lxc-path", self.lxc_path] + self.daemon_args + list(extra)
         if self.netns:
-            # The test's bridge and NAT live in a network namespace of their
-            # own. sysfs shows the netns of whoever mounted it and LXC looks
-            # bridges up in /sys/class/net, so bind a fresh sysfs's net dirs.
-            script = ('d=$(mktemp -d) && mount -t sysfs sysfs "$d" && '
-                      'mount --bind "$d/class/net" /sys/class/net && '
-                      'mount --bind "$d/devices/virtual/net" /sys/devices/virtual/net && '
-                      'umount -l "$d" && rmdir "$d" && exec "$@"')
             cmd = ["nsenter", "--net=" + self.netns_path, "--",
-                   "unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh"] + cmd
+                   "unshare", "-m", "--propagation", "private", "sh", "-c", NETNS_SYSFS + ' && exec "$@"', "sh"] + cmd
         return cmd
 
     def start_daemon(self, extra=()):

@@ -24,7 +24,7 @@ NAME = "redway-fresh-test"
 
 SCRIPT = r"""
 set -u
-top="$1"; src="$2"; name="$3"
+top="$1"; src="$2"; name="$3"   # $4: harness.NETNS_SYSFS
 for d in usr etc var; do
   mkdir -p "$top/$d.upper" "$top/$d.work"
   mount -t overlay overlay -o "lowerdir=/$d,upperdir=$top/$d.upper,workdir=$top/$d.work" "/$d"
@@ -35,9 +35,7 @@ for d in /var/lib/redway /var/lib/redway-demo /var/log/redway; do
 done
 mount -t tmpfs tmpfs /run
 # sysfs shows the network namespace of whoever mounted it; LXC reads bridges there.
-s=$(mktemp -d) && mount -t sysfs sysfs "$s" &&
-  mount --bind "$s/class/net" /sys/class/net &&
-  mount --bind "$s/devices/virtual/net" /sys/devices/virtual/net && umount -l "$s"
+eval "$4"
 ip link set lo up
 
 cd "$src"
@@ -86,7 +84,8 @@ class FreshMachine(unittest.TestCase):
         self.addCleanup(shutil.rmtree, top, ignore_errors=True)
         self.addCleanup(remove_cgroups, NAME)
         cmd = ["unshare", "--mount", "--propagation", "private", "--net", "--pid", "--fork",
-               "--mount-proc", "bash", "-c", SCRIPT, "fresh", top, os.path.abspath(harness.SOURCE), NAME]
+               "--mount-proc", "bash", "-c", SCRIPT, "fresh", top, os.path.abspath(harness.SOURCE), NAME,
+               harness.NETNS_SYSFS]
         r = subprocess.run(cmd, env=clean_env(), stdin=subprocess.DEVNULL, capture_output=True,
                            text=True, timeout=900)
         out = r.stdout + r.stderr

@@ -25,12 +25,15 @@ GROUP = "rwtg" + SUFFIX          # granted control-containers
 GROUP_USER = "rwtc" + SUFFIX     # member of GROUP
 DETAIL_USER = "rwtd" + SUFFIX    # may control the container "allowed1" only
 PULL_USER = "rwtp" + SUFFIX      # may pull images
+MANAGE_USER = "rwtm" + SUFFIX    # may create and delete containers, but not privileged ones
 
 RULES = """
 polkit.addRule(function(action, subject) {
     if (action.id == "org.redway.Redway1.control-containers" && subject.isInGroup("%(group)s"))
         return polkit.Result.YES;
     if (action.id == "org.redway.Redway1.pull-images" && subject.user == "%(puller)s")
+        return polkit.Result.YES;
+    if (action.id == "org.redway.Redway1.manage-containers" && subject.user == "%(manager)s")
         return polkit.Result.YES;
 });
 polkit.addRule(function(action, subject) {
@@ -40,7 +43,7 @@ polkit.addRule(function(action, subject) {
     if (action.id == "org.redway.Redway1.pull-images" && subject.user == "%(detail)s")
         return polkit.Result.NO;
 });
-""" % {"group": GROUP, "detail": DETAIL_USER, "puller": PULL_USER}
+""" % {"group": GROUP, "detail": DETAIL_USER, "puller": PULL_USER, "manager": MANAGE_USER}
 
 
 def user_cmd(user, cmd):
@@ -71,7 +74,7 @@ class Polkit(harness.EnvTestCase):
     def _make_users(cls):
         subprocess.run(["groupadd", "-r", GROUP], check=True)
         cls.addClassCleanup(subprocess.run, ["groupdel", GROUP])
-        for user, extra in ((GROUP_USER, ["-G", GROUP]), (DETAIL_USER, []), (PULL_USER, [])):
+        for user, extra in ((GROUP_USER, ["-G", GROUP]), (DETAIL_USER, []), (PULL_USER, []), (MANAGE_USER, [])):
             subprocess.run(["useradd", "-M", "-r", "-N", "-g", "nogroup", "-s", "/usr/sbin/nologin",
                             "-d", "/nonexistent"] + extra + [user], check=True)
             cls.addClassCleanup(subprocess.run, ["userdel", user])
@@ -266,6 +269,31 @@ class Polkit(harness.EnvTestCase):
         # A user outside the group gets nothing from that rule.
         self.assertDenied(self.gdbus(DETAIL_USER, c, CIFACE + ".Start", "{}"), "non-member Start")
         self.assertEqual(self.state("group1"), "stopped")
+
+    def test_privileged_needs_its_own_authorization(self):
+        """manage-containers is not enough for a container that gives its
+        image host root: that is create-privileged (auth_admin, never kept)."""
+        image = "oci:%s:latest" % self.layout
+        r = self.gdbus(MANAGE_USER, MANAGER, MIFACE + ".CreateContainer", "mgr1", image, "{}")
+        self.assertAllowed(r, "CreateContainer of an unprivileged container")
+        job = r.stdout.split("'")[3]
+        self.assertTrue(self._wait_job(job), self._prop(job, JIFACE, "Message"))
+        self.assertFalse(self._prop(self.exists_path("mgr1"), CIFACE, "Privileged"))
+        self.assertAllowed(self.gdbus(MANAGE_USER, self.exists_path("mgr1"), CIFACE + ".Delete", "{}"), "Delete")
+        for what, options in (("privileged", "{'privileged': <true>}"),
+                              ("profile redroid", "{'profile': <'redroid'>}")):
+            r = self.gdbus(MANAGE_USER, MANAGER, MIFACE + ".CreateContainer", "mgr2", image, options)
+            self.assertDenied(r, "CreateContainer " + what)
+            self.assertFalse(self.exists("mgr2"))
+        # Root may.
+        path, job = self._root_call(MANAGER, MIFACE, "CreateContainer", "ssa{sv}", "mgr3", image,
+                                    "1", "privileged", "b", "true")
+        self.assertTrue(self._wait_job(job))
+        self.assertTrue(self._prop(path, CIFACE, "Privileged"))
+        self._root_call(path, CIFACE, "Delete", "a{sv}", "0")
+
+    def exists_path(self, name):
+        return "/org/redway/Redway1/Containers/" + name
 
     def test_layout_read_with_the_callers_rights(self):
         """A user allowed to pull gets no more of the host than it can read:

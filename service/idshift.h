@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Unprivileged containers run in a user namespace where root is host uid
+ * RW_IDMAP_BASE. Their overlay lower dir is a copy of the cached image
+ * rootfs with every owner shifted by that base, made once per image and
+ * shared by all the unprivileged containers of it.
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* The host ids redway owns for container user namespaces: in-container id
+ * N is host id RW_IDMAP_BASE + N, for N < RW_IDMAP_SIZE. Far above the
+ * ranges useradd hands out (/etc/subuid starts at 100000). */
+#define RW_IDMAP_BASE 1000000000u
+#define RW_IDMAP_SIZE 65536u
+
+/* Copies the tree @src to the new directory @dst (its parent must exist;
+ * @dst must not), shifting every uid and gid by @shift (ids at or above
+ * RW_IDMAP_SIZE become the in-namespace nobody, 65534). Regular files,
+ * directories, symlinks, hard links, FIFOs, modes, times and extended
+ * attributes are kept; file capabilities are rewritten for the namespace's
+ * root; device nodes and sockets are left out. Never follows a symlink. */
+gboolean rw_tree_copy_shifted (const gchar *src, const gchar *dst, guint32 shift, GError **error);
+
+/* Lets @uid traverse (search, not list) every directory from @path up to
+ * the root that others may not already traverse, with a POSIX ACL entry
+ * "user:UID:--x" (other entries kept): LXC mounts an unprivileged
+ * container's rootfs and reads its lxcpath as the container's root. */
+gboolean rw_grant_traverse (const gchar *path, guint32 uid, GError **error);
+
+G_END_DECLS
