@@ -339,8 +339,11 @@ test_pull_blobs (void)
     return;
   proxy_config ("{\"auth\": \"bearer\"}");
   client = new_client (NULL, NULL);
-  g_assert_true (pull_multi (client, dir, &error));
-  g_assert_no_error (error);
+  {
+    gboolean pulled = pull_multi (client, dir, &error);
+    g_assert_no_error (error);
+    g_assert_true (pulled);
+  }
 
   layers = json_object_get_array_member (info_obj ("images.multi"), "layers");
   for (guint i = 0; i < json_array_get_length (layers); i++)
@@ -355,8 +358,11 @@ test_pull_blobs (void)
 
   /* Again: layers come from blob_dir, only manifest + config go out. */
   proxy_config ("{\"auth\": \"bearer\"}");
-  g_assert_true (pull_multi (client, dir, &error));
-  g_assert_no_error (error);
+  {
+    gboolean pulled = pull_multi (client, dir, &error);
+    g_assert_no_error (error);
+    g_assert_true (pulled);
+  }
   log = proxy_log (&parser);
   g_assert_cmpuint (count_requests (log, "main", "GET", "/blobs/"), ==, 1);
   rm_rf (dir);
@@ -423,8 +429,11 @@ test_digest_mismatch (void)
 
   /* After all that, a clean pull works. */
   proxy_config ("{}");
-  g_assert_true (pull_multi (client, dir, &error));
-  g_assert_no_error (error);
+  {
+    gboolean pulled = pull_multi (client, dir, &error);
+    g_assert_no_error (error);
+    g_assert_true (pulled);
+  }
   assert_no_fd_under (dir);
   rm_rf (dir);
 }
@@ -609,8 +618,11 @@ test_resume (void)
   /* The connection drops after 300000 bytes: the retry asks for the rest only. */
   cfg = g_strdup_printf ("{\"auth\": \"bearer\", \"drop\": {\"%s\": 300000}}", big);
   proxy_config (cfg);
-  g_assert_true (pull_multi (client, dir, &error));
-  g_assert_no_error (error);
+  {
+    gboolean pulled = pull_multi (client, dir, &error);
+    g_assert_no_error (error);
+    g_assert_true (pulled);
+  }
   log = proxy_log (&parser);
   g_assert_cmpuint (count_requests (log, "main", "GET", big), ==, 2);
   first = nth_request (log, "main", big, 0);
@@ -631,8 +643,11 @@ test_resume (void)
   partial = blob_path (dir2, big, ".partial");
   g_assert_true (g_file_set_contents (partial, g_bytes_get_data (whole, NULL), 123456, &error));
   proxy_config ("{}");
-  g_assert_true (pull_multi (client, dir2, &error));
-  g_assert_no_error (error);
+  {
+    gboolean pulled = pull_multi (client, dir2, &error);
+    g_assert_no_error (error);
+    g_assert_true (pulled);
+  }
   log = proxy_log (&parser2);
   g_assert_cmpuint (count_requests (log, "main", "GET", big), ==, 1);
   first = nth_request (log, "main", big, 0);
@@ -650,8 +665,11 @@ test_resume (void)
   }
   g_assert_true (g_file_set_contents (partial, g_bytes_get_data (whole, NULL), 4096, &error));
   proxy_config ("{\"ignore_range\": true}");
-  g_assert_true (pull_multi (client, dir2, &error));
-  g_assert_no_error (error);
+  {
+    gboolean pulled = pull_multi (client, dir2, &error);
+    g_assert_no_error (error);
+    g_assert_true (pulled);
+  }
   log = proxy_log (&parser3);
   first = nth_request (log, "main", big, 0);
   g_assert_cmpint (json_object_get_int_member (first, "status"), ==, 200);
@@ -680,8 +698,11 @@ test_redirect (void)
   /* Bearer on the registry, blobs redirected to another loopback host:port. */
   proxy_config ("{\"auth\": \"bearer\", \"redirect_blobs\": true}");
   client = new_client (NULL, NULL);
-  g_assert_true (pull_multi (client, dir, &error));
-  g_assert_no_error (error);
+  {
+    gboolean pulled = pull_multi (client, dir, &error);
+    g_assert_no_error (error);
+    g_assert_true (pulled);
+  }
   log = proxy_log (&parser);
   cdn = count_requests (log, "cdn", "GET", "/blobs/");
   g_assert_cmpuint (cdn, ==, 4);   /* config + 3 layers */
