@@ -823,17 +823,132 @@ rwd_container_finish_creation (RwdContainer *self, RwdJob *job, const GError *pu
   enqueue (self, op);
 }
 
-void
-rwd_container_recover (RwdContainer *self)
-{
-  /* At startup, before the bus name is owned: nothing is served yet, and
-   * the first caller must see the real state. */
-  Op *op = op_new (self, &recover_op, NULL);
-  g_autoptr(GError) error = NULL;
+/* Recovery at start: every container's state is asked from LXC in worker
+ * threads, and the service waits for the answers a bounded time only. LXC
+ * asks each container's monitor; a hung one must not keep the service
+ * from owning its name. */
+typedef struct {
+  GMutex lock;
+  GCond cond;
+  guint pending;
+} RecoveryBatch;
 
-  recover_run (op, NULL, &error);
-  recover_finish (self, op, error);
-  op_free (op);
+static void
+recovery_batch_clear (RecoveryBatch *b)
+{
+  g_mutex_clear (&b->lock);
+  g_cond_clear (&b->cond);
+}
+
+typedef struct {
+  RecoveryBatch *batch;      /* (refcounted: g_atomic_rc_box) */
+  RwdContainer *self;
+  Op *op;
+  GError *error;
+  gboolean done;
+  gboolean late;     /* the service stopped waiting: finish from the main loop */
+} Recovery;
+
+static void
+recovery_free (Recovery *r)
+{
+  g_atomic_rc_box_release_full (r->batch, (GDestroyNotify) recovery_batch_clear);
+  op_free (r->op);
+  g_clear_error (&r->error);
+  g_free (r);
+}
+
+/* Main thread. */
+static void
+recovery_finish (Recovery *r)
+{
+  RwdContainer *self = r->self;
+
+  recover_finish (self, r->op, r->error);
+  if (r->late && r->error == NULL && state_is (self, "error", NULL) &&
+      r->op->lxc_state != RW_LXC_RUNNING && r->op->lxc_state != RW_LXC_FROZEN)
+    set_stopped (self, "");
+  g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (self));
+  self->busy = FALSE;
+  run_next_op (self);
+}
+
+static gboolean
+recovery_finish_late (gpointer data)
+{
+  recovery_finish (data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+recovery_thread (gpointer data, gpointer user_data)
+{
+  Recovery *r = data;
+  gboolean late;
+
+  recover_run (r->op, NULL, &r->error);
+  g_mutex_lock (&r->batch->lock);
+  r->done = TRUE;
+  late = r->late;
+  r->batch->pending--;
+  g_cond_signal (&r->batch->cond);
+  g_mutex_unlock (&r->batch->lock);
+  if (late)
+    g_idle_add_full (G_PRIORITY_DEFAULT, recovery_finish_late, r, (GDestroyNotify) recovery_free);
+}
+
+void
+rwd_containers_recover (GPtrArray *containers, gint64 timeout_usec)
+{
+  /* Shared with the workers, which may outlive this call. */
+  RecoveryBatch *batch = g_atomic_rc_box_new0 (RecoveryBatch);
+  g_autoptr(GPtrArray) all = g_ptr_array_new ();
+  GThreadPool *pool;
+  gint64 deadline = g_get_monotonic_time () + timeout_usec;
+
+  g_mutex_init (&batch->lock);
+  g_cond_init (&batch->cond);
+  pool = g_thread_pool_new (recovery_thread, NULL, 8, FALSE, NULL);
+  g_mutex_lock (&batch->lock);
+  batch->pending = containers->len;
+  for (guint i = 0; i < containers->len; i++)
+    {
+      Recovery *r = g_new0 (Recovery, 1);
+
+      r->batch = g_atomic_rc_box_acquire (batch);
+      r->self = containers->pdata[i];
+      r->op = op_new (r->self, &recover_op, NULL);
+      /* Nothing else runs on the container until its state is known. */
+      r->self->busy = TRUE;
+      g_ptr_array_add (all, r);
+      g_thread_pool_push (pool, r, NULL);
+    }
+  while (batch->pending > 0 && g_cond_wait_until (&batch->cond, &batch->lock, deadline))
+    ;
+  for (guint i = 0; i < all->len; i++)
+    {
+      Recovery *r = all->pdata[i];
+
+      if (r->done)
+        continue;
+      r->late = TRUE;
+      g_warning ("%s: LXC did not say within %d s whether the container runs; still asking",
+                 r->self->name, (int) (timeout_usec / G_USEC_PER_SEC));
+      redway_container_set_last_error (REDWAY_CONTAINER (r->self),
+                                       _("LXC did not answer at service start; the state is not known yet"));
+      set_state (r->self, "error");
+      g_ptr_array_index (all, i) = NULL;
+    }
+  g_mutex_unlock (&batch->lock);
+  g_atomic_rc_box_release_full (batch, (GDestroyNotify) recovery_batch_clear);
+  for (guint i = 0; i < all->len; i++)
+    if (all->pdata[i] != NULL)
+      {
+        recovery_finish (all->pdata[i]);
+        recovery_free (all->pdata[i]);
+      }
+  /* Late workers go on; the pool goes when they are done. */
+  g_thread_pool_free (pool, FALSE, FALSE);
 }
 
 /* ---- D-Bus methods ---------------------------------------------------- */

@@ -18,7 +18,10 @@ GDBusObjectSkeleton *rwd_container_get_object (RwdContainer *self);
 void rwd_container_sync (RwdContainer *self);
 /* Finds out whether the LXC container is running (after a daemon restart).
  * Synchronous: for startup, before the bus name is owned. */
-void rwd_container_recover (RwdContainer *self);
+/* At start, before the name is owned: learns from LXC which containers run
+ * (adopting their init), waiting at most @timeout_usec; a container LXC
+ * did not answer for by then is in state error until it does. */
+void rwd_containers_recover (GPtrArray *containers, gint64 timeout_usec);
 /* While @job (nullable: done) creates the container; Delete cancels it. */
 void rwd_container_set_creating (RwdContainer *self, RwdJob *job);
 /* Main thread, after the image pull of a CreateContainer job: defines the

@@ -74,6 +74,8 @@ rwd_daemon_init (RwdDaemon *self)
 }
 
 #define STALE_DOWNLOAD_AGE (24 * G_TIME_SPAN_HOUR)
+/* How long start waits for LXC to tell which containers run. */
+#define RECOVERY_TIMEOUT (10 * G_TIME_SPAN_SECOND)
 
 static void
 drop_stale_downloads (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
@@ -128,12 +130,17 @@ rwd_daemon_new (GDBusConnection *connection, const RwdDaemonOptions *options, GE
   g_hash_table_iter_init (&iter, self->store->containers);
   while (g_hash_table_iter_next (&iter, &key, NULL))
     g_ptr_array_add (names, key);
-  for (guint i = 0; i < names->len; i++)
-    {
-      g_autoptr(RwdContainer) c = rwd_container_new (self, names->pdata[i]);
-      rwd_daemon_add_container (self, c);
-      rwd_container_recover (c);
-    }
+  {
+    g_autoptr(GPtrArray) containers = g_ptr_array_new_with_free_func (g_object_unref);
+
+    for (guint i = 0; i < names->len; i++)
+      {
+        RwdContainer *c = rwd_container_new (self, names->pdata[i]);
+        rwd_daemon_add_container (self, c);
+        g_ptr_array_add (containers, c);
+      }
+    rwd_containers_recover (containers, RECOVERY_TIMEOUT);
+  }
 
   /* Downloads nobody resumed for a day go, in the background: nothing at
    * start may wait for the disk before the name is owned. */

@@ -278,24 +278,22 @@ blob_job_download (BlobJob *job, RegistrySource *self)
       g_autoptr(GError) local = NULL;
       goffset start = 0, total = -1;
       goffset before = have;
+      goffset skip;
       gboolean eof = FALSE;
 
       stream = rw_registry_open_blob (self->client, self->ref->repository, job->digest,
                                       (const gchar * const *) job->urls, have, &start, &total,
                                       cancellable, &local);
-      if (stream != NULL && start == 0 && have > 0)
-        {
-          /* The server ignored Range: take the whole blob again. */
-          if (ftruncate (fd, 0) < 0)
-            g_debug ("ftruncate %s: %s", job->partial, g_strerror (errno));
-          have = before = 0;
-          rw_sha256_reset (&sum);
-          job_publish (job, 0, FALSE, NULL);
-        }
+      /* The server ignored Range and sends the whole blob: skip what we
+       * have. Readers may already have read those bytes, so the file is
+       * never truncated under them; the final digest check still covers
+       * every byte, whichever answer it came from. */
+      skip = stream != NULL && start == 0 ? have : 0;
 
       while (stream != NULL)
         {
           gssize n = g_input_stream_read (stream, buf, CHUNK, cancellable, &local);
+          const guint8 *data = buf;
 
           if (n < 0)
             break;
@@ -304,15 +302,25 @@ blob_job_download (BlobJob *job, RegistrySource *self)
               eof = TRUE;
               break;
             }
+          if (skip > 0)
+            {
+              goffset dropped = MIN ((goffset) n, skip);
+
+              skip -= dropped;
+              data += dropped;
+              n -= (gssize) dropped;
+              if (n == 0)
+                continue;
+            }
           if (job->size > 0 && have + n > job->size)
             {
               g_set_error (&error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                            _("Blob %s is larger than its descriptor says"), job->digest);
               goto fail_corrupt;
             }
-          if (!write_all_at (fd, buf, (gsize) n, have, &error))
+          if (!write_all_at (fd, data, (gsize) n, have, &error))
             goto fail;
-          rw_sha256_update (&sum, buf, (gsize) n);
+          rw_sha256_update (&sum, data, (gsize) n);
           have += n;
           job_publish (job, have, FALSE, NULL);
         }

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import subprocess
+import time
 
 import harness
 
@@ -135,6 +136,51 @@ class StateFile(harness.EnvTestCase):
         with open(path) as f:
             self.assertEqual(f.read(), '{"lxc_ready": true, "containers": {"a": ')
         os.unlink(path)
+
+    def test_hung_lxc_does_not_block_start(self):
+        """LXC asks each container's monitor for its state, without a time
+        limit. A monitor that never answers must not keep the service from
+        owning its name: it waits a bounded time and says so."""
+        os.makedirs(os.path.join(self.env.lxc_path, "ghost"), exist_ok=True)
+        with open(os.path.join(self.env.lxc_path, "ghost", "config"), "w") as f:
+            f.write("lxc.uts.name = ghost\nlxc.rootfs.path = dir:/nonexistent\n")
+        os.makedirs(self.env.state_dir, exist_ok=True)
+        with open(os.path.join(self.env.state_dir, "state.json"), "w") as f:
+            json.dump({"lxc_ready": False, "containers": {"ghost": {
+                "name": "ghost", "image_url": self.image, "initialized": True, "privileged": False}}}, f)
+        # A "monitor" that accepts LXC's command connection and never answers,
+        # in the daemon's network namespace (abstract sockets live there).
+        listener = subprocess.Popen(self.env.in_netns([
+            "/usr/bin/python3", "-c",
+            "import socket, sys, time\n"
+            "s = socket.socket(socket.AF_UNIX)\n"
+            "s.bind('\\0' + sys.argv[1] + '/ghost/command')\n"
+            "s.listen(16)\n"
+            "print('ready', flush=True)\n"
+            "conns = []\n"
+            "while True:\n"
+            "    conns.append(s.accept()[0])\n", self.env.lxc_path]), stdout=subprocess.PIPE, text=True)
+        try:
+            self.assertEqual(listener.stdout.readline().strip(), "ready")
+            start = time.monotonic()
+            self.env.start_daemon()
+            self.assertLess(time.monotonic() - start, 18)
+            st = json.loads(self.env.cli("status", "ghost", "--json").stdout)
+            self.assertEqual(st["state"], "error")
+            self.assertIn("LXC did not answer", st["last_error"])
+        finally:
+            listener.kill()
+            listener.wait()
+        try:
+            # Once LXC answers (here: the connection closes), the state is known.
+            deadline = time.monotonic() + 20
+            while json.loads(self.env.cli("status", "ghost", "--json").stdout)["state"] == "error":
+                self.assertLess(time.monotonic(), deadline)
+                time.sleep(0.1)
+            self.assertEqual(json.loads(self.env.cli("status", "ghost", "--json").stdout)["state"], "stopped")
+        finally:
+            self.env.stop_daemon()
+            os.unlink(os.path.join(self.env.state_dir, "state.json"))
 
     def test_legacy_state_is_migrated(self):
         os.makedirs(self.env.state_dir, exist_ok=True)
