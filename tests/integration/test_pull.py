@@ -431,7 +431,7 @@ class PullTests(unittest.TestCase):
         start = time.monotonic()
         job.call_cancel_sync(GLib.Variant("a{sv}", {}), None)
         ok, msg = self.finish(job, timeout=30)
-        self.assertLess(time.monotonic() - start, 10)
+        self.assertLess(time.monotonic() - start, 1.0, "Cancel must end a job within a second")
         self.assertFalse(ok)
         self.assertIn("Cancel", msg)
         self.assertFalse(job.props.success)
