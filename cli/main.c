@@ -17,7 +17,8 @@ struct _CliApp
    * arguments are taken before it runs and dispatched by hand. */
   char **args;
 
-  RedwayClient *client;
+  RedwayClient *client;       /* (nullable) every object: only for commands that need them all */
+  RedwayManager *manager;     /* (nullable) */
   gboolean no_ask_password;
 };
 
@@ -185,6 +186,7 @@ cli_app_finalize (GObject *object)
 
   g_strfreev (self->args);
   g_clear_object (&self->client);
+  g_clear_object (&self->manager);
   G_OBJECT_CLASS (cli_app_parent_class)->finalize (object);
 }
 
@@ -213,6 +215,46 @@ cli_app_get_client (CliApp *app, GError **error)
   if (app->client == NULL)
     app->client = redway_client_new_sync (NULL, error);
   return app->client;
+}
+
+gboolean
+cli_app_has_client (CliApp *app)
+{
+  return app->client != NULL;
+}
+
+/* The manager alone: a command about one container need not download every
+ * object of a farm (the object manager client does, at creation). */
+RedwayManager *
+cli_app_get_manager (CliApp *app, GError **error)
+{
+  g_autoptr(GDBusConnection) bus = NULL;
+  g_auto(GStrv) cached = NULL;
+
+  if (app->manager != NULL)
+    return app->manager;
+  if (app->client != NULL)
+    {
+      app->manager = redway_client_get_manager (app->client);
+      if (app->manager == NULL)
+        g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, _("it exports no manager object"));
+      return app->manager;
+    }
+  bus = g_bus_get_sync (G_BUS_TYPE_SYSTEM, NULL, error);
+  if (bus == NULL)
+    return NULL;
+  /* Loading its properties starts the service if it is not running. */
+  app->manager = redway_manager_proxy_new_sync (bus, G_DBUS_PROXY_FLAGS_NONE, REDWAY_BUS_NAME,
+                                                "/org/redway/Redway1/Manager", NULL, error);
+  if (app->manager == NULL)
+    return NULL;
+  cached = g_dbus_proxy_get_cached_property_names (G_DBUS_PROXY (app->manager));
+  if (cached == NULL)
+    {
+      g_clear_object (&app->manager);
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, _("the service does not answer"));
+    }
+  return app->manager;
 }
 
 void

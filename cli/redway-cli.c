@@ -136,18 +136,14 @@ RedwayManager *
 cli_get_manager (CliApp *app)
 {
   g_autoptr(GError) error = NULL;
-  RedwayClient *client = cli_app_get_client (app, &error);
-  RedwayManager *manager;
+  RedwayManager *manager = cli_app_get_manager (app, &error);
 
-  if (client == NULL)
+  if (manager == NULL)
     {
       cli_report_connect_error (error);
       return NULL;
     }
-  manager = redway_client_get_manager (client);
-  if (manager == NULL)
-    cli_error (_("Cannot reach the redway service: %s"), _("it exports no manager object"));
-  return manager;
+  return g_object_ref (manager);
 }
 
 char *
@@ -175,14 +171,12 @@ cli_get_container (CliApp *app, const char *name)
   g_autoptr(RedwayManager) manager = NULL;
   g_autoptr(GVariant) reply = NULL;
   g_autoptr(GError) error = NULL;
-  RedwayClient *client;
   RedwayContainer *container;
   const char *path;
 
   manager = cli_get_manager (app);
   if (manager == NULL)
     return NULL;
-  client = cli_app_get_client (app, NULL);
 
   reply = cli_call (app, manager, "GetContainer", g_variant_new ("(s)", name), NULL, &error);
   if (reply == NULL)
@@ -195,12 +189,15 @@ cli_get_container (CliApp *app, const char *name)
     }
   g_variant_get (reply, "(&o)", &path);
 
-  container = redway_client_get_container_for_path (client, path);
-  if (container != NULL)
-    return container;
+  if (cli_app_has_client (app))
+    {
+      container = redway_client_get_container_for_path (cli_app_get_client (app, NULL), path);
+      if (container != NULL)
+        return container;
+    }
 
-  /* Not (yet) known to the object manager: ask for the object directly. */
-  container = redway_container_proxy_new_sync (client_connection (client),
+  /* That object alone, not every container of the farm. */
+  container = redway_container_proxy_new_sync (g_dbus_proxy_get_connection (G_DBUS_PROXY (manager)),
                                                G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START,
                                                REDWAY_BUS_NAME, path, NULL, &error);
   if (container == NULL)

@@ -24,6 +24,9 @@ typedef int (*CliCommandFunc) (CliApp *app,
 /* Connection and calls (redway-cli.c) */
 RedwayClient *cli_app_get_client (CliApp  *app,
                                   GError **error);
+RedwayManager *cli_app_get_manager (CliApp  *app,
+                                    GError **error);
+gboolean cli_app_has_client (CliApp *app);
 void cli_app_set_no_ask_password (CliApp  *app,
                                   gboolean no_ask);
 gboolean cli_app_get_no_ask_password (CliApp *app);

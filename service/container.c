@@ -657,8 +657,7 @@ delete_finish (RwdContainer *self, Op *op, const GError *error)
     }
   set_stopped (self, NULL);
   self->removed = TRUE;
-  g_hash_table_remove (rwd_daemon_get_store (self->daemon)->containers, self->name);
-  rwd_daemon_save_state (self->daemon, NULL);
+  rwd_daemon_commit (self->daemon, RWD_COMMIT_REMOVAL, self->name, NULL);
   rwd_daemon_remove_container (self->daemon, self);
 }
 
@@ -724,8 +723,7 @@ creation_failed (RwdContainer *self, RwdJob *job, const gchar *message)
   self->creating = FALSE;
   self->removed = TRUE;
   g_clear_object (&self->creation_job);
-  g_hash_table_remove (rwd_daemon_get_store (self->daemon)->containers, self->name);
-  rwd_daemon_save_state (self->daemon, NULL);
+  rwd_daemon_commit (self->daemon, RWD_COMMIT_REMOVAL, self->name, NULL);
   rwd_daemon_remove_container (self->daemon, self);
   rwd_job_complete (job, FALSE, message);
   /* What those Delete calls asked for is done. */
@@ -774,7 +772,7 @@ define_finish (RwdContainer *self, Op *op, const GError *error)
   e->initialized = TRUE;
   self->creating = FALSE;
   g_clear_object (&self->creation_job);
-  rwd_daemon_save_state (self->daemon, NULL);
+  rwd_daemon_commit (self->daemon, RWD_COMMIT_ENTRY, self->name, NULL);
   rwd_container_sync (self);
   g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (self));
   if (self->deletes_waiting->len > 0)

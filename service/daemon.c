@@ -205,11 +205,25 @@ rwd_daemon_get_container_dir (RwdDaemon *self, const gchar *name)
 }
 
 gboolean
-rwd_daemon_save_state (RwdDaemon *self, GError **error)
+rwd_daemon_commit (RwdDaemon *self, RwdCommit what, const gchar *name, GError **error)
 {
   g_autoptr(GError) local_error = NULL;
+  gboolean ok;
 
-  if (!rw_store_save (self->store, &local_error))
+  switch (what)
+    {
+    case RWD_COMMIT_ENTRY:
+      ok = rw_store_commit_entry (self->store, name, &local_error);
+      break;
+    case RWD_COMMIT_REMOVAL:
+      ok = rw_store_commit_removal (self->store, name, &local_error);
+      break;
+    case RWD_COMMIT_HOST:
+    default:
+      ok = rw_store_commit_host (self->store, &local_error);
+      break;
+    }
+  if (!ok)
     {
       g_warning ("Could not save %s: %s", self->store->path, local_error->message);
       g_propagate_error (error, g_steal_pointer (&local_error));

@@ -40,7 +40,15 @@ const gchar * const *rwd_daemon_get_insecure_registries (RwdDaemon *daemon);
 gchar *rwd_daemon_get_container_dir (RwdDaemon *daemon, const gchar *name);
 
 /* Writes the state file; logs (and returns FALSE) on failure. */
-gboolean rwd_daemon_save_state (RwdDaemon *daemon, GError **error);
+typedef enum {
+  RWD_COMMIT_ENTRY,     /* the container @name as it is in the store now */
+  RWD_COMMIT_REMOVAL,   /* the container @name is gone (removed from the store) */
+  RWD_COMMIT_HOST,      /* lxc_ready, bridge, bridge_address */
+} RwdCommit;
+
+/* Makes one change to the store durable (a journal append: O(1) whatever
+ * the number of containers); logs a warning too when it fails. */
+gboolean rwd_daemon_commit (RwdDaemon *daemon, RwdCommit what, const gchar *name, GError **error);
 
 RwdContainer *rwd_daemon_find_container (RwdDaemon *daemon, const gchar *name);
 void rwd_daemon_add_container (RwdDaemon *daemon, RwdContainer *container);

@@ -117,7 +117,7 @@ prepare_done (GObject *source, GAsyncResult *res, gpointer data)
       store->bridge = g_strdup (req->config.bridge);
       g_free (store->bridge_address);
       store->bridge_address = g_strdup (req->config.address_cidr);
-      rwd_daemon_save_state (self->daemon, NULL);
+      rwd_daemon_commit (self->daemon, RWD_COMMIT_HOST, NULL, NULL);
     }
   redway_manager_set_host_ready (REDWAY_MANAGER (self), req->ready);
   g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (self));
@@ -316,7 +316,7 @@ pull_done (GObject *source, GAsyncResult *res, gpointer data)
                              _("The image is a Redroid image, which runs privileged: create it with the "
                                "profile “redroid” to ask for that authorization"));
             }
-          rwd_daemon_save_state (req->self->daemon, NULL);
+          rwd_daemon_commit (req->self->daemon, RWD_COMMIT_ENTRY, e->name, NULL);
         }
       rwd_container_finish_creation (req->container, req->job, error, req->start_after);
       return;
@@ -787,7 +787,7 @@ create_container (CreateArgs *args, GDBusMethodInvocation *invocation, guint uid
     }
   g_hash_table_replace (store->containers, e->name, e);
   g_steal_pointer (&e);
-  if (!rwd_daemon_save_state (daemon, &error))
+  if (!rwd_daemon_commit (daemon, RWD_COMMIT_ENTRY, args->name, &error))
     {
       g_hash_table_remove (store->containers, args->name);
       rwd_return_error (invocation, error);

@@ -2,6 +2,9 @@
 #include "config.h"
 
 #include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <fcntl.h>
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 #include <gio/gio.h>
@@ -346,6 +349,211 @@ load_current (RwStore *store, JsonObject *root, GError **error)
   return TRUE;
 }
 
+/* ---- the journal ------------------------------------------------------- */
+
+static gchar *
+journal_path (RwStore *store)
+{
+  return g_strconcat (store->path, ".journal", NULL);
+}
+
+/* Applies PATH.journal: one JSON object a line, {"put": NAME, "entry": {…}},
+ * {"remove": NAME} or {"host": {…}}. A last line without its newline is a
+ * write that a crash cut short (it was never reported done): ignored. Then
+ * everything is folded into state.json. */
+static gboolean
+replay_journal (RwStore *store, GError **error)
+{
+  g_autofree gchar *path = journal_path (store);
+  g_autofree gchar *data = NULL;
+  g_autoptr(GError) local_error = NULL;
+  gsize len = 0;
+  gchar *line, *next;
+  guint applied = 0;
+
+  if (!g_file_get_contents (path, &data, &len, &local_error))
+    {
+      if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        return TRUE;
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  for (line = data; line < data + len; line = next)
+    {
+      gchar *nl = memchr (line, '\n', (gsize) (data + len - line));
+      g_autoptr(JsonNode) node = NULL;
+      JsonObject *obj;
+      const gchar *name;
+
+      if (nl == NULL)
+        break;      /* cut short by a crash */
+      *nl = '\0';
+      next = nl + 1;
+      node = rw_json_parse (line, (gsize) (nl - line), RW_STORE_MAX_BYTES, &local_error);
+      if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                       _("State journal %s is corrupt (%s); it was left as it is"), path,
+                       local_error != NULL ? local_error->message : _("not an object"));
+          return FALSE;
+        }
+      obj = json_node_get_object (node);
+      if ((name = rw_json_get_string (obj, "put")) != NULL && rw_json_get_object (obj, "entry") != NULL)
+        {
+          RwStoreEntry *e = entry_from_json (name, rw_json_get_object (obj, "entry"), &local_error);
+
+          if (e == NULL)
+            {
+              g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                           _("State journal %s is corrupt (%s); it was left as it is"), path,
+                           local_error->message);
+              return FALSE;
+            }
+          g_hash_table_replace (store->containers, e->name, e);
+        }
+      else if ((name = rw_json_get_string (obj, "remove")) != NULL)
+        g_hash_table_remove (store->containers, name);
+      else if (rw_json_get_object (obj, "host") != NULL)
+        {
+          JsonObject *host = rw_json_get_object (obj, "host");
+
+          if (!get_bool (host, "lxc_ready", &store->lxc_ready, &local_error) ||
+              !get_string (host, "bridge", &store->bridge, &local_error) ||
+              !get_string (host, "bridge_address", &store->bridge_address, &local_error))
+            {
+              g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                           _("State journal %s is corrupt (%s); it was left as it is"), path,
+                           local_error->message);
+              return FALSE;
+            }
+        }
+      else
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                       _("State journal %s is corrupt (unknown record); it was left as it is"), path);
+          return FALSE;
+        }
+      applied++;
+    }
+  if (applied > 0)
+    g_debug ("Applied %u change(s) from %s", applied, path);
+  /* Folded into state.json now, or the journal is dropped (a cut line). */
+  return rw_store_save (store, error);
+}
+
+static gboolean
+journal_append (RwStore *store, JsonNode *record, GError **error)
+{
+  g_autoptr(JsonGenerator) gen = json_generator_new ();
+  g_autofree gchar *path = journal_path (store);
+  g_autofree gchar *line = NULL;
+  gsize len = 0;
+  int fd;
+
+  json_generator_set_root (gen, record);
+  line = json_generator_to_data (gen, &len);
+  line = g_realloc (line, len + 1);
+  line[len++] = '\n';
+
+  fd = open (path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd >= 0)
+    {
+      gsize done = 0;
+
+      while (done < len)
+        {
+          ssize_t n = write (fd, line + done, len - done);
+
+          if (n < 0 && errno == EINTR)
+            continue;
+          if (n < 0)
+            break;
+          done += (gsize) n;
+        }
+      /* Durable before whoever asked is told it is done. */
+      if (done == len && fdatasync (fd) == 0)
+        {
+          close (fd);
+          store->journal_records++;
+          /* Folding the journal costs a state.json: once per about as many
+           * changes as there are containers, so each change costs O(1). */
+          if (store->journal_records > MAX (256u, g_hash_table_size (store->containers)))
+            return rw_store_save (store, error);
+          return TRUE;
+        }
+    }
+  {
+    int errsv = errno;
+
+    if (fd >= 0)
+      close (fd);
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                 _("Cannot write %s: %s"), path, g_strerror (errsv));
+    return FALSE;
+  }
+}
+
+gboolean
+rw_store_commit_entry (RwStore *store, const gchar *name, GError **error)
+{
+  RwStoreEntry *e = g_hash_table_lookup (store->containers, name);
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonNode) record = NULL;
+
+  if (e == NULL)
+    return rw_store_commit_removal (store, name, error);
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "put");
+  json_builder_add_string_value (b, name);
+  json_builder_set_member_name (b, "entry");
+  json_builder_add_value (b, entry_to_json (e));
+  json_builder_end_object (b);
+  record = json_builder_get_root (b);
+  return journal_append (store, record, error);
+}
+
+gboolean
+rw_store_commit_removal (RwStore *store, const gchar *name, GError **error)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonNode) record = NULL;
+
+  g_hash_table_remove (store->containers, name);
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "remove");
+  json_builder_add_string_value (b, name);
+  json_builder_end_object (b);
+  record = json_builder_get_root (b);
+  return journal_append (store, record, error);
+}
+
+gboolean
+rw_store_commit_host (RwStore *store, GError **error)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonNode) record = NULL;
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "host");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "lxc_ready");
+  json_builder_add_boolean_value (b, store->lxc_ready);
+  if (store->bridge != NULL)
+    {
+      json_builder_set_member_name (b, "bridge");
+      json_builder_add_string_value (b, store->bridge);
+    }
+  if (store->bridge_address != NULL)
+    {
+      json_builder_set_member_name (b, "bridge_address");
+      json_builder_add_string_value (b, store->bridge_address);
+    }
+  json_builder_end_object (b);
+  json_builder_end_object (b);
+  record = json_builder_get_root (b);
+  return journal_append (store, record, error);
+}
+
 RwStore *
 rw_store_load (const gchar *path, GError **error)
 {
@@ -358,7 +566,7 @@ rw_store_load (const gchar *path, GError **error)
   if (!g_file_get_contents (path, &data, &len, &local_error))
     {
       if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-        return g_steal_pointer (&store);
+        return replay_journal (store, error) ? g_steal_pointer (&store) : NULL;
       g_propagate_error (error, g_steal_pointer (&local_error));
       return NULL;
     }
@@ -404,6 +612,8 @@ rw_store_load (const gchar *path, GError **error)
                    path, local_error->message);
       return NULL;
     }
+  if (!replay_journal (store, error))
+    return NULL;
   return g_steal_pointer (&store);
 }
 
@@ -480,7 +690,23 @@ rw_store_save (RwStore *store, GError **error)
     }
   data = rw_store_to_data (store, &len);
   /* CONSISTENT = write to a temporary file, fsync, rename over the old one. */
-  return g_file_set_contents_full (store->path, data, len,
-                                   G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
-                                   0600, error);
+  if (!g_file_set_contents_full (store->path, data, len,
+                                 G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
+                                 0600, error))
+    return FALSE;
+  /* state.json holds every change now. A crash before the journal is gone
+   * replays changes that are already in: each record sets, none adds. */
+  {
+    g_autofree gchar *journal = journal_path (store);
+
+    if (unlink (journal) < 0 && errno != ENOENT)
+      {
+        int errsv = errno;
+        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                     _("Cannot remove %s: %s"), journal, g_strerror (errsv));
+        return FALSE;
+      }
+    store->journal_records = 0;
+  }
+  return TRUE;
 }

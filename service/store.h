@@ -42,15 +42,30 @@ typedef struct {
   gchar *bridge_address;    /* (nullable) e.g. 10.0.3.1/24 */
   GHashTable *containers;   /* name -> RwStoreEntry* */
   JsonObject *extra;
+  guint journal_records;    /* changes appended since state.json was written */
 } RwStore;
 
 RwStoreEntry *rw_store_entry_new (const gchar *name);
 void rw_store_entry_free (RwStoreEntry *entry);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RwStoreEntry, rw_store_entry_free)
 
-/* A missing file gives an empty store; a corrupt one an error (the file is left alone). */
+/* A missing file gives an empty store; a corrupt one an error (the file is left alone).
+ * Changes recorded in the journal (PATH.journal) are applied, and then
+ * written into state.json. */
 RwStore *rw_store_load (const gchar *path, GError **error);
+/* Writes the whole state.json (atomically, durably) and empties the journal. */
 gboolean rw_store_save (RwStore *store, GError **error);
+
+/* One change, durable when these return: a line appended to the journal,
+ * whatever the number of containers, so that a farm's creates do not each
+ * rewrite state.json (which is rewritten once the journal holds about as
+ * many changes as there are containers, keeping the cost per change
+ * constant). The entry is taken from store->containers as it is now. */
+gboolean rw_store_commit_entry (RwStore *store, const gchar *name, GError **error);
+/* Removes the entry (if any) and records that. */
+gboolean rw_store_commit_removal (RwStore *store, const gchar *name, GError **error);
+/* lxc_ready, bridge and bridge_address as they are now. */
+gboolean rw_store_commit_host (RwStore *store, GError **error);
 gchar *rw_store_to_data (RwStore *store, gsize *length);
 void rw_store_free (RwStore *store);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RwStore, rw_store_free)

@@ -338,6 +338,95 @@ test_corrupt_kept (Fixture *f, gconstpointer data)
     }
 }
 
+static gsize
+file_size (const gchar *path)
+{
+  struct stat st;
+
+  return g_stat (path, &st) == 0 ? (gsize) st.st_size : 0;
+}
+
+/* A change costs a journal line of its own size, whatever the number of
+ * containers; state.json is folded in once per about as many changes. */
+static void
+test_journal (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RwStore) store = big_store (f->path, "oci:/base:latest", 1000);
+  g_autoptr(RwStore) again = NULL;
+  g_autofree gchar *journal = g_strconcat (f->path, ".journal", NULL);
+  g_autofree gchar *before = NULL;
+  g_autofree gchar *after = NULL;
+  RwStoreEntry *e;
+  gsize line;
+
+  g_assert_true (rw_store_save (store, &error));
+  g_assert_true (g_file_get_contents (f->path, &before, NULL, NULL));
+
+  e = rw_store_entry_new ("fresh");
+  e->image_url = g_strdup ("oci:/fresh:latest");
+  g_hash_table_replace (store->containers, e->name, e);
+  g_assert_true (rw_store_commit_entry (store, "fresh", &error));
+  g_assert_no_error (error);
+  line = file_size (journal);
+  g_assert_cmpuint (line, >, 0);
+  g_assert_cmpuint (line, <, 1024);          /* one record, not 1000 */
+  g_assert_true (g_file_get_contents (f->path, &after, NULL, NULL));
+  g_assert_true (g_str_equal (before, after));   /* state.json untouched */
+
+  g_assert_true (rw_store_commit_removal (store, "c00007", &error));
+  store->lxc_ready = TRUE;
+  g_free (store->bridge);
+  store->bridge = g_strdup ("rwj0");
+  g_assert_true (rw_store_commit_host (store, &error));
+  g_assert_no_error (error);
+
+  /* Loading applies the journal, then folds it into state.json. */
+  again = rw_store_load (f->path, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (g_hash_table_lookup (again->containers, "fresh"));
+  g_assert_null (g_hash_table_lookup (again->containers, "c00007"));
+  g_assert_cmpuint (g_hash_table_size (again->containers), ==, 1000);
+  g_assert_true (again->lxc_ready);
+  g_assert_cmpstr (again->bridge, ==, "rwj0");
+  g_assert_false (g_file_test (journal, G_FILE_TEST_EXISTS));
+  g_clear_pointer (&again, rw_store_free);
+
+  /* Enough changes fold the journal into state.json by themselves. */
+  for (guint i = 0; i < 1001; i++)
+    g_assert_true (rw_store_commit_entry (store, "fresh", &error));
+  g_assert_cmpuint (file_size (journal), <, 1001 * line);
+  again = rw_store_load (f->path, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (g_hash_table_lookup (again->containers, "fresh"));
+}
+
+/* A write a crash cut short was never reported done: ignored. Anything else
+ * unreadable is corruption, reported with nothing overwritten. */
+static void
+test_journal_damage (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *journal = g_strconcat (f->path, ".journal", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RwStore) store = NULL;
+  g_autofree gchar *kept = NULL;
+
+  write_file (f->path, "{\"lxc_ready\": false, \"containers\": {}}");
+  write_file (journal, "{\"put\": \"a\", \"entry\": {\"image_url\": \"oci:/a:1\"}}\n{\"put\": \"b\", \"entr");
+  store = rw_store_load (f->path, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (g_hash_table_lookup (store->containers, "a"));
+  g_assert_null (g_hash_table_lookup (store->containers, "b"));
+  g_clear_pointer (&store, rw_store_free);
+
+  write_file (journal, "{\"put\": \"a\"}\n[1]\n{\"remove\": \"a\"}\n");
+  store = rw_store_load (f->path, &error);
+  g_assert_null (store);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  g_assert_true (g_file_get_contents (journal, &kept, NULL, NULL));
+  g_assert_cmpstr (kept, ==, "{\"put\": \"a\"}\n[1]\n{\"remove\": \"a\"}\n");
+}
+
 /* json-glib recurses per nesting level: a state file nested 900,000 deep is
  * refused as corrupt before it can overflow the stack. */
 static void
@@ -372,6 +461,8 @@ main (int argc, char **argv)
   g_test_add ("/store/legacy-migration", Fixture, NULL, fixture_setup, test_legacy_migration, fixture_teardown);
   g_test_add ("/store/save-replaces-by-rename", Fixture, NULL, fixture_setup, test_save_replaces_by_rename, fixture_teardown);
   g_test_add ("/store/save-crash-consistent", Fixture, NULL, fixture_setup, test_save_crash_consistent, fixture_teardown);
+  g_test_add ("/store/journal", Fixture, NULL, fixture_setup, test_journal, fixture_teardown);
+  g_test_add ("/store/journal-damage", Fixture, NULL, fixture_setup, test_journal_damage, fixture_teardown);
   g_test_add ("/store/deep-nesting-refused", Fixture, NULL, fixture_setup, test_deep_nesting_refused, fixture_teardown);
   g_test_add ("/store/corrupt-kept", Fixture, NULL, fixture_setup, test_corrupt_kept, fixture_teardown);
   return g_test_run ();

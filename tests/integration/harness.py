@@ -297,8 +297,28 @@ class Env:
         return self.cli("prepare-lxc", "--bridge", "rwt0", "--subnet", NET_PREFIX + ".1/24")
 
     def state_file(self):
-        with open(os.path.join(self.state_dir, "state.json")) as f:
-            return json.load(f)
+        """The service's state on disk: state.json with the changes of its
+        journal (state.json.journal) applied, as redwayd reads it."""
+        path = os.path.join(self.state_dir, "state.json")
+        try:
+            with open(path) as f:
+                state = json.load(f)
+        except FileNotFoundError:
+            state = {"containers": {}}
+        try:
+            with open(path + ".journal") as f:
+                lines = f.read().split("\n")
+        except FileNotFoundError:
+            lines = []
+        for line in lines[:-1]:       # the last one is "" or cut short
+            rec = json.loads(line)
+            if "put" in rec:
+                state.setdefault("containers", {})[rec["put"]] = rec["entry"]
+            elif "remove" in rec:
+                state.get("containers", {}).pop(rec["remove"], None)
+            elif "host" in rec:
+                state.update(rec["host"])
+        return state
 
 
 class EnvTestCase(unittest.TestCase):

@@ -82,8 +82,7 @@ class DaemonRestart(harness.EnvTestCase):
         self.env.cli("init", "rp1", self.image, "--start")
         self.env.cli("init", "rp2", self.image)
         before = {c["name"]: c for c in json.loads(self.env.cli("list", "--json").stdout)}
-        with open(os.path.join(self.env.state_dir, "state.json")) as f:
-            state_before = json.load(f)
+        state_before = self.env.state_file()
         self.assertEqual(before["rp1"]["state"], "running")
 
         old = self.env.daemon
@@ -107,8 +106,7 @@ class DaemonRestart(harness.EnvTestCase):
             for key in ("state", "pid", "addresses", "image", "data_path"):
                 self.assertEqual(after[name][key], before[name][key], "%s %s" % (name, key))
         self.assertTrue(os.path.exists("/proc/%d" % after["rp1"]["pid"]))
-        with open(os.path.join(self.env.state_dir, "state.json")) as f:
-            self.assertEqual(json.load(f), state_before)
+        self.assertEqual(self.env.state_file(), state_before)
 
         # The new instance controls what the old one started.
         self.env.cli("stop", "rp1")
@@ -180,7 +178,9 @@ class StateFile(harness.EnvTestCase):
             self.assertEqual(json.loads(self.env.cli("status", "ghost", "--json").stdout)["state"], "stopped")
         finally:
             self.env.stop_daemon()
-            os.unlink(os.path.join(self.env.state_dir, "state.json"))
+            for leftover in ("state.json", "state.json.journal"):
+                if os.path.exists(os.path.join(self.env.state_dir, leftover)):
+                    os.unlink(os.path.join(self.env.state_dir, leftover))
 
     def test_legacy_state_is_migrated(self):
         os.makedirs(self.env.state_dir, exist_ok=True)
