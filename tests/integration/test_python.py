@@ -363,7 +363,10 @@ class PythonLifecycle(harness.EnvTestCase):
         for marker in ("hup-pty", "hup-socket"):
             deadline = time.monotonic() + 10
             while run("cat /tmp/" + marker)[1] != "hup\n":
-                self.assertLess(time.monotonic(), deadline, marker)
+                if time.monotonic() > deadline:
+                    self.fail("%s: no hangup seen; processes inside:\n%s\n--- daemon log ---\n%s"
+                              % (marker, run("ps -o pid,ppid,pgid,args 2>&1 || ps")[1],
+                                 self.env.daemon_log()[-2000:]))
                 time.sleep(0.05)
         # ...and the one that ignores it lives on.
         self.assertEqual(run("kill -0 $(cat /tmp/deaf)")[0], 0)
