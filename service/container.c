@@ -686,6 +686,12 @@ static const OpClass reap_op = { "reap", NULL, reap_run, reap_finish };
 static gboolean
 recover_run (Op *op, GCancellable *cancellable, GError **error)
 {
+  /* Most containers of a farm are stopped: no need to load their config. */
+  if (!rw_lxc_monitor_listening (op->lxcpath, op->name))
+    {
+      op->lxc_state = RW_LXC_STOPPED;
+      return TRUE;
+    }
   op->lxc_state = rw_lxc_get_state (op->lxcpath, op->name);
   if (op->lxc_state == RW_LXC_RUNNING || op->lxc_state == RW_LXC_FROZEN)
     {

@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <string.h>
+#include <stddef.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -154,6 +157,27 @@ parse_state (const char *s)
   if (g_str_equal (s, "FROZEN") || g_str_equal (s, "FREEZING"))
     return RW_LXC_FROZEN;
   return RW_LXC_OTHER;
+}
+
+gboolean
+rw_lxc_monitor_listening (const gchar *lxcpath, const gchar *name)
+{
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  g_autofree gchar *path = g_strdup_printf ("%s/%s/command", lxcpath, name);
+  gsize len = strlen (path);
+  int fd, r;
+
+  /* liblxc's own name for the socket: "@LXCPATH/NAME/command". One too
+   * long for it is hashed by liblxc: then we cannot tell, so say maybe. */
+  if (len + 1 > sizeof addr.sun_path)
+    return TRUE;
+  memcpy (addr.sun_path + 1, path, len);
+  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return TRUE;
+  r = connect (fd, (struct sockaddr *) &addr, (socklen_t) (offsetof (struct sockaddr_un, sun_path) + 1 + len));
+  close (fd);
+  return r == 0 || (errno != ECONNREFUSED && errno != ENOENT);
 }
 
 RwLxcState

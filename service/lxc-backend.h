@@ -26,6 +26,9 @@ gboolean rw_lxc_define (const gchar *lxcpath, const gchar *name,
                         const RwLxcConfig *config, GError **error);
 
 RwLxcState rw_lxc_get_state (const gchar *lxcpath, const gchar *name);
+/* Cheap: FALSE when no monitor listens for the container (it is stopped);
+ * TRUE when one may (ask rw_lxc_get_state). No config is parsed. */
+gboolean rw_lxc_monitor_listening (const gchar *lxcpath, const gchar *name);
 
 /* Starts the container daemonized through @helper (redway-start-helper:
  * liblxc's start() forks its caller, which must not be a multi-threaded
