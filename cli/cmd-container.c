@@ -408,7 +408,6 @@ cli_cmd_list (CliApp *app, int argc, char **argv)
   };
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(GError) error = NULL;
-  RedwayClient *client;
   GList *containers;
 
   context = cli_option_context_new (NULL, _("List containers."));
@@ -418,11 +417,10 @@ cli_cmd_list (CliApp *app, int argc, char **argv)
   if (argc > 1)
     return cli_usage_error (_("Unexpected argument “%s”"), argv[1]);
 
-  client = cli_app_get_client (app, &error);
-  if (client == NULL)
+  containers = cli_list_containers (app, &error);
+  if (error != NULL)
     return cli_report_connect_error (error);
-
-  containers = g_list_sort (redway_client_get_containers (client), compare_by_name);
+  containers = g_list_sort (containers, compare_by_name);
 
   if (json)
     {

@@ -205,6 +205,77 @@ cli_get_container (CliApp *app, const char *name)
   return container;
 }
 
+/* "ImageId" -> "image-id": the GObject property gdbus-codegen made of it. */
+static char *
+property_name (const char *dbus_name)
+{
+  GString *s = g_string_new (NULL);
+
+  for (const char *p = dbus_name; *p != '\0'; p++)
+    {
+      if (g_ascii_isupper (*p) && p != dbus_name)
+        g_string_append_c (s, '-');
+      g_string_append_c (s, g_ascii_tolower (*p));
+    }
+  return g_string_free (s, FALSE);
+}
+
+GList *
+cli_list_containers (CliApp *app, GError **error)
+{
+  g_autoptr(GDBusConnection) bus = g_bus_get_sync (G_BUS_TYPE_SYSTEM, NULL, error);
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) objects = NULL;
+  GVariantIter iter;
+  GVariant *interfaces;
+  GList *list = NULL;
+
+  if (bus == NULL)
+    return NULL;
+  /* One call and plain objects: an object manager client would also make
+   * a proxy, with its signal subscriptions, for each of a farm's containers. */
+  reply = g_dbus_connection_call_sync (bus, REDWAY_BUS_NAME, "/org/redway/Redway1",
+                                       "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", NULL,
+                                       G_VARIANT_TYPE ("(a{oa{sa{sv}}})"), G_DBUS_CALL_FLAGS_NONE, -1,
+                                       NULL, error);
+  if (reply == NULL)
+    return NULL;
+  objects = g_variant_get_child_value (reply, 0);
+  g_variant_iter_init (&iter, objects);
+  while (g_variant_iter_next (&iter, "{&o@a{sa{sv}}}", NULL, &interfaces))
+    {
+      g_autoptr(GVariant) props = g_variant_lookup_value (interfaces, "org.redway.Redway1.Container",
+                                                          G_VARIANT_TYPE_VARDICT);
+      RedwayContainer *container;
+      GVariantIter piter;
+      const char *key;
+      GVariant *value;
+
+      g_variant_unref (interfaces);
+      if (props == NULL)
+        continue;
+      container = redway_container_skeleton_new ();
+      g_variant_iter_init (&piter, props);
+      while (g_variant_iter_next (&piter, "{&sv}", &key, &value))
+        {
+          g_autofree char *name = property_name (key);
+          GParamSpec *pspec = g_object_class_find_property (G_OBJECT_GET_CLASS (container), name);
+
+          if (pspec != NULL)
+            {
+              g_auto(GValue) v = G_VALUE_INIT;
+
+              g_dbus_gvariant_to_gvalue (value, &v);
+              if (G_VALUE_TYPE (&v) == G_PARAM_SPEC_VALUE_TYPE (pspec))
+                g_object_set_property (G_OBJECT (container), name, &v);
+            }
+          g_variant_unref (value);
+        }
+      list = g_list_prepend (list, container);
+    }
+  return list;
+}
+
 RedwayJob *
 cli_get_job (CliApp *app, const char *object_path, GError **error)
 {

@@ -35,6 +35,8 @@ RedwayManager *cli_get_manager (CliApp *app);
 char *cli_default_container_name (CliApp *app);
 RedwayContainer *cli_get_container (CliApp     *app,
                                     const char *name);
+/* Every container's properties, as unexported objects (no proxies). */
+GList *cli_list_containers (CliApp *app, GError **error);
 RedwayJob *cli_get_job (CliApp     *app,
                         const char *object_path,
                         GError    **error);
