@@ -197,16 +197,200 @@ typedef enum {
   ACTION_REMOVE,
 } Action;
 
+static const char *const action_methods[] = { "Start", "Stop", "Restart", "Freeze", "Thaw", "Delete" };
+
+static void
+print_done (Action action, const char *name)
+{
+  switch (action)
+    {
+    case ACTION_STOP:
+      g_print (_("Container “%s” stopped.\n"), name);
+      break;
+    case ACTION_FREEZE:
+      g_print (_("Container “%s” frozen.\n"), name);
+      break;
+    case ACTION_THAW:
+      g_print (_("Container “%s” thawed.\n"), name);
+      break;
+    case ACTION_REMOVE:
+      g_print (_("Container “%s” removed.\n"), name);
+      break;
+    case ACTION_START:
+    case ACTION_RESTART:
+    default:
+      g_print (_("Container “%s” is running.\n"), name);
+      break;
+    }
+}
+
+/* Whether --all takes a container in @state. */
+static gboolean
+all_includes (Action action, const char *state)
+{
+  switch (action)
+    {
+    case ACTION_START:
+      return g_strcmp0 (state, "stopped") == 0 || g_strcmp0 (state, "error") == 0;
+    case ACTION_STOP:
+      return g_strcmp0 (state, "running") == 0 || g_strcmp0 (state, "frozen") == 0;
+    case ACTION_RESTART:
+    case ACTION_FREEZE:
+      return g_strcmp0 (state, "running") == 0;
+    case ACTION_THAW:
+      return g_strcmp0 (state, "frozen") == 0;
+    case ACTION_REMOVE:
+    default:
+      return TRUE;
+    }
+}
+
+#define MANY_IN_FLIGHT 16
+
+typedef struct {
+  GMainLoop *loop;
+  GDBusConnection *bus;
+  Action action;
+  GVariant *options;
+  GDBusCallFlags flags;
+  GPtrArray *names;
+  GPtrArray *paths;
+  guint next;
+  guint running;
+  guint failed;
+} Many;
+
+static void many_launch (Many *m);
+
+static void
+many_call_done (GObject *source, GAsyncResult *res, gpointer data)
+{
+  gpointer *pair = data;
+  Many *m = pair[0];
+  const char *name = pair[1];
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (m->bus, res, &error);
+
+  if (reply == NULL)
+    {
+      g_autofree char *msg = NULL;
+
+      g_dbus_error_strip_remote_error (error);
+      msg = g_strdup (error->message);
+      g_printerr ("redway: %s: %s\n", name, msg);
+      m->failed++;
+    }
+  else
+    print_done (m->action, name);
+  g_free (pair);
+  m->running--;
+  many_launch (m);
+  if (m->running == 0 && m->next >= m->names->len)
+    g_main_loop_quit (m->loop);
+}
+
+static void
+many_launch (Many *m)
+{
+  while (m->running < MANY_IN_FLIGHT && m->next < m->names->len)
+    {
+      gpointer *pair = g_new (gpointer, 2);
+
+      pair[0] = m;
+      pair[1] = m->names->pdata[m->next];
+      m->running++;
+      g_dbus_connection_call (m->bus, REDWAY_BUS_NAME, m->paths->pdata[m->next],
+                              "org.redway.Redway1.Container", action_methods[m->action],
+                              g_variant_new ("(@a{sv})", m->options), NULL, m->flags, G_MAXINT, NULL,
+                              many_call_done, pair);
+      m->next++;
+    }
+}
+
+/* The same action on several containers (names, or --all), up to
+ * MANY_IN_FLIGHT at a time: the service runs operations on different
+ * containers side by side. Exit status 1 if any failed. */
+static int
+run_action_many (CliApp *app, Action action, gboolean all, int argc, char **argv, GVariant *options)
+{
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  g_autoptr(GDBusConnection) bus = NULL;
+  g_autoptr(GError) error = NULL;
+  guint missing = 0;
+  Many m = { 0 };
+
+  bus = g_bus_get_sync (G_BUS_TYPE_SYSTEM, NULL, &error);
+  if (bus == NULL)
+    return cli_report_connect_error (error);
+  if (all)
+    {
+      GList *containers = cli_list_containers (app, &error);
+
+      if (error != NULL)
+        return cli_report_connect_error (error);
+      for (GList *l = containers; l != NULL; l = l->next)
+        if (all_includes (action, redway_container_get_state (l->data)))
+          {
+            g_ptr_array_add (names, g_strdup (redway_container_get_name (l->data)));
+            g_ptr_array_add (paths, g_strdup (g_object_get_data (l->data, "object-path")));
+          }
+      g_list_free_full (containers, g_object_unref);
+    }
+  else
+    {
+      g_autoptr(RedwayManager) manager = cli_get_manager (app);
+
+      if (manager == NULL)
+        return CLI_EXIT_FAILURE;
+      for (int i = 1; i < argc; i++)
+        {
+          g_autoptr(GVariant) reply = NULL;
+          g_autoptr(GError) local = NULL;
+          const char *path;
+
+          reply = cli_call (app, manager, "GetContainer", g_variant_new ("(s)", argv[i]), NULL, &local);
+          if (reply == NULL)
+            {
+              g_dbus_error_strip_remote_error (local);
+              g_printerr ("redway: %s: %s\n", argv[i], local->message);
+              missing++;
+              continue;
+            }
+          g_variant_get (reply, "(&o)", &path);
+          g_ptr_array_add (names, g_strdup (argv[i]));
+          g_ptr_array_add (paths, g_strdup (path));
+        }
+    }
+
+  m.loop = loop;
+  m.bus = bus;
+  m.action = action;
+  m.options = options;
+  m.flags = cli_call_flags (app);
+  m.names = names;
+  m.paths = paths;
+  many_launch (&m);
+  if (m.running > 0)
+    g_main_loop_run (loop);
+  return m.failed + missing > 0 ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
+}
+
 static int
 run_action (CliApp *app, Action action, int argc, char **argv)
 {
-  static const char *const methods[] = { "Start", "Stop", "Restart", "Freeze", "Thaw", "Delete" };
   int timeout = -1;
+  gboolean all = FALSE;
   gboolean force = FALSE;
   gboolean keep_data = FALSE;
   const GOptionEntry stop_entries[] = {
     { "timeout", 't', 0, G_OPTION_ARG_INT, &timeout, N_("Seconds to wait for a clean shutdown before killing (default 10)"), N_("SECONDS") },
     { "force", 'f', 0, G_OPTION_ARG_NONE, &force, N_("Kill the container at once"), NULL },
+    { NULL }
+  };
+  const GOptionEntry all_entries[] = {
+    { "all", 'a', 0, G_OPTION_ARG_NONE, &all, N_("Every container this applies to"), NULL },
     { NULL }
   };
   const GOptionEntry remove_entries[] = {
@@ -230,7 +414,8 @@ run_action (CliApp *app, Action action, int argc, char **argv)
   GVariantBuilder options;
   int code;
 
-  context = cli_option_context_new (_("[NAME]"), _(summaries[action]));
+  context = cli_option_context_new (_("[NAME…]"), _(summaries[action]));
+  g_option_context_add_main_entries (context, all_entries, GETTEXT_PACKAGE);
   if (action == ACTION_STOP || action == ACTION_RESTART)
     g_option_context_add_main_entries (context, stop_entries, GETTEXT_PACKAGE);
   else if (action == ACTION_REMOVE)
@@ -239,12 +424,8 @@ run_action (CliApp *app, Action action, int argc, char **argv)
     return CLI_EXIT_USAGE;
   if (timeout < -1)
     return cli_usage_error (_("--timeout must not be negative"));
-  if (!get_name_arg (app, argc, argv, &name, &code))
-    return code;
-
-  container = cli_get_container (app, name);
-  if (container == NULL)
-    return CLI_EXIT_FAILURE;
+  if (all && argc > 1)
+    return cli_usage_error (_("Give names or --all, not both"));
 
   g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);
   if (timeout >= 0)
@@ -254,7 +435,19 @@ run_action (CliApp *app, Action action, int argc, char **argv)
   if (keep_data)
     g_variant_builder_add (&options, "{sv}", "keep_data", g_variant_new_boolean (TRUE));
 
-  reply = cli_call (app, container, methods[action], g_variant_new ("(a{sv})", &options), NULL, &error);
+  if (all || argc > 2)
+    {
+      g_autoptr(GVariant) opts = g_variant_ref_sink (g_variant_builder_end (&options));
+      return run_action_many (app, action, all, argc, argv, opts);
+    }
+  if (!get_name_arg (app, argc, argv, &name, &code))
+    return code;
+
+  container = cli_get_container (app, name);
+  if (container == NULL)
+    return CLI_EXIT_FAILURE;
+
+  reply = cli_call (app, container, action_methods[action], g_variant_new ("(a{sv})", &options), NULL, &error);
   if (reply == NULL)
     return cli_report_error (error);
 

@@ -109,6 +109,15 @@ cli_flush_events (void)
     ;
 }
 
+GDBusCallFlags
+cli_call_flags (CliApp *app)
+{
+  /* A password prompt only makes sense with someone at the terminal. */
+  if (!cli_app_get_no_ask_password (app) && cli_stdin_is_tty ())
+    return G_DBUS_CALL_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION;
+  return G_DBUS_CALL_FLAGS_NONE;
+}
+
 GVariant *
 cli_call (CliApp       *app,
           gpointer      proxy,
@@ -228,6 +237,7 @@ cli_list_containers (CliApp *app, GError **error)
   g_autoptr(GVariant) objects = NULL;
   GVariantIter iter;
   GVariant *interfaces;
+  const char *path;
   GList *list = NULL;
 
   if (bus == NULL)
@@ -242,7 +252,7 @@ cli_list_containers (CliApp *app, GError **error)
     return NULL;
   objects = g_variant_get_child_value (reply, 0);
   g_variant_iter_init (&iter, objects);
-  while (g_variant_iter_next (&iter, "{&o@a{sa{sv}}}", NULL, &interfaces))
+  while (g_variant_iter_next (&iter, "{&o@a{sa{sv}}}", &path, &interfaces))
     {
       g_autoptr(GVariant) props = g_variant_lookup_value (interfaces, "org.redway.Redway1.Container",
                                                           G_VARIANT_TYPE_VARDICT);
@@ -255,6 +265,7 @@ cli_list_containers (CliApp *app, GError **error)
       if (props == NULL)
         continue;
       container = redway_container_skeleton_new ();
+      g_object_set_data_full (G_OBJECT (container), "object-path", g_strdup (path), g_free);
       g_variant_iter_init (&piter, props);
       while (g_variant_iter_next (&piter, "{&sv}", &key, &value))
         {

@@ -32,10 +32,12 @@ void cli_app_set_no_ask_password (CliApp  *app,
 gboolean cli_app_get_no_ask_password (CliApp *app);
 
 RedwayManager *cli_get_manager (CliApp *app);
+GDBusCallFlags cli_call_flags (CliApp *app);
 char *cli_default_container_name (CliApp *app);
 RedwayContainer *cli_get_container (CliApp     *app,
                                     const char *name);
-/* Every container's properties, as unexported objects (no proxies). */
+/* Every container's properties, as unexported objects (no proxies); each
+ * carries its D-Bus path as the object data "object-path". */
 GList *cli_list_containers (CliApp *app, GError **error);
 RedwayJob *cli_get_job (CliApp     *app,
                         const char *object_path,

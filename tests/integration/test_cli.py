@@ -218,6 +218,34 @@ class CliLifecycle(harness.EnvTestCase):
                 if b"echo out" in script:
                     self.assertEqual(r.stdout, "out\n")
 
+    def test_3d_several_and_all(self):
+        names = ["many1", "many2", "many3"]
+        for name in names:
+            self.env.cli("init", name, self.image)
+        state = lambda n: json.loads(self.env.cli("status", n, "--json").stdout)["state"]
+
+        r = self.env.cli("start", *names)
+        self.assertEqual(sorted(r.stdout.splitlines()),
+                         sorted("Container “%s” is running." % n for n in names))
+        self.assertEqual([state(n) for n in names], ["running"] * 3)
+        # One that does not exist fails the command, not the others.
+        self.env.cli("stop", "many1", "--force")
+        r = self.env.cli("start", "nope", "many1", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("nope: No container named “nope”", r.stderr)
+        self.assertEqual(state("many1"), "running")
+        # --all takes those it applies to.
+        self.env.cli("freeze", "many2")
+        r = self.env.cli("thaw", "--all")
+        self.assertEqual(r.stdout, "Container “many2” thawed.\n")
+        r = self.env.cli("stop", "--all", "--force")
+        self.assertEqual(len(r.stdout.splitlines()), 3)
+        self.assertEqual([state(n) for n in names], ["stopped"] * 3)
+        r = self.env.cli("remove", "--all", "many1", check=False)
+        self.assertEqual(r.returncode, 2)
+        self.env.cli("remove", *names)
+        self.assertEqual([n for n in names if n in self.env.state_file()["containers"]], [])
+
     def test_4_usage(self):
         r = self.env.cli("frobnicate", check=False)
         self.assertEqual(r.returncode, 2)
