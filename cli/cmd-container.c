@@ -451,28 +451,13 @@ run_action (CliApp *app, Action action, int argc, char **argv)
   if (reply == NULL)
     return cli_report_error (error);
 
-  switch (action)
+  if (action == ACTION_START || action == ACTION_RESTART)
     {
-    case ACTION_START:
-    case ACTION_RESTART:
       g_print (_("Container “%s” is %s.\n"), name, redway_container_get_state (container));
       print_addresses (container);
-      break;
-    case ACTION_STOP:
-      g_print (_("Container “%s” stopped.\n"), name);
-      break;
-    case ACTION_FREEZE:
-      g_print (_("Container “%s” frozen.\n"), name);
-      break;
-    case ACTION_THAW:
-      g_print (_("Container “%s” thawed.\n"), name);
-      break;
-    case ACTION_REMOVE:
-      g_print (_("Container “%s” removed.\n"), name);
-      break;
-    default:
-      g_assert_not_reached ();
     }
+  else
+    print_done (action, name);
   return CLI_EXIT_OK;
 }
 

@@ -116,6 +116,16 @@ restore (Saved *saved)
   g_assert ((uid_t) syscall (SYS_setfsuid, (uid_t) -1) == 0);
 }
 
+static gboolean
+become_or_fail (const RwCaller *caller, Saved *saved, GError **error)
+{
+  if (become (caller, saved))
+    return TRUE;
+  restore (saved);
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, _("Cannot take the caller's credentials"));
+  return FALSE;
+}
+
 static void
 set_open_error (GError **error, int errsv, const gchar *path)
 {
@@ -135,12 +145,8 @@ rw_caller_open_dir (const RwCaller *caller, const gchar *path, GError **error)
   Saved saved;
   int fd, errsv;
 
-  if (!become (caller, &saved))
-    {
-      restore (&saved);
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, _("Cannot take the caller's credentials"));
-      return -1;
-    }
+  if (!become_or_fail (caller, &saved, error))
+    return -1;
   /* O_RDONLY rather than O_PATH: opening needs read permission, as for the caller. */
   fd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NONBLOCK);
   errsv = errno;
@@ -163,12 +169,8 @@ rw_caller_open_file (const RwCaller *caller, int dirfd, const gchar *relpath,
   Saved saved;
   int fd, errsv;
 
-  if (!become (caller, &saved))
-    {
-      restore (&saved);
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, _("Cannot take the caller's credentials"));
-      return -1;
-    }
+  if (!become_or_fail (caller, &saved, error))
+    return -1;
   do
     fd = (int) syscall (SYS_openat2, dirfd, relpath, &how, sizeof how);
   while (fd < 0 && errno == EINTR);

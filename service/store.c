@@ -349,6 +349,24 @@ load_current (RwStore *store, JsonObject *root, GError **error)
   return TRUE;
 }
 
+/* lxc_ready, bridge, bridge_address: in state.json and in a journal record. */
+static void
+add_host_members (RwStore *store, JsonBuilder *b)
+{
+  json_builder_set_member_name (b, "lxc_ready");
+  json_builder_add_boolean_value (b, store->lxc_ready);
+  if (store->bridge != NULL)
+    {
+      json_builder_set_member_name (b, "bridge");
+      json_builder_add_string_value (b, store->bridge);
+    }
+  if (store->bridge_address != NULL)
+    {
+      json_builder_set_member_name (b, "bridge_address");
+      json_builder_add_string_value (b, store->bridge_address);
+    }
+}
+
 /* ---- the journal ------------------------------------------------------- */
 
 static gchar *
@@ -536,18 +554,7 @@ rw_store_commit_host (RwStore *store, GError **error)
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "host");
   json_builder_begin_object (b);
-  json_builder_set_member_name (b, "lxc_ready");
-  json_builder_add_boolean_value (b, store->lxc_ready);
-  if (store->bridge != NULL)
-    {
-      json_builder_set_member_name (b, "bridge");
-      json_builder_add_string_value (b, store->bridge);
-    }
-  if (store->bridge_address != NULL)
-    {
-      json_builder_set_member_name (b, "bridge_address");
-      json_builder_add_string_value (b, store->bridge_address);
-    }
+  add_host_members (store, b);
   json_builder_end_object (b);
   json_builder_end_object (b);
   record = json_builder_get_root (b);
@@ -635,18 +642,7 @@ rw_store_to_data (RwStore *store, gsize *length)
   GList *members, *l;
 
   json_builder_begin_object (b);
-  json_builder_set_member_name (b, "lxc_ready");
-  json_builder_add_boolean_value (b, store->lxc_ready);
-  if (store->bridge != NULL)
-    {
-      json_builder_set_member_name (b, "bridge");
-      json_builder_add_string_value (b, store->bridge);
-    }
-  if (store->bridge_address != NULL)
-    {
-      json_builder_set_member_name (b, "bridge_address");
-      json_builder_add_string_value (b, store->bridge_address);
-    }
+  add_host_members (store, b);
   json_builder_set_member_name (b, "containers");
   json_builder_begin_object (b);
   g_hash_table_iter_init (&iter, store->containers);
