@@ -246,6 +246,26 @@ class CliLifecycle(harness.EnvTestCase):
         self.env.cli("remove", *names)
         self.assertEqual([n for n in names if n in self.env.state_file()["containers"]], [])
 
+    def complete(self, *words):
+        """What bash completion offers after @words (the last one being typed)."""
+        script = ('source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _redway; '
+                  'printf "%s\\n" "${COMPREPLY[@]}"')
+        env = dict(self.env.env, PATH=os.path.dirname(harness.REDWAY) + ":" + self.env.env["PATH"])
+        r = subprocess.run(["bash", "-c", script, "bash",
+                            os.path.join(harness.SOURCE, "data", "completion", "redway"), "redway"] + list(words),
+                           env=env, capture_output=True, text=True, timeout=60)
+        return sorted(w for w in r.stdout.split("\n") if w)
+
+    def test_3e_bash_completion(self):
+        self.env.cli("init", "compl1", self.image)
+        self.addCleanup(self.env.cli, "remove", "compl1", check=False)
+        self.assertEqual(self.complete("sta"), ["start", "status"])
+        self.assertIn("compl1", self.complete("stop", ""))
+        self.assertEqual(self.complete("stop", "compl"), ["compl1"])
+        self.assertIn("--force", self.complete("stop", "--f"))
+        self.assertIn("--keep-data", self.complete("remove", "--"))
+        self.assertEqual(self.complete("exec", "compl1", "--", ""), [])
+
     def test_4_usage(self):
         r = self.env.cli("frobnicate", check=False)
         self.assertEqual(r.returncode, 2)
