@@ -17,10 +17,11 @@ rw_exit_status_from_wait (gint wait_status)
   return 255;
 }
 
-/* The session ID in /proc/PID/stat, or -1. The command name (2nd field) may
- * hold spaces and parentheses: the fields that follow start after the last ')'. */
+/* The session ID in /proc/PID/stat (and the process group in @pgrp), or -1.
+ * The command name (2nd field) may hold spaces and parentheses: the fields
+ * that follow start after the last ')'. */
 static pid_t
-session_of (const gchar *pid_dir_name)
+session_of (const gchar *pid_dir_name, pid_t *pgrp)
 {
   g_autofree gchar *path = g_build_filename ("/proc", pid_dir_name, "stat", NULL);
   g_autofree gchar *stat = NULL;
@@ -36,7 +37,10 @@ session_of (const gchar *pid_dir_name)
   /* state ppid pgrp session ... */
   fields = g_strsplit (p + 1 + (p[1] == ' '), " ", 5);
   if (g_strv_length (fields) >= 4)
-    sid = (pid_t) g_ascii_strtoll (fields[3], NULL, 10);
+    {
+      *pgrp = (pid_t) g_ascii_strtoll (fields[2], NULL, 10);
+      sid = (pid_t) g_ascii_strtoll (fields[3], NULL, 10);
+    }
   g_strfreev (fields);
   return sid;
 }
@@ -57,10 +61,13 @@ rw_proc_hangup_session (pid_t sid)
     {
       gchar *end = NULL;
       gint64 pid = g_ascii_strtoll (name, &end, 10);
+      pid_t pgrp = -1;
 
       if (end == name || *end != '\0' || pid <= 1 || pid == sid)
         continue;
-      if (session_of (name) != sid)
+      /* Its session, or its process group: the leader's own group holds
+       * its background jobs even when it could not become a session leader. */
+      if (session_of (name, &pgrp) != sid && pgrp != sid)
         continue;
       if (kill ((pid_t) pid, SIGHUP) == 0)
         {

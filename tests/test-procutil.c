@@ -88,11 +88,51 @@ test_hangup_session (void)
   g_assert_cmpuint (rw_proc_hangup_session (1), ==, 0);
 }
 
+/* A leader that could only lead a process group (not a session): what it
+ * left in its group gets the hangup all the same. */
+static void
+test_hangup_process_group (void)
+{
+  int report[2], ready[2];
+  pid_t leader;
+  int status;
+  char c;
+
+  g_assert_cmpint (pipe (report), ==, 0);
+  g_assert_cmpint (pipe (ready), ==, 0);
+  leader = fork ();
+  g_assert_cmpint (leader, >=, 0);
+  if (leader == 0)
+    {
+      setpgid (0, 0);
+      if (fork () == 0)
+        {
+          hup_pipe = report[1];
+          signal (SIGHUP, on_hup);
+          if (write (ready[1], "a", 1) != 1)
+            _exit (1);
+          for (;;)
+            pause ();
+        }
+      _exit (0);
+    }
+  close (ready[1]);
+  g_assert_cmpint (read (ready[0], &c, 1), ==, 1);
+  close (ready[0]);
+  g_assert_cmpint (waitpid (leader, &status, 0), ==, leader);
+  g_assert_cmpuint (rw_proc_hangup_session (leader), ==, 1);
+  g_assert_cmpint (read (report[0], &c, 1), ==, 1);
+  g_assert_cmpint (c, ==, 'H');
+  close (report[0]);
+  close (report[1]);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/procutil/exit-status", test_exit_status);
   g_test_add_func ("/procutil/hangup-session", test_hangup_session);
+  g_test_add_func ("/procutil/hangup-process-group", test_hangup_process_group);
   return g_test_run ();
 }
