@@ -18,6 +18,23 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
   return 0;
 }
 
+/* The raw bytes are checked for UTF-8 before json-glib sees them; what it
+ * decodes (escapes included) must be UTF-8 too: these strings reach D-Bus
+ * properties and messages, which require it. */
+static void
+check_utf8 (const gchar *what, const gchar *s)
+{
+  if (s != NULL)
+    FUZZ_CHECK (g_utf8_validate (s, -1, NULL), "%s decoded to invalid UTF-8", what);
+}
+
+static void
+check_strv_utf8 (const gchar *what, gchar **strv)
+{
+  for (guint i = 0; strv != NULL && strv[i] != NULL; i++)
+    check_utf8 (what, strv[i]);
+}
+
 static void
 check_descriptor (const RwDescriptor *d)
 {
@@ -27,6 +44,23 @@ check_descriptor (const RwDescriptor *d)
   FUZZ_CHECK (d->media_type != NULL && d->media_type[0] != '\0', "descriptor without mediaType");
   FUZZ_CHECK ((d->platform_os == NULL) == (d->platform_arch == NULL), "half a platform");
   FUZZ_CHECK (d->platform_variant == NULL || d->platform_os != NULL, "variant without platform");
+  check_utf8 ("mediaType", d->media_type);
+  check_strv_utf8 ("urls", d->urls);
+  check_utf8 ("platform os", d->platform_os);
+  check_utf8 ("platform architecture", d->platform_arch);
+  check_utf8 ("platform variant", d->platform_variant);
+  if (d->annotations != NULL)
+    {
+      GHashTableIter iter;
+      gpointer key, value;
+
+      g_hash_table_iter_init (&iter, d->annotations);
+      while (g_hash_table_iter_next (&iter, &key, &value))
+        {
+          check_utf8 ("annotation key", key);
+          check_utf8 ("annotation value", value);
+        }
+    }
 }
 
 static void
@@ -88,6 +122,14 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         FUZZ_CHECK (c->diff_ids != NULL && g_strv_length (c->diff_ids) <= 1024, "diff_ids");
         for (guint i = 0; c->diff_ids[i] != NULL; i++)
           FUZZ_CHECK (rw_digest_is_valid (c->diff_ids[i]), "diff_id “%s”", c->diff_ids[i]);
+        check_utf8 ("os", c->os);
+        check_utf8 ("architecture", c->architecture);
+        check_utf8 ("variant", c->variant);
+        check_strv_utf8 ("Entrypoint", c->entrypoint);
+        check_strv_utf8 ("Cmd", c->cmd);
+        check_strv_utf8 ("Env", c->env);
+        check_utf8 ("WorkingDir", c->working_dir);
+        check_utf8 ("User", c->user);
       }
   }
   return 0;
