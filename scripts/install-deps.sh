@@ -12,7 +12,8 @@ PACKAGES=(
   dbus-daemon dbus-bin systemd iproute2 util-linux busybox-static
 )
 if [ "${1:-}" = "--test" ]; then
-  PACKAGES+=(docker-registry)
+  # clang + libFuzzer (libclang_rt.fuzzer) for the fuzz stage of run-tests.sh
+  PACKAGES+=(docker-registry clang libclang-rt-14-dev)
 fi
 if [ "${1:-}" = "--bench" ]; then
   PACKAGES+=(docker-registry skopeo umoci)
