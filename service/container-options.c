@@ -20,20 +20,6 @@ bad_type (const gchar *key, const gchar *expected, GError **error)
   return FALSE;
 }
 
-static gboolean
-is_valid_env (const gchar *kv)
-{
-  const gchar *eq = strchr (kv, '=');
-
-  /* A newline or any control character would forge LXC config lines. */
-  if (eq == NULL || eq == kv || rw_profile_has_control_chars (kv))
-    return FALSE;
-  for (const gchar *p = kv; p < eq; p++)
-    if (!g_ascii_isalnum (*p) && *p != '_')
-      return FALSE;
-  return !g_ascii_isdigit (kv[0]);
-}
-
 JsonObject *
 rw_container_options_parse (GVariant   *options,
                             gchar     **out_profile,
@@ -90,13 +76,11 @@ rw_container_options_parse (GVariant   *options,
             return bad_type (key, "as", error), NULL;
           g_strfreev (env);
           env = g_variant_dup_strv (v, NULL);
+          /* The profiles' own check, here at the edge: a container that
+           * could never start is not created. */
           for (gchar **p = env; *p != NULL; p++)
-            if (!is_valid_env (*p))
-              {
-                g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                             _("Invalid environment entry “%s” (expected NAME=VALUE)"), *p);
-                return NULL;
-              }
+            if (!rw_profile_check_env (*p, error))
+              return NULL;
         }
       else if (g_str_equal (key, "start"))
         {

@@ -2,6 +2,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <math.h>
+#include <string.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -40,9 +42,168 @@ rw_json_nesting_ok (const gchar *data, gsize len, guint max_depth)
   return TRUE;
 }
 
+/* Where the first JSON value of @data ends (after leading white space), by
+ * the shape of its brackets, strings and scalars: json-glib 1.6 reads the
+ * first value of "{…}{…}" and leaks the rest, so nothing may follow it. */
+static gsize
+first_value_end (const gchar *data, gsize len)
+{
+  gsize i = 0;
+  guint depth = 0;
+  gboolean in_string = FALSE;
+
+  while (i < len && g_ascii_isspace (data[i]))
+    i++;
+  if (i < len && data[i] != '{' && data[i] != '[' && data[i] != '"')
+    {
+      /* A number, true, false or null. */
+      while (i < len && !g_ascii_isspace (data[i]) && strchr ("{}[],:\"", data[i]) == NULL)
+        i++;
+      return i;
+    }
+  for (; i < len; i++)
+    {
+      gchar c = data[i];
+
+      if (in_string)
+        {
+          if (c == '\\')
+            i++;
+          else if (c == '"')
+            {
+              in_string = FALSE;
+              if (depth == 0)
+                return i + 1;
+            }
+        }
+      else if (c == '"')
+        in_string = TRUE;
+      else if (c == '{' || c == '[')
+        depth++;
+      else if ((c == '}' || c == ']') && depth > 0 && --depth == 0)
+        return i + 1;
+    }
+  return len;
+}
+
+static gint
+hex4 (const gchar *p, const gchar *end)
+{
+  gint v = 0;
+
+  if (end - p < 4)
+    return -1;
+  for (int i = 0; i < 4; i++)
+    {
+      gint d = g_ascii_xdigit_value (p[i]);
+      if (d < 0)
+        return -1;
+      v = v * 16 + d;
+    }
+  return v;
+}
+
+/* Only JSON's own escapes: json-glib 1.6 also takes C's ("\377" gives a byte
+ * that is not UTF-8), drops the backslash of unknown ones, and leaks on a
+ * cut-short or unpaired \u escape. */
+static gboolean
+escapes_ok (const gchar *data, gsize len)
+{
+  const gchar *end = data + len;
+  gboolean in_string = FALSE;
+
+  for (const gchar *p = data; p < end; p++)
+    {
+      if (!in_string)
+        {
+          in_string = *p == '"';
+          continue;
+        }
+      if (*p == '"')
+        in_string = FALSE;
+      else if (*p == '\\')
+        {
+          gint u, low;
+
+          if (++p >= end)
+            return FALSE;
+          if (strchr ("\"\\/bfnrt", *p) != NULL && *p != '\0')
+            continue;
+          if (*p != 'u' || (u = hex4 (p + 1, end)) < 0)
+            return FALSE;
+          p += 4;
+          if (u >= 0xdc00 && u <= 0xdfff)
+            return FALSE;     /* a low surrogate first */
+          if (u >= 0xd800 && u <= 0xdbff)
+            {
+              /* A high surrogate needs its low one right after. */
+              if (end - p < 3 || p[1] != '\\' || p[2] != 'u' ||
+                  (low = hex4 (p + 3, end)) < 0xdc00 || low > 0xdfff)
+                return FALSE;
+              p += 6;
+            }
+        }
+    }
+  return TRUE;
+}
+
+/* What json-glib makes of escapes and numbers, checked on the tree: "\377"
+ * decodes to a byte that is not UTF-8, and 1e400 to an infinity that would
+ * be written back as "inf", which no parser reads. Depth is bounded by the
+ * nesting check done first. */
+static gboolean
+tree_ok (JsonNode *node, const gchar **why)
+{
+  switch (JSON_NODE_TYPE (node))
+    {
+    case JSON_NODE_OBJECT:
+      {
+        JsonObjectIter iter;
+        const gchar *member;
+        JsonNode *child;
+
+        json_object_iter_init (&iter, json_node_get_object (node));
+        while (json_object_iter_next (&iter, &member, &child))
+          if (!g_utf8_validate (member, -1, NULL) || !tree_ok (child, why))
+            {
+              if (*why == NULL)
+                *why = _("a member name is not valid UTF-8");
+              return FALSE;
+            }
+        return TRUE;
+      }
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *array = json_node_get_array (node);
+
+        for (guint i = 0; i < json_array_get_length (array); i++)
+          if (!tree_ok (json_array_get_element (array, i), why))
+            return FALSE;
+        return TRUE;
+      }
+    case JSON_NODE_VALUE:
+      if (json_node_get_value_type (node) == G_TYPE_STRING &&
+          !g_utf8_validate (json_node_get_string (node), -1, NULL))
+        {
+          *why = _("a string is not valid UTF-8 once its escapes are decoded");
+          return FALSE;
+        }
+      if (json_node_get_value_type (node) == G_TYPE_DOUBLE && !isfinite (json_node_get_double (node)))
+        {
+          *why = _("a number is out of range");
+          return FALSE;
+        }
+      return TRUE;
+    case JSON_NODE_NULL:
+    default:
+      return TRUE;
+    }
+}
+
 JsonNode *
 rw_json_parse (const gchar *data, gsize len, gsize max_bytes, GError **error)
 {
+  const gchar *why = NULL;
   g_autoptr(JsonParser) parser = NULL;
   g_autoptr(GError) local_error = NULL;
   JsonNode *root;
@@ -68,6 +229,17 @@ rw_json_parse (const gchar *data, gsize len, gsize max_bytes, GError **error)
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, _("nested too deeply"));
       return NULL;
     }
+  if (!escapes_ok (data, len))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, _("an escape in a string is not JSON's"));
+      return NULL;
+    }
+  for (gsize i = first_value_end (data, len); i < len; i++)
+    if (!g_ascii_isspace (data[i]))
+      {
+        g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, _("data after the JSON document"));
+        return NULL;
+      }
   parser = json_parser_new_immutable ();
   if (!json_parser_load_from_data (parser, data, (gssize) len, &local_error))
     {
@@ -78,6 +250,11 @@ rw_json_parse (const gchar *data, gsize len, gsize max_bytes, GError **error)
   if (root == NULL)
     {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, _("empty document"));
+      return NULL;
+    }
+  if (!tree_ok (root, &why))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, why);
       return NULL;
     }
   return json_node_copy (root);

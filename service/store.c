@@ -266,7 +266,10 @@ migrate_legacy (RwStore *store, JsonObject *root, GError **error)
   if (!get_string (root, "container_name", &name, error))
     return FALSE;
   if (name == NULL || *name == '\0')
-    name = g_strdup ("redroid");
+    {
+      g_free (name);
+      name = g_strdup ("redroid");
+    }
 
   for (const gchar **k = moved; *k != NULL; k++)
     if (json_object_has_member (root, *k))
@@ -275,14 +278,21 @@ migrate_legacy (RwStore *store, JsonObject *root, GError **error)
   e = entry_from_json (name, entry, error);
   if (e == NULL)
     return FALSE;
-  if (!get_bool (root, "lxc_ready", &store->lxc_ready, error))
+  /* Keys of the current format are read as such, typed, never kept as
+   * unknown ones that the next load would read differently. */
+  if (!get_bool (root, "lxc_ready", &store->lxc_ready, error) ||
+      !get_string (root, "bridge", &store->bridge, error) ||
+      !get_string (root, "bridge_address", &store->bridge_address, error))
     return FALSE;
 
   members = json_object_get_members (root);
   for (l = members; l != NULL; l = l->next)
     if (!g_strv_contains (moved, l->data) &&
         g_strcmp0 (l->data, "container_name") != 0 &&
-        g_strcmp0 (l->data, "lxc_ready") != 0)
+        g_strcmp0 (l->data, "lxc_ready") != 0 &&
+        g_strcmp0 (l->data, "bridge") != 0 &&
+        g_strcmp0 (l->data, "bridge_address") != 0 &&
+        g_strcmp0 (l->data, "containers") != 0)
       json_object_set_member (store->extra, l->data,
                               json_node_copy (json_object_get_member (root, l->data)));
   g_list_free (members);

@@ -427,6 +427,32 @@ test_journal_damage (Fixture *f, gconstpointer data)
   g_assert_cmpstr (kept, ==, "{\"put\": \"a\"}\n[1]\n{\"remove\": \"a\"}\n");
 }
 
+/* Keys of the current format in a legacy file are read as such (typed),
+ * not kept as unknown keys the next load would read differently; an empty
+ * name is the default one. (Found by fuzz-state.) */
+static void
+test_legacy_current_keys (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RwStore) store = NULL;
+  g_autoptr(RwStore) again = NULL;
+
+  write_file (f->path, "{\"container_name\": \"\", \"bridge\": \"br9\", \"image_url\": \"oci:/x:y\"}");
+  store = rw_store_load (f->path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (store->bridge, ==, "br9");
+  g_assert_nonnull (g_hash_table_lookup (store->containers, "redroid"));
+  again = rw_store_load (f->path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (again->bridge, ==, "br9");
+  g_clear_pointer (&store, rw_store_free);
+
+  write_file (f->path, "{\"container_name\": \"x\", \"bridge\": 5}");
+  store = rw_store_load (f->path, &error);
+  g_assert_null (store);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+}
+
 /* json-glib recurses per nesting level: a state file nested 900,000 deep is
  * refused as corrupt before it can overflow the stack. */
 static void
@@ -463,6 +489,7 @@ main (int argc, char **argv)
   g_test_add ("/store/save-crash-consistent", Fixture, NULL, fixture_setup, test_save_crash_consistent, fixture_teardown);
   g_test_add ("/store/journal", Fixture, NULL, fixture_setup, test_journal, fixture_teardown);
   g_test_add ("/store/journal-damage", Fixture, NULL, fixture_setup, test_journal_damage, fixture_teardown);
+  g_test_add ("/store/legacy-current-keys", Fixture, NULL, fixture_setup, test_legacy_current_keys, fixture_teardown);
   g_test_add ("/store/deep-nesting-refused", Fixture, NULL, fixture_setup, test_deep_nesting_refused, fixture_teardown);
   g_test_add ("/store/corrupt-kept", Fixture, NULL, fixture_setup, test_corrupt_kept, fixture_teardown);
   return g_test_run ();

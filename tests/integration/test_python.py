@@ -302,7 +302,7 @@ class PythonLifecycle(harness.EnvTestCase):
         self.assertIsNone(self.client.get_container("py10"))
 
     def test_env_control_characters_refused(self):
-        for bad in ["A=x\ny", "A=x\ry", "A=\x1b[0m", "NEW\nLINE=1"]:
+        for bad in ["A=x\ny", "A=x\ry", "A=\x1b[0m", "NEW\nLINE=1", "A=ends with a space ", "NO VALUE"]:
             with self.assertRaises(GLib.Error) as cm:
                 self.manager.call_create_container_sync(
                     "py7", self.image, GLib.Variant("a{sv}", {"env": GLib.Variant("as", [bad])}), None)
