@@ -1431,6 +1431,7 @@ rwd_container_new (RwdDaemon *daemon, const gchar *name)
   redway_object_skeleton_set_container (self->object, REDWAY_CONTAINER (self));
   redway_container_set_state (REDWAY_CONTAINER (self), "stopped");
   rwd_container_sync (self);
+  rwd_options_guard (G_DBUS_INTERFACE_SKELETON (self));
   return self;
 }
 

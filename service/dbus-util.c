@@ -48,3 +48,57 @@ rwd_option_get (GVariant *options, const gchar *key, const gchar *format,
   g_variant_get (value, format, out);
   return TRUE;
 }
+
+/* The keys each method takes. A method not listed takes none. */
+static const struct {
+  const gchar *method;
+  const gchar *keys[24];
+} known_options[] = {
+  { "PrepareHost", { "bridge", "subnet", "nat", NULL } },
+  { "CreateContainer", { "profile", "gpu_mode", "env", "start", "width", "height", "dpi", "fps", "dns",
+                         "proxy_type", "proxy_host", "proxy_port", "proxy_exclude_list", "proxy_pac",
+                         "gpu_node", "username", "password", "privileged", NULL } },
+  { "PullImage", { "platform", "username", "password", NULL } },
+  { "Stop", { "timeout", "force", NULL } },
+  { "Restart", { "timeout", "force", NULL } },
+  { "Delete", { "force", "keep_data", NULL } },
+  { "OpenShell", { "tty", "cwd", "env", "command", NULL } },
+  { "Exec", { "tty", "cwd", "env", "stdin", NULL } },
+  { "OpenLog", { "which", NULL } },
+};
+
+static gboolean
+on_authorize_method (GDBusInterfaceSkeleton *skeleton, GDBusMethodInvocation *invocation, gpointer data)
+{
+  const gchar *method = g_dbus_method_invocation_get_method_name (invocation);
+  GVariant *params = g_dbus_method_invocation_get_parameters (invocation);
+  const gchar * const *keys = NULL;
+  g_autoptr(GVariant) options = NULL;
+  GVariantIter iter;
+  const gchar *key;
+  gsize n = g_variant_n_children (params);
+
+  if (n == 0)
+    return TRUE;
+  options = g_variant_get_child_value (params, n - 1);
+  if (!g_variant_is_of_type (options, G_VARIANT_TYPE_VARDICT))
+    return TRUE;
+  for (gsize i = 0; i < G_N_ELEMENTS (known_options); i++)
+    if (g_str_equal (known_options[i].method, method))
+      keys = known_options[i].keys;
+  g_variant_iter_init (&iter, options);
+  while (g_variant_iter_next (&iter, "{&s*}", &key, NULL))
+    if (keys == NULL || !g_strv_contains (keys, key))
+      {
+        g_dbus_method_invocation_return_error (invocation, REDWAY_ERROR, REDWAY_ERROR_INVALID_ARGUMENT,
+                                               _("Unknown option “%s” for %s"), key, method);
+        return FALSE;
+      }
+  return TRUE;
+}
+
+void
+rwd_options_guard (GDBusInterfaceSkeleton *skeleton)
+{
+  g_signal_connect (skeleton, "g-authorize-method", G_CALLBACK (on_authorize_method), NULL);
+}

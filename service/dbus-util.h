@@ -18,3 +18,13 @@ gboolean rwd_option_get (GVariant *options, const gchar *key, const gchar *forma
                          gpointer out, GError **error);
 
 G_END_DECLS
+
+G_BEGIN_DECLS
+
+/* Refuses, before any handler runs, a call whose options (the a{sv} every
+ * method of the API ends with) hold a key the method does not know:
+ * InvalidArgument naming it, never silently ignored (a misspelt
+ * "memory_limit" must not look accepted). */
+void rwd_options_guard (GDBusInterfaceSkeleton *skeleton);
+
+G_END_DECLS

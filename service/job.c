@@ -4,6 +4,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "authority.h"
+#include "dbus-util.h"
 #include "job.h"
 #include "redway-error.h"
 
@@ -58,6 +59,7 @@ rwd_job_new (const gchar *operation, guint uid, gboolean cancelable)
   redway_job_set_operation (REDWAY_JOB (job), operation);
   redway_job_set_started_by_uid (REDWAY_JOB (job), uid);
   redway_job_set_cancelable (REDWAY_JOB (job), cancelable);
+  rwd_options_guard (G_DBUS_INTERFACE_SKELETON (job));
   return job;
 }
 

@@ -899,6 +899,7 @@ rwd_manager_new (RwdDaemon *daemon)
   redway_manager_set_version (REDWAY_MANAGER (self), PACKAGE_VERSION);
   redway_manager_set_default_container (REDWAY_MANAGER (self), RWD_DEFAULT_CONTAINER);
   redway_manager_set_host_ready (REDWAY_MANAGER (self), FALSE);
+  rwd_options_guard (G_DBUS_INTERFACE_SKELETON (self));
   redway_object_skeleton_set_manager (object, REDWAY_MANAGER (self));
   g_dbus_object_manager_server_export (rwd_daemon_get_object_manager (daemon),
                                        G_DBUS_OBJECT_SKELETON (object));

@@ -301,6 +301,39 @@ class PythonLifecycle(harness.EnvTestCase):
         self.client.settle()
         self.assertIsNone(self.client.get_container("py10"))
 
+    def test_unknown_options_refused(self):
+        """A key a method does not know is InvalidArgument naming it, never
+        silently ignored (e.g. a misspelt "memory_limit")."""
+        c = self.create("py11")
+        self.addCleanup(c.call_delete_sync, GLib.Variant("a{sv}", {"force": GLib.Variant("b", True)}), None)
+        bogus = GLib.Variant("a{sv}", {"memory_limit": GLib.Variant("t", 1 << 30)})
+        calls = [
+            (self.manager.call_prepare_host_sync, (bogus,)),
+            (self.manager.call_create_container_sync, ("py12", self.image, bogus)),
+            (self.manager.call_pull_image_sync, (self.image, bogus)),
+            (self.manager.call_list_images_sync, (bogus,)),
+            (self.manager.call_remove_image_sync, (self.image, bogus)),
+            (c.call_start_sync, (bogus,)),
+            (c.call_stop_sync, (bogus,)),
+            (c.call_restart_sync, (bogus,)),
+            (c.call_freeze_sync, (bogus,)),
+            (c.call_thaw_sync, (bogus,)),
+            (c.call_delete_sync, (bogus,)),
+            (c.call_exec_sync, (["true"], bogus)),
+            (c.call_open_shell_sync, (bogus, None)),
+            (c.call_open_log_sync, (bogus, None)),
+        ]
+        for method, args in calls:
+            with self.subTest(method=method.__name__):
+                with self.assertRaises(GLib.Error) as cm:
+                    method(*args, None)
+                self.assertTrue(cm.exception.matches(Redway.error_quark(), Redway.Error.INVALID_ARGUMENT),
+                                cm.exception.message)
+                self.assertIn("memory_limit", cm.exception.message)
+        self.client.settle()
+        self.assertIsNone(self.client.get_container("py12"))
+        self.assertEqual(c.props.state, "stopped")
+
     def test_env_control_characters_refused(self):
         for bad in ["A=x\ny", "A=x\ry", "A=\x1b[0m", "NEW\nLINE=1", "A=ends with a space ", "NO VALUE"]:
             with self.assertRaises(GLib.Error) as cm:
