@@ -1101,8 +1101,8 @@ on_shell_exit (GPid pid, gint wait_status, gpointer data)
   guint hung_up = rw_proc_hangup_session (pid);
 
   g_spawn_close_pid (pid);
-  if (hung_up > 0)
-    g_debug ("%s: shell %u ended; SIGHUP to %u process(es) of its session", w->self->name, w->id, hung_up);
+  g_debug ("%s: shell %u (pid %d) ended with %d; SIGHUP to %u process(es) of its session",
+           w->self->name, w->id, (int) pid, rw_exit_status_from_wait (wait_status), hung_up);
   redway_container_emit_shell_exited (REDWAY_CONTAINER (w->self), w->id,
                                       rw_exit_status_from_wait (wait_status));
 }

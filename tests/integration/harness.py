@@ -194,8 +194,10 @@ class Env:
         return cmd
 
     def start_daemon(self, extra=()):
+        # The service's debug messages go to its log (shown when a test fails).
+        env = dict(self.env, G_MESSAGES_DEBUG="all")
         with open(os.path.join(self.tmp, "redwayd.log"), "a") as log:
-            self.daemon = subprocess.Popen(self.daemon_command(extra), env=self.env, stdout=log, stderr=log,
+            self.daemon = subprocess.Popen(self.daemon_command(extra), env=env, stdout=log, stderr=log,
                                            preexec_fn=_die_with_parent)
         self.procs.append(self.daemon)
         wait_for_name(self.address, "org.redway.Redway1")
