@@ -1244,6 +1244,7 @@ exec_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancella
   if (!rw_lxc_exec (rwd_daemon_get_lxc_path (req->self->daemon), req->self->name,
                     (const gchar * const *) req->argv, (const gchar * const *) req->env,
                     req->cwd, req->stdin_data, EXEC_MAX_OUTPUT,
+                    rwd_daemon_get_start_helper (req->self->daemon),
                     &r->status, &r->out, &r->err, cancellable, &error))
     {
       exec_result_free (r);

@@ -9,6 +9,7 @@
 #include <lxc/lxccontainer.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -653,16 +654,17 @@ drain (int fd, GByteArray *buf, gsize max)
 gboolean
 rw_lxc_exec (const gchar *lxcpath, const gchar *name,
              const gchar * const *argv, const gchar * const *env,
-             const gchar *cwd, GBytes *stdin_data, gsize max_output,
+             const gchar *cwd, GBytes *stdin_data, gsize max_output, const gchar *helper,
              gint *out_status, GBytes **out_stdout, GBytes **out_stderr,
              GCancellable *cancellable, GError **error)
 {
   g_autoptr(RwLxc) c = open_container (lxcpath, name, TRUE, error);
   g_autoptr(GByteArray) out = g_byte_array_new ();
   g_autoptr(GByteArray) err = g_byte_array_new ();
+  g_autoptr(GPtrArray) args = g_ptr_array_new ();
   lxc_attach_options_t opts;
   g_auto(GStrv) attach_env = NULL;
-  ShellPayload payload = { argv, FALSE, FALSE };
+  posix_spawn_file_actions_t actions;
   int in_pipe[2] = { -1, -1 }, out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 };
   const guint8 *in_buf = NULL;
   gsize in_len = 0, in_off = 0;
@@ -689,15 +691,43 @@ rw_lxc_exec (const gchar *lxcpath, const gchar *name,
       goto out;
     }
 
+  /* liblxc's attach() forks its caller: the single-threaded helper does it,
+   * spawned without a fork of this process (posix_spawn). The environment
+   * it passes on is the one attach_options_init() settles. */
   attach_options_init (&opts, env, cwd, &attach_env);
-  opts.stdin_fd = in_pipe[0];
-  opts.stdout_fd = out_pipe[1];
-  opts.stderr_fd = err_pipe[1];
-  if (c->attach (c, shell_exec, &payload, &opts, &pid) < 0)
+  g_ptr_array_add (args, (gpointer) helper);
+  g_ptr_array_add (args, (gpointer) "--exec");
+  g_ptr_array_add (args, (gpointer) lxcpath);
+  g_ptr_array_add (args, (gpointer) name);
+  if (cwd != NULL)
     {
-      set_lxc_error (error, c, _("Could not attach to the container"));
-      goto out;
+      g_ptr_array_add (args, (gpointer) "--cwd");
+      g_ptr_array_add (args, (gpointer) cwd);
     }
+  for (gchar **e = attach_env; e != NULL && *e != NULL; e++)
+    {
+      g_ptr_array_add (args, (gpointer) "--env");
+      g_ptr_array_add (args, *e);
+    }
+  g_ptr_array_add (args, (gpointer) "--");
+  for (guint i = 0; argv[i] != NULL; i++)
+    g_ptr_array_add (args, (gpointer) argv[i]);
+  g_ptr_array_add (args, NULL);
+  posix_spawn_file_actions_init (&actions);
+  posix_spawn_file_actions_adddup2 (&actions, in_pipe[0], STDIN_FILENO);
+  posix_spawn_file_actions_adddup2 (&actions, out_pipe[1], STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2 (&actions, err_pipe[1], STDERR_FILENO);
+  {
+    const char *helper_env[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+    int r = posix_spawn (&pid, helper, &actions, NULL, (char * const *) args->pdata, (char * const *) helper_env);
+
+    posix_spawn_file_actions_destroy (&actions);
+    if (r != 0)
+      {
+        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (r), _("Cannot run %s: %s"), helper, g_strerror (r));
+        goto out;
+      }
+  }
   close_fd (&in_pipe[0]);
   close_fd (&out_pipe[1]);
   close_fd (&err_pipe[1]);

@@ -60,10 +60,12 @@ int rw_lxc_open_shell (const gchar *lxcpath, const gchar *name,
                        const gchar * const *argv, const gchar * const *env,
                        gboolean tty, pid_t *out_pid, GError **error);
 
-/* Runs @argv to completion inside the container, capturing output (each at most @max_output bytes). */
+/* Runs @argv to completion inside the container, capturing output (each at
+ * most @max_output bytes), through @helper (redway-start-helper --exec:
+ * attach() forks its caller). */
 gboolean rw_lxc_exec (const gchar *lxcpath, const gchar *name,
                       const gchar * const *argv, const gchar * const *env,
-                      const gchar *cwd, GBytes *stdin_data, gsize max_output,
+                      const gchar *cwd, GBytes *stdin_data, gsize max_output, const gchar *helper,
                       gint *out_status, GBytes **out_stdout, GBytes **out_stderr,
                       GCancellable *cancellable, GError **error);
 

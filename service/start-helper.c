@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * redway-start-helper LXCPATH NAME [-- INIT ARG…]
+ * redway-start-helper --exec LXCPATH NAME [--cwd DIR] [--env K=V]… -- COMMAND [ARG…]
  *
  * Starts one defined LXC container, daemonized, and prints the PID of its
  * init. redwayd execs this small single-threaded program instead of calling
@@ -10,12 +11,23 @@
  *
  * Exit status 0: started (stdout: the init's PID); 1: failed (stderr: why,
  * one line); 2: usage.
+ *
+ * With --exec it runs COMMAND inside the running container with this
+ * program's standard input, output and error, waits for it, and exits with
+ * its status (128+signal if a signal ended it); 125 if it could not attach,
+ * 127 if COMMAND cannot be run. Exec uses it for the same reason: liblxc's
+ * attach() forks its caller too.
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <lxc/attach_options.h>
 #include <lxc/lxccontainer.h>
 
 /* liblxc reports little through its API; the reason is in the container's log. */
@@ -46,6 +58,75 @@ print_last_log_error (struct lxc_container *c)
     fprintf (stderr, ": %s", last);
 }
 
+/* Runs inside the container after LXC attached to its namespaces. */
+static int
+exec_payload (void *data)
+{
+  char **cmd = data;
+
+  /* Nothing of ours reaches the command but its standard streams. */
+  syscall (SYS_close_range, 3, ~0U, 0);
+  execvp (cmd[0], cmd);
+  dprintf (STDERR_FILENO, "redway: cannot run %s: %s\n", cmd[0], strerror (errno));
+  _exit (127);
+}
+
+static int
+run_exec (int argc, char **argv)
+{
+  struct lxc_container *c;
+  lxc_attach_options_t opts = LXC_ATTACH_OPTIONS_DEFAULT;
+  char **env = calloc ((size_t) argc + 1, sizeof (char *));
+  char **cmd = NULL;
+  int n_env = 0, status = 0;
+  pid_t pid;
+
+  if (argc < 2 || env == NULL)
+    return 2;
+  for (int i = 2; i < argc; i++)
+    {
+      if (strcmp (argv[i], "--") == 0)
+        {
+          cmd = argv + i + 1;
+          break;
+        }
+      if (strcmp (argv[i], "--cwd") == 0 && i + 1 < argc)
+        opts.initial_cwd = argv[++i];
+      else if (strcmp (argv[i], "--env") == 0 && i + 1 < argc)
+        env[n_env++] = argv[++i];
+      else
+        return 2;
+    }
+  if (cmd == NULL || cmd[0] == NULL)
+    return 2;
+  c = lxc_container_new (argv[1], argv[0]);
+  if (c == NULL || !c->is_running (c))
+    {
+      fprintf (stderr, "redway: container %s is not running\n", argv[1]);
+      return 125;
+    }
+  /* A clean environment: exactly what redwayd passed. */
+  opts.env_policy = LXC_ATTACH_CLEAR_ENV;
+  opts.extra_env_vars = env;
+  opts.stdin_fd = STDIN_FILENO;
+  opts.stdout_fd = STDOUT_FILENO;
+  opts.stderr_fd = STDERR_FILENO;
+  if (c->attach (c, exec_payload, cmd, &opts, &pid) < 0)
+    {
+      fprintf (stderr, "redway: could not attach to container %s", argv[1]);
+      print_last_log_error (c);
+      fputc ('\n', stderr);
+      lxc_container_put (c);
+      return 125;
+    }
+  lxc_container_put (c);
+  while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
+    ;
+  if (WIFEXITED (status))
+    return WEXITSTATUS (status);
+  return WIFSIGNALED (status) ? 128 + WTERMSIG (status) : 255;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -53,6 +134,8 @@ main (int argc, char **argv)
   char **init_argv = NULL;
   pid_t pid;
 
+  if (argc > 1 && strcmp (argv[1], "--exec") == 0)
+    return run_exec (argc - 2, argv + 2);
   if (argc < 3 || (argc > 3 && strcmp (argv[3], "--") != 0))
     {
       fprintf (stderr, "usage: redway-start-helper LXCPATH NAME [-- INIT ARG…]\n");
