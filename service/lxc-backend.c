@@ -490,8 +490,19 @@ shell_exec (void *data)
   ShellPayload *p = data;
   static const char *shells[] = { "/bin/bash", "/bin/sh", "/system/bin/sh", NULL };
 
-  /* Nothing of the daemon's should reach the container. */
+  /* Nothing of the daemon's should reach the container: no fd, and no
+   * signal it ignores (its SIGPIPE; a SIGHUP ignored by whoever started it,
+   * which would make the hangup of this shell's jobs a no-op). */
   syscall (SYS_close_range, 3, ~0U, 0);
+  {
+    sigset_t none;
+
+    for (int sig = 1; sig < NSIG; sig++)
+      if (sig != SIGKILL && sig != SIGSTOP)
+        signal (sig, SIG_DFL);
+    sigemptyset (&none);
+    sigprocmask (SIG_SETMASK, &none, NULL);
+  }
   if (p->container_pty && !container_pty_setup ())
     _exit (126);
   /* Every shell leads a session of its own, with or without a terminal:

@@ -21,6 +21,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +134,17 @@ main (int argc, char **argv)
   struct lxc_container *c;
   char **init_argv = NULL;
   pid_t pid;
+  sigset_t all;
+
+  /* What runs in a container starts with every signal at its default and
+   * none blocked, whatever redwayd was started with: an inherited ignored
+   * SIGHUP (nohup) or SIGPIPE (redwayd's own) would otherwise pass through
+   * exec into every init, shell job and command. */
+  for (int sig = 1; sig < NSIG; sig++)
+    if (sig != SIGKILL && sig != SIGSTOP)
+      signal (sig, SIG_DFL);
+  sigemptyset (&all);
+  sigprocmask (SIG_SETMASK, &all, NULL);
 
   if (argc > 1 && strcmp (argv[1], "--exec") == 0)
     return run_exec (argc - 2, argv + 2);

@@ -196,9 +196,15 @@ class Env:
     def start_daemon(self, extra=()):
         # The service's debug messages go to its log (shown when a test fails).
         env = dict(self.env, G_MESSAGES_DEBUG="all")
+
+        def setup():
+            _die_with_parent()
+            # As under nohup: what the service starts in containers must not
+            # inherit that (a shell's background jobs would never hang up).
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
         with open(os.path.join(self.tmp, "redwayd.log"), "a") as log:
             self.daemon = subprocess.Popen(self.daemon_command(extra), env=env, stdout=log, stderr=log,
-                                           preexec_fn=_die_with_parent)
+                                           preexec_fn=setup)
         self.procs.append(self.daemon)
         wait_for_name(self.address, "org.redway.Redway1")
         return self.daemon

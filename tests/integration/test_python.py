@@ -404,6 +404,17 @@ class PythonLifecycle(harness.EnvTestCase):
                 time.sleep(0.05)
         # ...and the one that ignores it lives on.
         self.assertEqual(run("kill -0 $(cat /tmp/deaf)")[0], 0)
+        # Nothing runs in the container with the signals the service ignores
+        # (its SIGPIPE; SIGHUP, ignored by whoever started it in these tests).
+        hup_pipe = (1 << (1 - 1)) | (1 << (13 - 1))      # SIGHUP, SIGPIPE
+        fields = dict(l.split(":") for l in run("grep -E '^Sig(Ign|Blk)' /proc/self/status")[1].splitlines())
+        self.assertEqual(int(fields["SigIgn"], 16) & hup_pipe, 0, fields)
+        self.assertEqual(int(fields["SigBlk"], 16) & hup_pipe, 0, fields)
+        fd, shell = self.open_shell(c, {"tty": GLib.Variant("b", False)})
+        os.write(fd, b"grep SigIgn /proc/$$/status; exit\n")
+        wait_until(lambda: shell in exited, timeout=20)
+        ignored = read_all(fd).split()[1]
+        self.assertEqual(int(ignored, 16) & hup_pipe, 0, ignored)
         c.call_delete_sync(GLib.Variant("a{sv}", {"force": GLib.Variant("b", True)}), None)
         self.client.settle()
 
