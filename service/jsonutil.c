@@ -12,54 +12,27 @@
 
 #include "jsonutil.h"
 
-gboolean
-rw_json_nesting_ok (const gchar *data, gsize len, guint max_depth)
+/* One pass over @data by the shape of its brackets and strings: FALSE if
+ * anything nests deeper than @max_depth; *@first_end gets where the first
+ * value ends (json-glib 1.6 reads the first value of "{…}{…}" and leaks the
+ * rest, so nothing may follow it). */
+static gboolean
+scan_document (const gchar *data, gsize len, guint max_depth, gsize *first_end)
 {
   gboolean in_string = FALSE;
   guint depth = 0;
-
-  for (gsize i = 0; i < len; i++)
-    {
-      gchar c = data[i];
-
-      if (in_string)
-        {
-          if (c == '\\')
-            i++;
-          else if (c == '"')
-            in_string = FALSE;
-        }
-      else if (c == '"')
-        in_string = TRUE;
-      else if (c == '[' || c == '{')
-        {
-          if (++depth > max_depth)
-            return FALSE;
-        }
-      else if ((c == ']' || c == '}') && depth > 0)
-        depth--;
-    }
-  return TRUE;
-}
-
-/* Where the first JSON value of @data ends (after leading white space), by
- * the shape of its brackets, strings and scalars: json-glib 1.6 reads the
- * first value of "{…}{…}" and leaks the rest, so nothing may follow it. */
-static gsize
-first_value_end (const gchar *data, gsize len)
-{
   gsize i = 0;
-  guint depth = 0;
-  gboolean in_string = FALSE;
 
+  *first_end = len;
   while (i < len && g_ascii_isspace (data[i]))
     i++;
   if (i < len && data[i] != '{' && data[i] != '[' && data[i] != '"')
     {
-      /* A number, true, false or null. */
+      /* A number, true, false or null: no nesting either. */
       while (i < len && !g_ascii_isspace (data[i]) && strchr ("{}[],:\"", data[i]) == NULL)
         i++;
-      return i;
+      *first_end = i;
+      return TRUE;
     }
   for (; i < len; i++)
     {
@@ -72,18 +45,29 @@ first_value_end (const gchar *data, gsize len)
           else if (c == '"')
             {
               in_string = FALSE;
-              if (depth == 0)
-                return i + 1;
+              if (depth == 0 && *first_end == len)
+                *first_end = i + 1;
             }
         }
       else if (c == '"')
         in_string = TRUE;
-      else if (c == '{' || c == '[')
-        depth++;
-      else if ((c == '}' || c == ']') && depth > 0 && --depth == 0)
-        return i + 1;
+      else if (c == '[' || c == '{')
+        {
+          if (++depth > max_depth)
+            return FALSE;
+        }
+      else if ((c == ']' || c == '}') && depth > 0 && --depth == 0 && *first_end == len)
+        *first_end = i + 1;
     }
-  return len;
+  return TRUE;
+}
+
+gboolean
+rw_json_nesting_ok (const gchar *data, gsize len, guint max_depth)
+{
+  gsize end;
+
+  return scan_document (data, len, max_depth, &end);
 }
 
 static gint
@@ -204,6 +188,7 @@ JsonNode *
 rw_json_parse (const gchar *data, gsize len, gsize max_bytes, GError **error)
 {
   const gchar *why = NULL;
+  gsize first_end;
   g_autoptr(JsonParser) parser = NULL;
   g_autoptr(GError) local_error = NULL;
   JsonNode *root;
@@ -224,7 +209,7 @@ rw_json_parse (const gchar *data, gsize len, gsize max_bytes, GError **error)
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, _("not valid UTF-8"));
       return NULL;
     }
-  if (!rw_json_nesting_ok (data, len, RW_JSON_MAX_DEPTH))
+  if (!scan_document (data, len, RW_JSON_MAX_DEPTH, &first_end))
     {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, _("nested too deeply"));
       return NULL;
@@ -234,7 +219,7 @@ rw_json_parse (const gchar *data, gsize len, gsize max_bytes, GError **error)
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, _("an escape in a string is not JSON's"));
       return NULL;
     }
-  for (gsize i = first_value_end (data, len); i < len; i++)
+  for (gsize i = first_end; i < len; i++)
     if (!g_ascii_isspace (data[i]))
       {
         g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, _("data after the JSON document"));
