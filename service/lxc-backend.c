@@ -729,8 +729,18 @@ rw_lxc_exec (const gchar *lxcpath, const gchar *name,
   posix_spawn_file_actions_adddup2 (&actions, out_pipe[1], STDOUT_FILENO);
   posix_spawn_file_actions_adddup2 (&actions, err_pipe[1], STDERR_FILENO);
   {
-    const char *helper_env[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
-    int r = posix_spawn (&pid, helper, &actions, NULL, (char * const *) args->pdata, (char * const *) helper_env);
+    /* A minimal environment; the sanitizers' settings pass, so that an
+     * instrumented helper behaves as the daemon was told to. */
+    g_autoptr(GPtrArray) helper_env = g_ptr_array_new_with_free_func (g_free);
+    const char *sanitizers[] = { "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", NULL };
+    int r;
+
+    g_ptr_array_add (helper_env, g_strdup ("PATH=/usr/sbin:/usr/bin:/sbin:/bin"));
+    for (const char **v = sanitizers; *v != NULL; v++)
+      if (g_getenv (*v) != NULL)
+        g_ptr_array_add (helper_env, g_strdup_printf ("%s=%s", *v, g_getenv (*v)));
+    g_ptr_array_add (helper_env, NULL);
+    r = posix_spawn (&pid, helper, &actions, NULL, (char * const *) args->pdata, (char * const *) helper_env->pdata);
 
     posix_spawn_file_actions_destroy (&actions);
     if (r != 0)

@@ -83,7 +83,10 @@ run_exec (int argc, char **argv)
   pid_t pid;
 
   if (argc < 2 || env == NULL)
-    return 2;
+    {
+      free (env);
+      return 2;
+    }
   for (int i = 2; i < argc; i++)
     {
       if (strcmp (argv[i], "--") == 0)
@@ -96,14 +99,23 @@ run_exec (int argc, char **argv)
       else if (strcmp (argv[i], "--env") == 0 && i + 1 < argc)
         env[n_env++] = argv[++i];
       else
-        return 2;
+        {
+          free (env);
+          return 2;
+        }
     }
   if (cmd == NULL || cmd[0] == NULL)
-    return 2;
+    {
+      free (env);
+      return 2;
+    }
   c = lxc_container_new (argv[1], argv[0]);
   if (c == NULL || !c->is_running (c))
     {
       fprintf (stderr, "redway: container %s is not running\n", argv[1]);
+      if (c != NULL)
+        lxc_container_put (c);
+      free (env);
       return 125;
     }
   /* A clean environment: exactly what redwayd passed. */
@@ -118,9 +130,11 @@ run_exec (int argc, char **argv)
       print_last_log_error (c);
       fputc ('\n', stderr);
       lxc_container_put (c);
+      free (env);
       return 125;
     }
   lxc_container_put (c);
+  free (env);
   while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
     ;
   if (WIFEXITED (status))
