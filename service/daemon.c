@@ -8,6 +8,7 @@
 #include "images/registry.h"
 #include "fsutil.h"
 #include "job.h"
+#include "lxc-lifecycle.h"
 #include "manager.h"
 
 /* A finished job stays visible this long, so late subscribers can read its outcome. */
@@ -22,6 +23,7 @@ struct _RwdDaemon
   gchar *state_dir;
   gchar *lxc_path;
   gchar *start_helper;      /* redway-start-helper, next to our own executable */
+  RwLxcRunner *runner;      /* backend data of every container's lifecycle */
   gchar **insecure_registries;
   RwStore *store;
   RwImageStore *image_store;
@@ -51,6 +53,7 @@ rwd_daemon_finalize (GObject *object)
   g_free (self->state_dir);
   g_free (self->lxc_path);
   g_free (self->start_helper);
+  rw_lxc_runner_free (self->runner);
   g_free (self->host_missing);
   g_clear_pointer (&self->host_report, g_variant_unref);
   g_strfreev (self->insecure_registries);
@@ -108,6 +111,7 @@ rwd_daemon_new (GDBusConnection *connection, const RwdDaemonOptions *options, GE
 
     self->start_helper = g_build_filename (dir, "redway-start-helper", NULL);
   }
+  self->runner = rw_lxc_runner_new (self->lxc_path, self->start_helper);
 
   if (!rw_mkdir_p (self->state_dir, 0700, error) || !rw_mkdir_p (self->lxc_path, 0700, error))
     return NULL;
@@ -178,6 +182,12 @@ RwdAuthority *
 rwd_daemon_get_authority (RwdDaemon *self)
 {
   return self->authority;
+}
+
+RwLxcRunner *
+rwd_daemon_get_lxc_runner (RwdDaemon *self)
+{
+  return self->runner;
 }
 
 const gchar *

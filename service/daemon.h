@@ -5,6 +5,7 @@
 
 #include "authority.h"
 #include "images/image-store.h"
+#include "lxc-lifecycle.h"
 #include "store.h"
 
 G_BEGIN_DECLS
@@ -35,6 +36,8 @@ const gchar *rwd_daemon_get_start_helper (RwdDaemon *daemon);
 RwImageStore *rwd_daemon_get_image_store (RwdDaemon *daemon);
 RwdAuthority *rwd_daemon_get_authority (RwdDaemon *daemon);
 const gchar *rwd_daemon_get_lxc_path (RwdDaemon *daemon);
+/* Backend data for rw_lxc_lifecycle_backend (lxc-lifecycle.h). */
+RwLxcRunner *rwd_daemon_get_lxc_runner (RwdDaemon *daemon);
 const gchar *rwd_daemon_get_state_dir (RwdDaemon *daemon);
 const gchar * const *rwd_daemon_get_insecure_registries (RwdDaemon *daemon);
 gchar *rwd_daemon_get_container_dir (RwdDaemon *daemon, const gchar *name);

@@ -4,6 +4,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "dbus-util.h"
+#include "lifecycle.h"
 #include "redway-error.h"
 
 void
@@ -13,6 +14,10 @@ rwd_return_error (GDBusMethodInvocation *invocation, const GError *error)
 
   if (error->domain == REDWAY_ERROR)
     code = error->code;
+  else if (g_error_matches (error, RW_LIFECYCLE_ERROR, RW_LIFECYCLE_ERROR_INVALID_STATE))
+    code = REDWAY_ERROR_INVALID_STATE;
+  else if (g_error_matches (error, RW_LIFECYCLE_ERROR, RW_LIFECYCLE_ERROR_GONE))
+    code = REDWAY_ERROR_NOT_FOUND;
   else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT))
     code = REDWAY_ERROR_INVALID_ARGUMENT;
   else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))

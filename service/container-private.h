@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Shared between container.c (lifecycle methods) and container-exec.c
+ * (shell, exec, log). */
+#pragma once
+
+#include "container.h"
+
+G_BEGIN_DECLS
+
+RwdDaemon *rwd_container_get_daemon (RwdContainer *self);
+const gchar *rwd_container_get_name (RwdContainer *self);
+gboolean rwd_container_is_running (RwdContainer *self);
+/* The next OpenShell identifier (never 0). */
+guint rwd_container_next_shell_id (RwdContainer *self);
+/* (nullable) the console log of the record */
+const gchar *rwd_container_get_log_file (RwdContainer *self);
+
+/* Sets the OpenShell, Exec and OpenLog handlers. */
+void rwd_container_exec_iface_init (RedwayContainerIface *iface);
+
+G_END_DECLS

@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <errno.h>
+#include <glib/gi18n-lib.h>
+#include <unistd.h>
+
+#include "container-options.h"
+#include "fsutil.h"
+#include "idshift.h"
+#include "lxc-backend.h"
+#include "lxc-lifecycle.h"
+
+/* ---- the plan --------------------------------------------------------- */
+
+void
+rw_start_plan_free (RwStartPlan *plan)
+{
+  if (plan == NULL)
+    return;
+  g_clear_pointer (&plan->config, rw_lxc_config_free);
+  g_free (plan->lxcpath);
+  g_free (plan->container_dir);
+  g_free (plan->data_path);
+  g_clear_pointer (&plan->image, rw_image_unref);
+  g_free (plan);
+}
+
+RwStartPlan *
+rw_start_plan_new (const RwStoreEntry *e, const gchar *bridge, const gchar *bridge_address,
+                   RwImageStore *images, const gchar *lxcpath, const gchar *container_dir,
+                   GError **error)
+{
+  g_autoptr(RwStartPlan) plan = g_new0 (RwStartPlan, 1);
+  g_autoptr(RwImage) image = NULL;
+  g_autofree gchar *upper = g_build_filename (container_dir, "upper", NULL);
+  g_autofree gchar *lxc_log = g_build_filename (container_dir, "lxc.log", NULL);
+  g_autofree gchar *gateway = NULL;
+  g_autofree gchar *shifted = NULL;
+  RwRedroidOptions redroid;
+  RwContainerSpec spec = { 0 };
+
+  if (e->image_id == NULL)
+    {
+      g_set_error (error, RW_LIFECYCLE_ERROR, RW_LIFECYCLE_ERROR_INVALID_STATE,
+                   _("Container “%s” has no image yet"), e->name);
+      return NULL;
+    }
+  image = rw_image_store_lookup (images, e->image_id, error);
+  if (image == NULL)
+    return NULL;
+
+  plan->lxcpath = g_strdup (lxcpath);
+  plan->container_dir = g_strdup (container_dir);
+  plan->data_path = g_strdup (e->data_path);
+  plan->image_store = images;
+
+  spec.name = e->name;
+  spec.lxcpath = lxcpath;
+  spec.rootfs_lower = image->rootfs;
+  /* Redroid needs a privileged container; anything else gets its own user
+   * namespace unless it was created privileged. */
+  if (!e->privileged && g_strcmp0 (e->profile, "redroid") != 0)
+    {
+      shifted = rw_image_shifted_rootfs_path (image, RW_IDMAP_BASE);
+      spec.idmap_base = RW_IDMAP_BASE;
+      spec.rootfs_lower = shifted;
+      spec.image_rootfs = image->rootfs;
+      plan->idmap_base = RW_IDMAP_BASE;
+      plan->image = rw_image_ref (image);
+    }
+  spec.rootfs_upper = upper;
+  spec.data_path = e->data_path;
+  spec.log_path = lxc_log;
+  spec.console_log_path = e->log_file;
+  spec.image_config = image->config;
+  spec.env = (const gchar * const *) e->env;
+  if (bridge != NULL && bridge_address != NULL && e->ipv4 != NULL)
+    {
+      g_auto(GStrv) parts = g_strsplit (bridge_address, "/", 2);
+      gateway = g_strdup (parts[0]);
+      spec.bridge = bridge;
+      spec.ipv4_cidr = e->ipv4;
+      spec.ipv4_gateway = gateway;
+      spec.mac = e->mac;
+    }
+
+  if (g_strcmp0 (e->profile, "redroid") == 0)
+    {
+      rw_container_options_to_redroid (e->options, e->gpu_mode, &redroid);
+      spec.redroid = &redroid;
+      plan->config = rw_profile_redroid (&spec, error);
+      rw_redroid_options_clear (&redroid);
+    }
+  else
+    plan->config = rw_profile_generic (&spec, error);
+  if (plan->config == NULL)
+    return NULL;
+  return g_steal_pointer (&plan);
+}
+
+static gboolean
+chown_to (const gchar *path, guint32 id, GError **error)
+{
+  int errsv;
+
+  if (lchown (path, id, id) == 0)
+    return TRUE;
+  errsv = errno;
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+               _("Cannot change the owner of %s: %s"), path, g_strerror (errsv));
+  return FALSE;
+}
+
+gboolean
+rw_start_plan_prepare_dirs (const RwStartPlan *plan, GError **error)
+{
+  g_autofree gchar *upper = g_build_filename (plan->container_dir, "upper", NULL);
+  g_autofree gchar *work = g_build_filename (plan->container_dir, "work", NULL);
+
+  if (!rw_mkdir_p (upper, 0755, error) || !rw_mkdir_p (work, 0700, error) ||
+      (plan->data_path != NULL && !rw_mkdir_p (plan->data_path, 0755, error)))
+    return FALSE;
+  if (plan->idmap_base == 0)
+    return TRUE;
+  /* Unprivileged: the image as seen from the user namespace, and the
+   * container's own directories owned by its root. */
+  return rw_image_store_ensure_shifted (plan->image_store, plan->image, plan->idmap_base, error) &&
+         chown_to (upper, plan->idmap_base, error) && chown_to (work, plan->idmap_base, error) &&
+         (plan->data_path == NULL || chown_to (plan->data_path, plan->idmap_base, error)) &&
+         /* LXC reaches these as the container's root: traversal only. */
+         rw_grant_traverse (plan->lxcpath, plan->idmap_base, error) &&
+         rw_grant_traverse (plan->image->dir, plan->idmap_base, error) &&
+         rw_grant_traverse (plan->container_dir, plan->idmap_base, error);
+}
+
+/* ---- the backend ------------------------------------------------------ */
+
+RwLxcRunner *
+rw_lxc_runner_new (const gchar *lxcpath, const gchar *start_helper)
+{
+  RwLxcRunner *r = g_new0 (RwLxcRunner, 1);
+
+  r->lxcpath = g_strdup (lxcpath);
+  r->start_helper = g_strdup (start_helper);
+  return r;
+}
+
+void
+rw_lxc_runner_free (RwLxcRunner *r)
+{
+  if (r == NULL)
+    return;
+  g_free (r->lxcpath);
+  g_free (r->start_helper);
+  g_free (r);
+}
+
+static gboolean
+lxc_define (gpointer data, const gchar *name, gpointer plan_, GError **error)
+{
+  RwLxcRunner *r = data;
+  RwStartPlan *plan = plan_;
+
+  return rw_start_plan_prepare_dirs (plan, error) &&
+         rw_lxc_define (r->lxcpath, name, plan->config, error);
+}
+
+static gboolean
+lxc_start (gpointer data, const gchar *name, gpointer plan_, pid_t *out_pid, int *out_exit_fd,
+           gchar ***out_addresses, GError **error)
+{
+  RwLxcRunner *r = data;
+  RwStartPlan *plan = plan_;
+
+  /* The configuration is written at every start: it follows the record. */
+  if (!lxc_define (data, name, plan, error) ||
+      !rw_lxc_start (r->lxcpath, name, (const gchar * const *) plan->config->init_argv,
+                     r->start_helper, out_pid, out_exit_fd, error))
+    return FALSE;
+  *out_addresses = rw_lxc_get_addresses (r->lxcpath, name);
+  return TRUE;
+}
+
+static gboolean
+lxc_stop (gpointer data, const gchar *name, guint timeout, gboolean force, GError **error)
+{
+  RwLxcRunner *r = data;
+
+  if (!rw_lxc_stop (r->lxcpath, name, timeout, force, error))
+    return FALSE;
+  rw_lxc_wait_stopped (r->lxcpath, name, 10);
+  return TRUE;
+}
+
+static gboolean
+lxc_freeze (gpointer data, const gchar *name, GError **error)
+{
+  return rw_lxc_freeze (((RwLxcRunner *) data)->lxcpath, name, error);
+}
+
+static gboolean
+lxc_thaw (gpointer data, const gchar *name, GError **error)
+{
+  return rw_lxc_thaw (((RwLxcRunner *) data)->lxcpath, name, error);
+}
+
+static void
+lxc_wait_stopped (gpointer data, const gchar *name)
+{
+  rw_lxc_wait_stopped (((RwLxcRunner *) data)->lxcpath, name, 10);
+}
+
+static gboolean
+lxc_destroy (gpointer data, const gchar *name, const gchar * const *dirs, GError **error)
+{
+  RwLxcRunner *r = data;
+
+  if (rw_lxc_get_state (r->lxcpath, name) != RW_LXC_STOPPED &&
+      !rw_lxc_stop (r->lxcpath, name, 0, TRUE, error))
+    return FALSE;
+  if (!rw_lxc_destroy (r->lxcpath, name, error))
+    return FALSE;
+  for (guint i = 0; dirs != NULL && dirs[i] != NULL; i++)
+    if (!rw_rm_rf (dirs[i], error))
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+lxc_probe (gpointer data, const gchar *name, RwProbe *out, GError **error)
+{
+  RwLxcRunner *r = data;
+  RwLxcState state;
+
+  out->state = RW_STATE_STOPPED;
+  /* Most containers of a farm are stopped: no need to load their config. */
+  if (!rw_lxc_monitor_listening (r->lxcpath, name))
+    return TRUE;
+  state = rw_lxc_get_state (r->lxcpath, name);
+  if (state != RW_LXC_RUNNING && state != RW_LXC_FROZEN)
+    return TRUE;
+  if (!rw_lxc_attach_monitor (r->lxcpath, name, &out->pid, &out->exit_fd, error))
+    return FALSE;
+  out->addresses = rw_lxc_get_addresses (r->lxcpath, name);
+  out->state = state == RW_LXC_FROZEN ? RW_STATE_FROZEN : RW_STATE_RUNNING;
+  return TRUE;
+}
+
+const RwLifecycleBackend rw_lxc_lifecycle_backend = {
+  .define = lxc_define,
+  .start = lxc_start,
+  .stop = lxc_stop,
+  .freeze = lxc_freeze,
+  .thaw = lxc_thaw,
+  .wait_stopped = lxc_wait_stopped,
+  .destroy = lxc_destroy,
+  .probe = lxc_probe,
+  .plan_free = (void (*) (gpointer)) rw_start_plan_free,
+};

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The lifecycle backend that runs containers with liblxc, and the plan a
+ * start (or the definition at the end of a creation) works from: the LXC
+ * configuration and the directories, built from the store's record on the
+ * main thread and used in a worker.
+ */
+#pragma once
+
+#include "images/image-store.h"
+#include "lifecycle.h"
+#include "profiles/profile.h"
+#include "store.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  RwLxcConfig *config;
+  gchar *lxcpath;
+  gchar *container_dir;
+  gchar *data_path;           /* (nullable) */
+  RwImage *image;             /* (nullable) unprivileged: the image whose shifted copy is the lower dir */
+  RwImageStore *image_store;  /* (unowned) outlives every plan */
+  guint32 idmap_base;         /* 0: privileged */
+} RwStartPlan;
+
+/* @bridge, @bridge_address: (nullable) the prepared host network, if any. */
+RwStartPlan *rw_start_plan_new (const RwStoreEntry *entry, const gchar *bridge,
+                                const gchar *bridge_address, RwImageStore *images,
+                                const gchar *lxcpath, const gchar *container_dir,
+                                GError **error);
+void rw_start_plan_free (RwStartPlan *plan);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RwStartPlan, rw_start_plan_free)
+
+/* Worker thread: the overlay's upper and work dirs, the data dir, and for
+ * an unprivileged container the shifted image and the ownership and
+ * traversal rights its root needs. */
+gboolean rw_start_plan_prepare_dirs (const RwStartPlan *plan, GError **error);
+
+/* Backend data of rw_lxc_lifecycle_backend. */
+typedef struct {
+  gchar *lxcpath;
+  gchar *start_helper;        /* redway-start-helper */
+} RwLxcRunner;
+
+RwLxcRunner *rw_lxc_runner_new (const gchar *lxcpath, const gchar *start_helper);
+void rw_lxc_runner_free (RwLxcRunner *runner);
+
+/* Plans are RwStartPlan. */
+extern const RwLifecycleBackend rw_lxc_lifecycle_backend;
+
+G_END_DECLS
