@@ -287,13 +287,13 @@ on_log_authorized (GDBusMethodInvocation *invocation, guint uid, gpointer data)
 {
   ExecRequest *req = data;
   const gchar *log_file = rwd_container_get_log_file (req->self);
-  g_autofree gchar *dir = rwd_daemon_get_container_dir (rwd_container_get_daemon (req->self), rwd_container_get_name (req->self));
   g_autofree gchar *path = NULL;
   g_autoptr(GUnixFDList) fds = NULL;
   int fd;
 
   if (g_strcmp0 (req->which, "lxc") == 0)
-    path = g_build_filename (dir, "lxc.log", NULL);
+    path = rw_layout_lxc_log (rwd_daemon_get_layout (rwd_container_get_daemon (req->self)),
+                              rwd_container_get_name (req->self));
   else if (req->which == NULL || g_str_equal (req->which, "console"))
     path = g_strdup (log_file);
   else

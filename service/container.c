@@ -32,10 +32,10 @@ static void rwd_container_iface_init (RedwayContainerIface *iface);
 G_DEFINE_TYPE_WITH_CODE (RwdContainer, rwd_container, REDWAY_TYPE_CONTAINER_SKELETON,
                          G_IMPLEMENT_INTERFACE (REDWAY_TYPE_CONTAINER, rwd_container_iface_init))
 
-static RwStoreEntry *
+static const RwStoreEntry *
 get_entry (RwdContainer *self)
 {
-  return g_hash_table_lookup (rwd_daemon_get_store (self->daemon)->containers, self->name);
+  return rw_store_lookup (rwd_daemon_get_store (self->daemon), self->name);
 }
 
 /* ---- the lifecycle's hooks -------------------------------------------- */
@@ -45,27 +45,26 @@ hook_plan (gpointer owner, GError **error)
 {
   RwdContainer *self = owner;
   RwStore *store = rwd_daemon_get_store (self->daemon);
-  RwStoreEntry *e = get_entry (self);
-  g_autofree gchar *dir = rwd_daemon_get_container_dir (self->daemon, self->name);
-
+  const RwStoreEntry *e = get_entry (self);
   if (e == NULL)
     {
       g_set_error (error, RW_LIFECYCLE_ERROR, RW_LIFECYCLE_ERROR_GONE,
                    _("Container “%s” no longer exists"), self->name);
       return NULL;
     }
-  return rw_start_plan_new (e, store->lxc_ready ? store->bridge : NULL, store->bridge_address,
+  return rw_start_plan_new (e, rw_store_get_lxc_ready (store) ? rw_store_get_bridge (store) : NULL,
+                            rw_store_get_bridge_address (store),
                             rwd_daemon_get_image_store (self->daemon),
-                            rwd_daemon_get_lxc_path (self->daemon), dir, error);
+                            rwd_daemon_get_layout (self->daemon), error);
 }
 
 static GStrv
 hook_dirs (gpointer owner, gboolean keep_data)
 {
   RwdContainer *self = owner;
-  RwStoreEntry *e = get_entry (self);
+  const RwStoreEntry *e = get_entry (self);
   g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
-  g_autofree gchar *dir = rwd_daemon_get_container_dir (self->daemon, self->name);
+  g_autofree gchar *dir = rw_layout_container_dir (rwd_daemon_get_layout (self->daemon), self->name);
 
   g_strv_builder_add (b, dir);
   if (e != NULL && e->data_path != NULL && !keep_data)
@@ -87,10 +86,10 @@ sync_runtime (RwdContainer *self)
   if (pid != 0 && (addresses == NULL || addresses[0] == NULL))
     {
       /* LXC did not say (yet): the address redway gave it. */
-      RwStoreEntry *e = get_entry (self);
+      const RwStoreEntry *e = get_entry (self);
       RwStore *store = rwd_daemon_get_store (self->daemon);
 
-      if (e != NULL && e->ipv4 != NULL && store->bridge != NULL)
+      if (e != NULL && e->ipv4 != NULL && rw_store_get_bridge (store) != NULL)
         {
           g_auto(GStrv) parts = g_strsplit (e->ipv4, "/", 2);
           const gchar *addrs[] = { parts[0], NULL };
@@ -125,11 +124,11 @@ static void
 hook_created (gpointer owner)
 {
   RwdContainer *self = owner;
-  RwStoreEntry *e = get_entry (self);
+  g_autoptr(GError) error = NULL;
 
-  if (e != NULL)
-    e->initialized = TRUE;
-  rwd_daemon_commit (self->daemon, RWD_COMMIT_ENTRY, self->name, NULL);
+  /* Defined already: at worst, after a crash, it is created again. */
+  if (!rw_store_set_initialized (rwd_daemon_get_store (self->daemon), self->name, TRUE, &error))
+    g_warning ("%s: %s", self->name, error->message);
   rwd_container_sync (self);
 }
 
@@ -139,8 +138,13 @@ hook_removed (gpointer owner)
   RwdContainer *self = owner;
   g_autoptr(RwdContainer) hold = g_object_ref (self);
 
+  g_autoptr(GError) error = NULL;
+
   sync_runtime (self);
-  rwd_daemon_commit (self->daemon, RWD_COMMIT_REMOVAL, self->name, NULL);
+  /* The container is gone already; at worst, after a crash, its record
+   * comes back and a second Delete removes it. */
+  if (!rw_store_remove_container (rwd_daemon_get_store (self->daemon), self->name, &error))
+    g_warning ("%s: %s", self->name, error->message);
   rwd_daemon_remove_container (self->daemon, self);
 }
 
@@ -379,7 +383,7 @@ RwdContainer *
 rwd_container_new (RwdDaemon *daemon, const gchar *name)
 {
   RwdContainer *self = g_object_new (RWD_TYPE_CONTAINER, NULL);
-  RwStoreEntry *e;
+  const RwStoreEntry *e;
 
   self->daemon = daemon;
   self->name = g_strdup (name);
@@ -412,7 +416,7 @@ void
 rwd_container_sync (RwdContainer *self)
 {
   RedwayContainer *iface = REDWAY_CONTAINER (self);
-  RwStoreEntry *e = get_entry (self);
+  const RwStoreEntry *e = get_entry (self);
 
   if (e == NULL)
     return;
@@ -459,7 +463,7 @@ rwd_container_next_shell_id (RwdContainer *self)
 const gchar *
 rwd_container_get_log_file (RwdContainer *self)
 {
-  RwStoreEntry *e = get_entry (self);
+  const RwStoreEntry *e = get_entry (self);
 
   return e != NULL ? e->log_file : NULL;
 }

@@ -8,6 +8,7 @@
 #include "images/registry.h"
 #include "fsutil.h"
 #include "job.h"
+#include "layout.h"
 #include "lxc-lifecycle.h"
 #include "manager.h"
 
@@ -20,8 +21,7 @@ struct _RwdDaemon
 
   GDBusConnection *connection;
   GDBusObjectManagerServer *object_manager;
-  gchar *state_dir;
-  gchar *lxc_path;
+  RwLayout *layout;         /* where everything is kept */
   gchar *start_helper;      /* redway-start-helper, next to our own executable */
   RwLxcRunner *runner;      /* backend data of every container's lifecycle */
   gchar **insecure_registries;
@@ -50,8 +50,7 @@ rwd_daemon_finalize (GObject *object)
   g_clear_pointer (&self->store, rw_store_free);
   g_clear_pointer (&self->image_store, rw_image_store_free);
   g_clear_pointer (&self->authority, rwd_authority_free);
-  g_free (self->state_dir);
-  g_free (self->lxc_path);
+  rw_layout_free (self->layout);
   g_free (self->start_helper);
   rw_lxc_runner_free (self->runner);
   g_free (self->host_missing);
@@ -96,13 +95,10 @@ rwd_daemon_new (GDBusConnection *connection, const RwdDaemonOptions *options, GE
   g_autoptr(RwdDaemon) self = g_object_new (RWD_TYPE_DAEMON, NULL);
   g_autofree gchar *state_file = NULL;
   g_autofree gchar *images_dir = NULL;
-  g_autoptr(GPtrArray) names = g_ptr_array_new ();
-  GHashTableIter iter;
-  gpointer key;
+  g_autoptr(GPtrArray) names = NULL;
 
   self->connection = g_object_ref (connection);
-  self->state_dir = g_strdup (options->state_dir);
-  self->lxc_path = g_strdup (options->lxc_path);
+  self->layout = rw_layout_new (options->state_dir, options->lxc_path);
   self->insecure_registries = g_strdupv ((gchar **) options->insecure_registries);
   {
     /* Installed side by side in libexecdir, and side by side in the build tree. */
@@ -111,17 +107,17 @@ rwd_daemon_new (GDBusConnection *connection, const RwdDaemonOptions *options, GE
 
     self->start_helper = g_build_filename (dir, "redway-start-helper", NULL);
   }
-  self->runner = rw_lxc_runner_new (self->lxc_path, self->start_helper);
+  self->runner = rw_lxc_runner_new (options->lxc_path, self->start_helper);
 
-  if (!rw_mkdir_p (self->state_dir, 0700, error) || !rw_mkdir_p (self->lxc_path, 0700, error))
+  if (!rw_mkdir_p (options->state_dir, 0700, error) || !rw_mkdir_p (options->lxc_path, 0700, error))
     return NULL;
 
-  state_file = g_build_filename (self->state_dir, "state.json", NULL);
+  state_file = rw_layout_state_file (self->layout);
   self->store = rw_store_load (state_file, error);
   if (self->store == NULL)
     return NULL;
 
-  images_dir = g_build_filename (self->state_dir, "images", NULL);
+  images_dir = rw_layout_images_dir (self->layout);
   self->image_store = rw_image_store_new (images_dir, error);
   if (self->image_store == NULL)
     return NULL;
@@ -131,9 +127,7 @@ rwd_daemon_new (GDBusConnection *connection, const RwdDaemonOptions *options, GE
   self->object_manager = g_dbus_object_manager_server_new ("/org/redway/Redway1");
   self->manager = rwd_manager_new (self);
 
-  g_hash_table_iter_init (&iter, self->store->containers);
-  while (g_hash_table_iter_next (&iter, &key, NULL))
-    g_ptr_array_add (names, key);
+  names = rw_store_get_names (self->store);
   {
     g_autoptr(GPtrArray) containers = g_ptr_array_new_with_free_func (g_object_unref);
 
@@ -150,7 +144,7 @@ rwd_daemon_new (GDBusConnection *connection, const RwdDaemonOptions *options, GE
    * start may wait for the disk before the name is owned. */
   {
     g_autoptr(GTask) task = g_task_new (NULL, NULL, NULL, NULL);
-    g_task_set_task_data (task, g_build_filename (self->state_dir, "images", "blobs", NULL), g_free);
+    g_task_set_task_data (task, rw_layout_blobs_dir (self->layout), g_free);
     g_task_run_in_thread (task, drop_stale_downloads);
   }
 
@@ -193,13 +187,13 @@ rwd_daemon_get_lxc_runner (RwdDaemon *self)
 const gchar *
 rwd_daemon_get_lxc_path (RwdDaemon *self)
 {
-  return self->lxc_path;
+  return rw_layout_get_lxc_path (self->layout);
 }
 
-const gchar *
-rwd_daemon_get_state_dir (RwdDaemon *self)
+const RwLayout *
+rwd_daemon_get_layout (RwdDaemon *self)
 {
-  return self->state_dir;
+  return self->layout;
 }
 
 const gchar * const *
@@ -208,39 +202,6 @@ rwd_daemon_get_insecure_registries (RwdDaemon *self)
   return (const gchar * const *) self->insecure_registries;
 }
 
-gchar *
-rwd_daemon_get_container_dir (RwdDaemon *self, const gchar *name)
-{
-  return g_build_filename (self->state_dir, "containers", name, NULL);
-}
-
-gboolean
-rwd_daemon_commit (RwdDaemon *self, RwdCommit what, const gchar *name, GError **error)
-{
-  g_autoptr(GError) local_error = NULL;
-  gboolean ok;
-
-  switch (what)
-    {
-    case RWD_COMMIT_ENTRY:
-      ok = rw_store_commit_entry (self->store, name, &local_error);
-      break;
-    case RWD_COMMIT_REMOVAL:
-      ok = rw_store_commit_removal (self->store, name, &local_error);
-      break;
-    case RWD_COMMIT_HOST:
-    default:
-      ok = rw_store_commit_host (self->store, &local_error);
-      break;
-    }
-  if (!ok)
-    {
-      g_warning ("Could not save %s: %s", self->store->path, local_error->message);
-      g_propagate_error (error, g_steal_pointer (&local_error));
-      return FALSE;
-    }
-  return TRUE;
-}
 
 RwdContainer *
 rwd_daemon_find_container (RwdDaemon *self, const gchar *name)
@@ -271,18 +232,7 @@ rwd_daemon_remove_container (RwdDaemon *self, RwdContainer *container)
 GPtrArray *
 rwd_daemon_get_image_users (RwdDaemon *self, const gchar *image_id)
 {
-  GPtrArray *users = g_ptr_array_new_with_free_func (g_free);
-  GHashTableIter iter;
-  gpointer value;
-
-  g_hash_table_iter_init (&iter, self->store->containers);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    {
-      RwStoreEntry *e = value;
-      if (g_strcmp0 (e->image_id, image_id) == 0)
-        g_ptr_array_add (users, g_strdup (e->name));
-    }
-  return users;
+  return rw_store_get_image_users (self->store, image_id);
 }
 
 typedef struct {

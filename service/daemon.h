@@ -5,6 +5,7 @@
 
 #include "authority.h"
 #include "images/image-store.h"
+#include "layout.h"
 #include "lxc-lifecycle.h"
 #include "store.h"
 
@@ -38,20 +39,8 @@ RwdAuthority *rwd_daemon_get_authority (RwdDaemon *daemon);
 const gchar *rwd_daemon_get_lxc_path (RwdDaemon *daemon);
 /* Backend data for rw_lxc_lifecycle_backend (lxc-lifecycle.h). */
 RwLxcRunner *rwd_daemon_get_lxc_runner (RwdDaemon *daemon);
-const gchar *rwd_daemon_get_state_dir (RwdDaemon *daemon);
 const gchar * const *rwd_daemon_get_insecure_registries (RwdDaemon *daemon);
-gchar *rwd_daemon_get_container_dir (RwdDaemon *daemon, const gchar *name);
-
-/* Writes the state file; logs (and returns FALSE) on failure. */
-typedef enum {
-  RWD_COMMIT_ENTRY,     /* the container @name as it is in the store now */
-  RWD_COMMIT_REMOVAL,   /* the container @name is gone (removed from the store) */
-  RWD_COMMIT_HOST,      /* lxc_ready, bridge, bridge_address */
-} RwdCommit;
-
-/* Makes one change to the store durable (a journal append: O(1) whatever
- * the number of containers); logs a warning too when it fails. */
-gboolean rwd_daemon_commit (RwdDaemon *daemon, RwdCommit what, const gchar *name, GError **error);
+const RwLayout *rwd_daemon_get_layout (RwdDaemon *daemon);
 
 RwdContainer *rwd_daemon_find_container (RwdDaemon *daemon, const gchar *name);
 void rwd_daemon_add_container (RwdDaemon *daemon, RwdContainer *container);

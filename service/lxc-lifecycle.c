@@ -21,6 +21,8 @@ rw_start_plan_free (RwStartPlan *plan)
   g_clear_pointer (&plan->config, rw_lxc_config_free);
   g_free (plan->lxcpath);
   g_free (plan->container_dir);
+  g_free (plan->upper_dir);
+  g_free (plan->work_dir);
   g_free (plan->data_path);
   g_clear_pointer (&plan->image, rw_image_unref);
   g_free (plan);
@@ -28,13 +30,12 @@ rw_start_plan_free (RwStartPlan *plan)
 
 RwStartPlan *
 rw_start_plan_new (const RwStoreEntry *e, const gchar *bridge, const gchar *bridge_address,
-                   RwImageStore *images, const gchar *lxcpath, const gchar *container_dir,
-                   GError **error)
+                   RwImageStore *images, const RwLayout *layout, GError **error)
 {
   g_autoptr(RwStartPlan) plan = g_new0 (RwStartPlan, 1);
   g_autoptr(RwImage) image = NULL;
-  g_autofree gchar *upper = g_build_filename (container_dir, "upper", NULL);
-  g_autofree gchar *lxc_log = g_build_filename (container_dir, "lxc.log", NULL);
+  g_autofree gchar *lxc_log = rw_layout_lxc_log (layout, e->name);
+  const gchar *lxcpath = rw_layout_get_lxc_path (layout);
   g_autofree gchar *gateway = NULL;
   g_autofree gchar *shifted = NULL;
   RwRedroidOptions redroid;
@@ -51,7 +52,9 @@ rw_start_plan_new (const RwStoreEntry *e, const gchar *bridge, const gchar *brid
     return NULL;
 
   plan->lxcpath = g_strdup (lxcpath);
-  plan->container_dir = g_strdup (container_dir);
+  plan->container_dir = rw_layout_container_dir (layout, e->name);
+  plan->upper_dir = rw_layout_upper_dir (layout, e->name);
+  plan->work_dir = rw_layout_work_dir (layout, e->name);
   plan->data_path = g_strdup (e->data_path);
   plan->image_store = images;
 
@@ -69,7 +72,7 @@ rw_start_plan_new (const RwStoreEntry *e, const gchar *bridge, const gchar *brid
       plan->idmap_base = RW_IDMAP_BASE;
       plan->image = rw_image_ref (image);
     }
-  spec.rootfs_upper = upper;
+  spec.rootfs_upper = plan->upper_dir;
   spec.data_path = e->data_path;
   spec.log_path = lxc_log;
   spec.console_log_path = e->log_file;
@@ -115,8 +118,7 @@ chown_to (const gchar *path, guint32 id, GError **error)
 gboolean
 rw_start_plan_prepare_dirs (const RwStartPlan *plan, GError **error)
 {
-  g_autofree gchar *upper = g_build_filename (plan->container_dir, "upper", NULL);
-  g_autofree gchar *work = g_build_filename (plan->container_dir, "work", NULL);
+  const gchar *upper = plan->upper_dir, *work = plan->work_dir;
 
   if (!rw_mkdir_p (upper, 0755, error) || !rw_mkdir_p (work, 0700, error) ||
       (plan->data_path != NULL && !rw_mkdir_p (plan->data_path, 0755, error)))

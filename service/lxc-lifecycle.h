@@ -8,6 +8,7 @@
 #pragma once
 
 #include "images/image-store.h"
+#include "layout.h"
 #include "lifecycle.h"
 #include "profiles/profile.h"
 #include "store.h"
@@ -18,6 +19,8 @@ typedef struct {
   RwLxcConfig *config;
   gchar *lxcpath;
   gchar *container_dir;
+  gchar *upper_dir;
+  gchar *work_dir;
   gchar *data_path;           /* (nullable) */
   RwImage *image;             /* (nullable) unprivileged: the image whose shifted copy is the lower dir */
   RwImageStore *image_store;  /* (unowned) outlives every plan */
@@ -27,8 +30,7 @@ typedef struct {
 /* @bridge, @bridge_address: (nullable) the prepared host network, if any. */
 RwStartPlan *rw_start_plan_new (const RwStoreEntry *entry, const gchar *bridge,
                                 const gchar *bridge_address, RwImageStore *images,
-                                const gchar *lxcpath, const gchar *container_dir,
-                                GError **error);
+                                const RwLayout *layout, GError **error);
 void rw_start_plan_free (RwStartPlan *plan);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RwStartPlan, rw_start_plan_free)
 

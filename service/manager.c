@@ -112,12 +112,11 @@ prepare_done (GObject *source, GAsyncResult *res, gpointer data)
   rwd_daemon_set_host_report (self->daemon, report);
   if (req->invocation != NULL)
     {
-      store->lxc_ready = req->ready;
-      g_free (store->bridge);
-      store->bridge = g_strdup (req->config.bridge);
-      g_free (store->bridge_address);
-      store->bridge_address = g_strdup (req->config.address_cidr);
-      rwd_daemon_commit (self->daemon, RWD_COMMIT_HOST, NULL, NULL);
+      g_autoptr(GError) save_error = NULL;
+
+      if (!rw_store_set_host (store, req->ready, req->config.bridge, req->config.address_cidr,
+                              &save_error))
+        g_warning ("Could not record the host preparation: %s", save_error->message);
     }
   redway_manager_set_host_ready (REDWAY_MANAGER (self), req->ready);
   g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (self));
@@ -148,8 +147,9 @@ handle_prepare_host (RedwayManager *iface, GDBusMethodInvocation *invocation, GV
   RwdManager *self = RWD_MANAGER (iface);
   RwStore *store = rwd_daemon_get_store (self->daemon);
   PrepareRequest *req;
-  const gchar *bridge = store->bridge != NULL ? store->bridge : RWD_DEFAULT_BRIDGE;
-  const gchar *subnet = store->bridge_address != NULL ? store->bridge_address : RWD_DEFAULT_BRIDGE_ADDRESS;
+  const gchar *bridge = rw_store_get_bridge (store) != NULL ? rw_store_get_bridge (store) : RWD_DEFAULT_BRIDGE;
+  const gchar *subnet = rw_store_get_bridge_address (store) != NULL ? rw_store_get_bridge_address (store)
+                                                                    : RWD_DEFAULT_BRIDGE_ADDRESS;
   gboolean nat = TRUE;
   guint32 addr;
   guint prefix;
@@ -171,7 +171,7 @@ handle_prepare_host (RedwayManager *iface, GDBusMethodInvocation *invocation, GV
   req->config.bridge = g_strdup (bridge);
   req->config.address_cidr = g_strdup (subnet);
   req->config.nat = nat;
-  req->config.run_dir = g_build_filename (rwd_daemon_get_state_dir (self->daemon), "run", NULL);
+  req->config.run_dir = rw_layout_run_dir (rwd_daemon_get_layout (self->daemon));
   rwd_authority_check (rwd_daemon_get_authority (self->daemon), invocation,
                        RWD_ACTION_PREPARE_HOST, NULL, on_prepare_authorized, req,
                        (GDestroyNotify) prepare_request_free);
@@ -184,14 +184,15 @@ rwd_manager_restore_host (RwdManager *self)
   RwStore *store = rwd_daemon_get_store (self->daemon);
   PrepareRequest *req;
 
-  if (!store->lxc_ready || store->bridge == NULL || store->bridge_address == NULL)
+  if (!rw_store_get_lxc_ready (store) || rw_store_get_bridge (store) == NULL ||
+      rw_store_get_bridge_address (store) == NULL)
     return;
   req = g_new0 (PrepareRequest, 1);
   req->self = g_object_ref (self);
-  req->config.bridge = g_strdup (store->bridge);
-  req->config.address_cidr = g_strdup (store->bridge_address);
+  req->config.bridge = g_strdup (rw_store_get_bridge (store));
+  req->config.address_cidr = g_strdup (rw_store_get_bridge_address (store));
   req->config.nat = TRUE;
-  req->config.run_dir = g_build_filename (rwd_daemon_get_state_dir (self->daemon), "run", NULL);
+  req->config.run_dir = rw_layout_run_dir (rwd_daemon_get_layout (self->daemon));
   run_prepare (self, req);
 }
 
@@ -289,34 +290,30 @@ pull_done (GObject *source, GAsyncResult *res, gpointer data)
   if (req->container != NULL)
     {
       RwStore *store = rwd_daemon_get_store (req->self->daemon);
-      RwStoreEntry *e = g_hash_table_lookup (store->containers,
-                                             redway_container_get_name (REDWAY_CONTAINER (req->container)));
+      const gchar *name = redway_container_get_name (REDWAY_CONTAINER (req->container));
+      const RwStoreEntry *e = rw_store_lookup (store, name);
+
       if (error == NULL && e != NULL)
         {
-          g_free (e->image_id);
-          e->image_id = g_strdup (req->image->id);
+          const gchar *profile = e->profile;
+          gboolean redroid;
           g_autofree gchar *why = NULL;
 
-          if (g_strcmp0 (e->profile, "auto") == 0 || e->profile == NULL)
-            {
-              g_free (e->profile);
-              e->profile = g_strdup (rw_profile_detect (e->image_url, req->image->config));
-            }
+          if (profile == NULL || g_str_equal (profile, "auto"))
+            profile = rw_profile_detect (e->image_url, req->image->config);
+          redroid = g_strcmp0 (profile, "redroid") == 0;
           /* Only the image showed it is Redroid (its /init): binder is
            * needed all the same, and better said now than at start; and
            * Redroid runs privileged, which needs its own authorization. */
-          if (g_strcmp0 (e->profile, "redroid") == 0)
-            {
-              e->privileged = TRUE;
-              if (!binder_ready (req->self->daemon, &why))
-                g_set_error (&error, REDWAY_ERROR, REDWAY_ERROR_HOST_NOT_READY,
-                             _("Redroid containers need binder: %s"), why);
-              else if (!req->may_be_privileged)
-                g_set_error (&error, REDWAY_ERROR, REDWAY_ERROR_NOT_AUTHORIZED,
-                             _("The image is a Redroid image, which runs privileged: create it with the "
-                               "profile “redroid” to ask for that authorization"));
-            }
-          rwd_daemon_commit (req->self->daemon, RWD_COMMIT_ENTRY, e->name, NULL);
+          if (redroid && !binder_ready (req->self->daemon, &why))
+            g_set_error (&error, REDWAY_ERROR, REDWAY_ERROR_HOST_NOT_READY,
+                         _("Redroid containers need binder: %s"), why);
+          else if (redroid && !req->may_be_privileged)
+            g_set_error (&error, REDWAY_ERROR, REDWAY_ERROR_NOT_AUTHORIZED,
+                         _("The image is a Redroid image, which runs privileged: create it with the "
+                           "profile “redroid” to ask for that authorization"));
+          else
+            rw_store_set_image (store, name, req->image->id, profile, redroid, &error);
         }
       rwd_container_finish_creation (req->container, req->job, error, req->start_after);
       return;
@@ -334,7 +331,7 @@ pull_request_new (RwdManager *self, GDBusMethodInvocation *invocation, const gch
   req->invocation = g_object_ref (invocation);
   req->job = rwd_job_new (operation, uid, TRUE);
   req->ref = g_strdup (ref);
-  req->blob_dir = g_build_filename (rwd_daemon_get_state_dir (self->daemon), "images", "blobs", NULL);
+  req->blob_dir = rw_layout_blobs_dir (rwd_daemon_get_layout (self->daemon));
   req->insecure = g_strdupv ((gchar **) rwd_daemon_get_insecure_registries (self->daemon));
   /* A local layout is read with the rights of whoever asked for it. */
   req->caller = rw_caller_new_for_uid (uid);
@@ -632,20 +629,6 @@ create_args_free (CreateArgs *args)
   g_free (args);
 }
 
-static gchar **
-used_addresses (RwStore *store)
-{
-  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
-  GHashTableIter iter;
-  gpointer value;
-
-  g_hash_table_iter_init (&iter, store->containers);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    if (((RwStoreEntry *) value)->ipv4 != NULL)
-      g_strv_builder_add (b, ((RwStoreEntry *) value)->ipv4);
-  return g_strv_builder_end (b);
-}
-
 static gboolean
 binder_ready (RwdDaemon *daemon, gchar **why)
 {
@@ -671,6 +654,16 @@ static void create_container (CreateArgs *args, GDBusMethodInvocation *invocatio
 /* Whether the container will run without a user namespace: asked for, or
  * Redroid (named so, or in the reference). The image may still show
  * itself to be Redroid after the pull: see pull_done. */
+/* Redroid as far as can be told before the pull: asked for, or "auto" and
+ * named so (rw_profile_detect; after the pull the image's /init decides). */
+static gboolean
+redroid_by_name (const gchar *profile, const gchar *image)
+{
+  if (profile == NULL || g_str_equal (profile, "auto"))
+    return g_strcmp0 (rw_profile_detect (image, NULL), "redroid") == 0;
+  return g_str_equal (profile, "redroid");
+}
+
 static gboolean
 wants_privileged (CreateArgs *args)
 {
@@ -678,10 +671,8 @@ wants_privileged (CreateArgs *args)
 
   if (args->privileged)
     return TRUE;
-  if (!rwd_option_get (args->options, "profile", "s", &profile, NULL) || profile == NULL)
-    profile = g_strdup ("auto");
-  return g_str_equal (profile, "redroid") ||
-         (g_str_equal (profile, "auto") && strstr (args->image, "redroid") != NULL);
+  rwd_option_get (args->options, "profile", "s", &profile, NULL);
+  return redroid_by_name (profile, args->image);
 }
 
 static void
@@ -724,7 +715,6 @@ create_container (CreateArgs *args, GDBusMethodInvocation *invocation, guint uid
   g_autoptr(JsonObject) options = NULL;
   g_autoptr(RwdContainer) container = NULL;
   g_autofree gchar *profile = NULL, *gpu_mode = NULL, *canonical = NULL, *job_path = NULL;
-  g_autofree gchar *container_dir = NULL;
   g_auto(GStrv) env = NULL;
   gboolean start = FALSE;
   PullRequest *req;
@@ -750,8 +740,7 @@ create_container (CreateArgs *args, GDBusMethodInvocation *invocation, guint uid
       rwd_return_error (invocation, error);
       return;
     }
-  if (g_str_equal (profile, "redroid") ||
-      (g_str_equal (profile, "auto") && strstr (canonical, "redroid") != NULL))
+  if (redroid_by_name (profile, canonical))
     {
       g_autofree gchar *why = NULL;
       if (!binder_ready (daemon, &why))
@@ -771,25 +760,11 @@ create_container (CreateArgs *args, GDBusMethodInvocation *invocation, guint uid
   e->options = json_object_ref (options);
   e->created_at = g_get_real_time ();
   e->privileged = args->privileged || g_str_equal (e->profile, "redroid");
-  container_dir = rwd_daemon_get_container_dir (daemon, args->name);
-  e->data_path = g_build_filename (rwd_daemon_get_state_dir (daemon), "data", args->name, NULL);
-  e->log_file = g_build_filename (container_dir, "console.log", NULL);
-  e->mac = rw_mac_for_seed (args->name);
-  if (store->bridge_address != NULL)
+  e->data_path = rw_layout_default_data_dir (rwd_daemon_get_layout (daemon), args->name);
+  e->log_file = rw_layout_console_log (rwd_daemon_get_layout (daemon), args->name);
+  /* The store gives it its MAC and IPv4 address. */
+  if (!rw_store_add_container (store, g_steal_pointer (&e), &error))
     {
-      g_auto(GStrv) used = used_addresses (store);
-      e->ipv4 = rw_ipv4_allocate (store->bridge_address, (const gchar * const *) used, &error);
-      if (e->ipv4 == NULL)
-        {
-          rwd_return_error (invocation, error);
-          return;
-        }
-    }
-  g_hash_table_replace (store->containers, e->name, e);
-  g_steal_pointer (&e);
-  if (!rwd_daemon_commit (daemon, RWD_COMMIT_ENTRY, args->name, &error))
-    {
-      g_hash_table_remove (store->containers, args->name);
       rwd_return_error (invocation, error);
       return;
     }

@@ -10,7 +10,18 @@
 #include <gio/gio.h>
 
 #include "jsonutil.h"
+#include "names.h"
 #include "store.h"
+
+struct _RwStore {
+  gchar *path;
+  gboolean lxc_ready;
+  gchar *bridge;            /* (nullable) bridge prepared by PrepareHost */
+  gchar *bridge_address;    /* (nullable) e.g. 10.0.3.1/24 */
+  GHashTable *containers;   /* name -> RwStoreEntry* */
+  JsonObject *extra;        /* top-level keys we do not know, written back untouched */
+  guint journal_records;    /* changes appended since state.json was written */
+};
 
 RwStoreEntry *
 rw_store_entry_new (const gchar *name)
@@ -55,8 +66,8 @@ rw_store_free (RwStore *store)
   g_free (store);
 }
 
-static RwStore *
-store_new (const gchar *path)
+RwStore *
+rw_store_new (const gchar *path)
 {
   RwStore *store = g_new0 (RwStore, 1);
 
@@ -196,7 +207,7 @@ entry_from_json (const gchar *name, JsonObject *obj, GError **error)
 }
 
 static JsonNode *
-entry_to_json (RwStoreEntry *e)
+entry_to_json (const RwStoreEntry *e)
 {
   g_autoptr(JsonBuilder) b = json_builder_new ();
   GList *members, *l;
@@ -503,10 +514,6 @@ journal_append (RwStore *store, JsonNode *record, GError **error)
         {
           close (fd);
           store->journal_records++;
-          /* Folding the journal costs a state.json: once per about as many
-           * changes as there are containers, so each change costs O(1). */
-          if (store->journal_records > MAX (256u, g_hash_table_size (store->containers)))
-            return rw_store_save (store, error);
           return TRUE;
         }
     }
@@ -521,15 +528,13 @@ journal_append (RwStore *store, JsonNode *record, GError **error)
   }
 }
 
-gboolean
-rw_store_commit_entry (RwStore *store, const gchar *name, GError **error)
+static gboolean
+commit_entry (RwStore *store, const RwStoreEntry *e, GError **error)
 {
-  RwStoreEntry *e = g_hash_table_lookup (store->containers, name);
   g_autoptr(JsonBuilder) b = json_builder_new ();
   g_autoptr(JsonNode) record = NULL;
+  const gchar *name = e->name;
 
-  if (e == NULL)
-    return rw_store_commit_removal (store, name, error);
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "put");
   json_builder_add_string_value (b, name);
@@ -540,13 +545,12 @@ rw_store_commit_entry (RwStore *store, const gchar *name, GError **error)
   return journal_append (store, record, error);
 }
 
-gboolean
-rw_store_commit_removal (RwStore *store, const gchar *name, GError **error)
+static gboolean
+commit_removal (RwStore *store, const gchar *name, GError **error)
 {
   g_autoptr(JsonBuilder) b = json_builder_new ();
   g_autoptr(JsonNode) record = NULL;
 
-  g_hash_table_remove (store->containers, name);
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "remove");
   json_builder_add_string_value (b, name);
@@ -555,8 +559,8 @@ rw_store_commit_removal (RwStore *store, const gchar *name, GError **error)
   return journal_append (store, record, error);
 }
 
-gboolean
-rw_store_commit_host (RwStore *store, GError **error)
+static gboolean
+commit_host (RwStore *store, GError **error)
 {
   g_autoptr(JsonBuilder) b = json_builder_new ();
   g_autoptr(JsonNode) record = NULL;
@@ -571,10 +575,235 @@ rw_store_commit_host (RwStore *store, GError **error)
   return journal_append (store, record, error);
 }
 
+/* After a change is in memory and in the journal: folding the journal costs
+ * a state.json, once per about as many changes as there are containers, so
+ * each change costs O(1). The change is durable already: a failure here
+ * only means the journal grows until the next try. */
+static void
+maybe_compact (RwStore *store)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (store->journal_records <= MAX (256u, g_hash_table_size (store->containers)))
+    return;
+  if (!rw_store_save (store, &error))
+    g_warning ("Could not fold the journal into %s: %s", store->path, error->message);
+}
+
+void
+rw_store_put (RwStore *store, RwStoreEntry *entry)
+{
+  g_hash_table_replace (store->containers, entry->name, entry);
+}
+
+const RwStoreEntry *
+rw_store_lookup (RwStore *store, const gchar *name)
+{
+  return g_hash_table_lookup (store->containers, name);
+}
+
+guint
+rw_store_get_size (RwStore *store)
+{
+  return g_hash_table_size (store->containers);
+}
+
+GPtrArray *
+rw_store_get_names (RwStore *store)
+{
+  GPtrArray *names = g_ptr_array_sized_new (g_hash_table_size (store->containers));
+  GHashTableIter iter;
+  gpointer key;
+
+  g_hash_table_iter_init (&iter, store->containers);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    g_ptr_array_add (names, key);
+  return names;
+}
+
+GPtrArray *
+rw_store_get_image_users (RwStore *store, const gchar *image_id)
+{
+  GPtrArray *users = g_ptr_array_new_with_free_func (g_free);
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, store->containers);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      RwStoreEntry *e = value;
+      if (g_strcmp0 (e->image_id, image_id) == 0)
+        g_ptr_array_add (users, g_strdup (e->name));
+    }
+  return users;
+}
+
+const gchar *
+rw_store_get_path (RwStore *store)
+{
+  return store->path;
+}
+
+gboolean
+rw_store_get_lxc_ready (RwStore *store)
+{
+  return store->lxc_ready;
+}
+
+const gchar *
+rw_store_get_bridge (RwStore *store)
+{
+  return store->bridge;
+}
+
+const gchar *
+rw_store_get_bridge_address (RwStore *store)
+{
+  return store->bridge_address;
+}
+
+static gchar **
+used_addresses (RwStore *store)
+{
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, store->containers);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (((RwStoreEntry *) value)->ipv4 != NULL)
+      g_strv_builder_add (b, ((RwStoreEntry *) value)->ipv4);
+  return g_strv_builder_end (b);
+}
+
+gboolean
+rw_store_add_container (RwStore *store, RwStoreEntry *entry, GError **error)
+{
+  g_autoptr(RwStoreEntry) e = entry;
+
+  if (g_hash_table_contains (store->containers, e->name))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS, _("Container “%s” already exists"), e->name);
+      return FALSE;
+    }
+  if (e->mac == NULL)
+    e->mac = rw_mac_for_seed (e->name);
+  if (e->ipv4 == NULL && store->bridge_address != NULL)
+    {
+      g_auto(GStrv) used = used_addresses (store);
+
+      e->ipv4 = rw_ipv4_allocate (store->bridge_address, (const gchar * const *) used, error);
+      if (e->ipv4 == NULL)
+        return FALSE;
+    }
+  if (!commit_entry (store, e, error))
+    return FALSE;
+  g_hash_table_replace (store->containers, e->name, e);
+  g_steal_pointer (&e);
+  maybe_compact (store);
+  return TRUE;
+}
+
+static RwStoreEntry *
+lookup_or_fail (RwStore *store, const gchar *name, GError **error)
+{
+  RwStoreEntry *e = g_hash_table_lookup (store->containers, name);
+
+  if (e == NULL)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, _("No container “%s”"), name);
+  return e;
+}
+
+gboolean
+rw_store_remove_container (RwStore *store, const gchar *name, GError **error)
+{
+  if (lookup_or_fail (store, name, error) == NULL || !commit_removal (store, name, error))
+    return FALSE;
+  g_hash_table_remove (store->containers, name);
+  maybe_compact (store);
+  return TRUE;
+}
+
+gboolean
+rw_store_set_initialized (RwStore *store, const gchar *name, gboolean initialized, GError **error)
+{
+  RwStoreEntry *e = lookup_or_fail (store, name, error);
+  gboolean old;
+
+  if (e == NULL)
+    return FALSE;
+  old = e->initialized;
+  e->initialized = initialized;
+  if (!commit_entry (store, e, error))
+    {
+      e->initialized = old;
+      return FALSE;
+    }
+  maybe_compact (store);
+  return TRUE;
+}
+
+gboolean
+rw_store_set_image (RwStore *store, const gchar *name, const gchar *image_id,
+                    const gchar *profile, gboolean privileged, GError **error)
+{
+  RwStoreEntry *e = lookup_or_fail (store, name, error);
+  g_autofree gchar *old_id = NULL, *old_profile = NULL;
+  gboolean old_privileged;
+
+  if (e == NULL)
+    return FALSE;
+  old_id = g_steal_pointer (&e->image_id);
+  old_profile = profile != NULL ? g_steal_pointer (&e->profile) : NULL;
+  old_privileged = e->privileged;
+  e->image_id = g_strdup (image_id);
+  if (profile != NULL)
+    e->profile = g_strdup (profile);
+  e->privileged = e->privileged || privileged;
+  if (!commit_entry (store, e, error))
+    {
+      g_free (e->image_id);
+      e->image_id = g_steal_pointer (&old_id);
+      if (profile != NULL)
+        {
+          g_free (e->profile);
+          e->profile = g_steal_pointer (&old_profile);
+        }
+      e->privileged = old_privileged;
+      return FALSE;
+    }
+  maybe_compact (store);
+  return TRUE;
+}
+
+gboolean
+rw_store_set_host (RwStore *store, gboolean lxc_ready, const gchar *bridge,
+                   const gchar *bridge_address, GError **error)
+{
+  gboolean old_ready = store->lxc_ready;
+  g_autofree gchar *old_bridge = g_steal_pointer (&store->bridge);
+  g_autofree gchar *old_address = g_steal_pointer (&store->bridge_address);
+
+  store->lxc_ready = lxc_ready;
+  store->bridge = g_strdup (bridge);
+  store->bridge_address = g_strdup (bridge_address);
+  if (!commit_host (store, error))
+    {
+      store->lxc_ready = old_ready;
+      g_free (store->bridge);
+      store->bridge = g_steal_pointer (&old_bridge);
+      g_free (store->bridge_address);
+      store->bridge_address = g_steal_pointer (&old_address);
+      return FALSE;
+    }
+  maybe_compact (store);
+  return TRUE;
+}
+
 RwStore *
 rw_store_load (const gchar *path, GError **error)
 {
-  g_autoptr(RwStore) store = store_new (path);
+  g_autoptr(RwStore) store = rw_store_new (path);
   g_autoptr(GError) local_error = NULL;
   g_autoptr(JsonNode) root = NULL;
   g_autofree gchar *data = NULL;

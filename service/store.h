@@ -35,19 +35,19 @@ typedef struct {
   JsonObject *extra;        /* keys we do not know, written back untouched */
 } RwStoreEntry;
 
-typedef struct {
-  gchar *path;
-  gboolean lxc_ready;
-  gchar *bridge;            /* (nullable) bridge prepared by PrepareHost */
-  gchar *bridge_address;    /* (nullable) e.g. 10.0.3.1/24 */
-  GHashTable *containers;   /* name -> RwStoreEntry* */
-  JsonObject *extra;
-  guint journal_records;    /* changes appended since state.json was written */
-} RwStore;
+/* The store: the records and the host's network, private; changed only
+ * through the verbs below, each durable when it returns. */
+typedef struct _RwStore RwStore;
 
 RwStoreEntry *rw_store_entry_new (const gchar *name);
 void rw_store_entry_free (RwStoreEntry *entry);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RwStoreEntry, rw_store_entry_free)
+
+/* An empty store that rw_store_save() writes at @path; nothing is read. */
+RwStore *rw_store_new (const gchar *path);
+/* Adds or replaces @entry (taking it) in memory only, for a whole store
+ * written at once by rw_store_save(): imports, tests. */
+void rw_store_put (RwStore *store, RwStoreEntry *entry);
 
 /* A missing file gives an empty store; a corrupt one an error (the file is left alone).
  * Changes recorded in the journal (PATH.journal) are applied, and then
@@ -56,16 +56,43 @@ RwStore *rw_store_load (const gchar *path, GError **error);
 /* Writes the whole state.json (atomically, durably) and empties the journal. */
 gboolean rw_store_save (RwStore *store, GError **error);
 
-/* One change, durable when these return: a line appended to the journal,
- * whatever the number of containers, so that a farm's creates do not each
- * rewrite state.json (which is rewritten once the journal holds about as
- * many changes as there are containers, keeping the cost per change
- * constant). The entry is taken from store->containers as it is now. */
-gboolean rw_store_commit_entry (RwStore *store, const gchar *name, GError **error);
-/* Removes the entry (if any) and records that. */
-gboolean rw_store_commit_removal (RwStore *store, const gchar *name, GError **error);
-/* lxc_ready, bridge and bridge_address as they are now. */
-gboolean rw_store_commit_host (RwStore *store, GError **error);
+/* ---- reading ---- */
+/* (nullable) the record of @name, owned by the store: valid until the next
+ * verb on that name. */
+const RwStoreEntry *rw_store_lookup (RwStore *store, const gchar *name);
+guint rw_store_get_size (RwStore *store);
+/* Names of every record, unsorted. (transfer container) */
+GPtrArray *rw_store_get_names (RwStore *store);
+/* Names of the records whose image is @image_id. (transfer full) */
+GPtrArray *rw_store_get_image_users (RwStore *store, const gchar *image_id);
+const gchar *rw_store_get_path (RwStore *store);
+gboolean rw_store_get_lxc_ready (RwStore *store);
+/* (nullable) the bridge PrepareHost set up, and its address/prefix */
+const gchar *rw_store_get_bridge (RwStore *store);
+const gchar *rw_store_get_bridge_address (RwStore *store);
+
+/* ---- verbs ----
+ * Each change is one line appended to the journal and fdatasync'ed before
+ * these return, whatever the number of containers, so that a farm's
+ * creates do not each rewrite state.json (rewritten once the journal holds
+ * about as many changes as there are containers, keeping the cost per
+ * change constant). On failure nothing changed, in memory or on disk. */
+
+/* Adds @entry (taking it), giving it a MAC derived from its name and, when
+ * the host has a bridge, the lowest free IPv4 address of its subnet,
+ * unless it has them. G_IO_ERROR_EXISTS when the name is taken. */
+gboolean rw_store_add_container (RwStore *store, RwStoreEntry *entry, GError **error);
+/* G_IO_ERROR_NOT_FOUND when there is no such record. */
+gboolean rw_store_remove_container (RwStore *store, const gchar *name, GError **error);
+gboolean rw_store_set_initialized (RwStore *store, const gchar *name, gboolean initialized,
+                                   GError **error);
+/* The image a creation fetched; @profile (nullable: unchanged) as found in
+ * it; @privileged once it is known to need that. */
+gboolean rw_store_set_image (RwStore *store, const gchar *name, const gchar *image_id,
+                             const gchar *profile, gboolean privileged, GError **error);
+gboolean rw_store_set_host (RwStore *store, gboolean lxc_ready, const gchar *bridge,
+                            const gchar *bridge_address, GError **error);
+
 gchar *rw_store_to_data (RwStore *store, gsize *length);
 void rw_store_free (RwStore *store);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RwStore, rw_store_free)

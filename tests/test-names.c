@@ -3,6 +3,7 @@
 
 #include <gio/gio.h>
 
+#include "layout.h"
 #include "names.h"
 
 static void
@@ -147,6 +148,33 @@ test_bridge_and_subnet (void)
   }
 }
 
+/* One place builds every path; a name never leaves its directory. */
+static void
+test_layout (void)
+{
+  g_autoptr(RwLayout) l = rw_layout_new ("/var/lib/redway", "/var/lib/redway/lxc");
+  g_autofree gchar *dir = rw_layout_container_dir (l, "a1");
+  g_autofree gchar *upper = rw_layout_upper_dir (l, "a1");
+  g_autofree gchar *console = rw_layout_console_log (l, "a1");
+  g_autofree gchar *data = rw_layout_default_data_dir (l, "a1");
+  g_autofree gchar *state = rw_layout_state_file (l);
+  g_autofree gchar *blobs = rw_layout_blobs_dir (l);
+
+  g_assert_cmpstr (dir, ==, "/var/lib/redway/containers/a1");
+  g_assert_cmpstr (upper, ==, "/var/lib/redway/containers/a1/upper");
+  g_assert_cmpstr (console, ==, "/var/lib/redway/containers/a1/console.log");
+  g_assert_cmpstr (data, ==, "/var/lib/redway/data/a1");
+  g_assert_cmpstr (state, ==, "/var/lib/redway/state.json");
+  g_assert_cmpstr (blobs, ==, "/var/lib/redway/images/blobs");
+  g_assert_cmpstr (rw_layout_get_lxc_path (l), ==, "/var/lib/redway/lxc");
+  if (g_test_undefined ())
+    {
+      g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_CRITICAL, "*strchr*");
+      g_assert_null (rw_layout_container_dir (l, "../etc"));
+      g_test_assert_expected_messages ();
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -156,5 +184,6 @@ main (int argc, char **argv)
   g_test_add_func ("/names/mac", test_mac);
   g_test_add_func ("/names/ipv4-allocate", test_ipv4_allocate);
   g_test_add_func ("/names/bridge-and-subnet", test_bridge_and_subnet);
+  g_test_add_func ("/layout/paths", test_layout);
   return g_test_run ();
 }

@@ -53,8 +53,8 @@ test_missing_is_empty (Fixture *f, gconstpointer data)
   g_autoptr(RwStore) store = rw_store_load (f->path, &error);
 
   g_assert_no_error (error);
-  g_assert_false (store->lxc_ready);
-  g_assert_cmpuint (g_hash_table_size (store->containers), ==, 0);
+  g_assert_false (rw_store_get_lxc_ready (store));
+  g_assert_cmpuint (rw_store_get_size (store), ==, 0);
   g_assert_false (g_file_test (f->path, G_FILE_TEST_EXISTS));
 }
 
@@ -78,9 +78,8 @@ test_roundtrip (Fixture *f, gconstpointer data)
   e->env = g_strdupv ((gchar **) env);
   e->options = json_object_new ();
   json_object_set_int_member (e->options, "width", 1080);
-  g_hash_table_replace (store->containers, e->name, e);
-  store->lxc_ready = TRUE;
-  store->bridge = g_strdup ("lxcbr0");
+  g_assert_true (rw_store_set_host (store, TRUE, "lxcbr0", NULL, &error));
+  g_assert_true (rw_store_add_container (store, e, &error));
 
   g_assert_true (rw_store_save (store, &error));
   g_assert_no_error (error);
@@ -89,9 +88,9 @@ test_roundtrip (Fixture *f, gconstpointer data)
 
   again = rw_store_load (f->path, &error);
   g_assert_no_error (error);
-  g_assert_true (again->lxc_ready);
-  g_assert_cmpstr (again->bridge, ==, "lxcbr0");
-  back = g_hash_table_lookup (again->containers, "android1");
+  g_assert_true (rw_store_get_lxc_ready (again));
+  g_assert_cmpstr (rw_store_get_bridge (again), ==, "lxcbr0");
+  back = (RwStoreEntry *) rw_store_lookup (again, "android1");
   g_assert_nonnull (back);
   g_assert_cmpstr (back->image_url, ==, e->image_url);
   g_assert_cmpstr (back->data_path, ==, e->data_path);
@@ -121,8 +120,8 @@ test_seed_format_and_unknown_keys (Fixture *f, gconstpointer data)
               " \"gpu_mode\": \"host\", \"initialized\": true, \"future_key\": {\"x\": 1}}}}");
   store = rw_store_load (f->path, &error);
   g_assert_no_error (error);
-  g_assert_true (store->lxc_ready);
-  e = g_hash_table_lookup (store->containers, "redroid");
+  g_assert_true (rw_store_get_lxc_ready (store));
+  e = (RwStoreEntry *) rw_store_lookup (store, "redroid");
   g_assert_nonnull (e);
   g_assert_cmpstr (e->gpu_mode, ==, "host");
   g_assert_cmpstr (e->data_path, ==, "/root/redroid-data");
@@ -134,7 +133,7 @@ test_seed_format_and_unknown_keys (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (saved, "future_top"));
   again = rw_store_load (f->path, &error);
   g_assert_no_error (error);
-  g_assert_nonnull (g_hash_table_lookup (again->containers, "redroid"));
+  g_assert_nonnull ((RwStoreEntry *) rw_store_lookup (again, "redroid"));
 }
 
 static void
@@ -156,9 +155,9 @@ test_legacy_migration (Fixture *f, gconstpointer data)
   write_file (f->path, legacy);
   store = rw_store_load (f->path, &error);
   g_assert_no_error (error);
-  g_assert_true (store->lxc_ready);
-  g_assert_cmpuint (g_hash_table_size (store->containers), ==, 1);
-  e = g_hash_table_lookup (store->containers, "myandroid");
+  g_assert_true (rw_store_get_lxc_ready (store));
+  g_assert_cmpuint (rw_store_get_size (store), ==, 1);
+  e = (RwStoreEntry *) rw_store_lookup (store, "myandroid");
   g_assert_nonnull (e);
   g_assert_cmpstr (e->image_url, ==, "docker://redroid/redroid:11.0.0-latest");
   g_assert_cmpstr (e->data_path, ==, "/srv/android");
@@ -192,10 +191,8 @@ test_legacy_migration (Fixture *f, gconstpointer data)
 static RwStore *
 big_store (const gchar *path, const gchar *image, guint n)
 {
-  g_autoptr(GError) error = NULL;
-  RwStore *store = rw_store_load (path, &error);
+  RwStore *store = rw_store_new (path);
 
-  g_assert_no_error (error);
   for (guint i = 0; i < n; i++)
     {
       g_autofree gchar *name = g_strdup_printf ("c%05u", i);
@@ -204,7 +201,7 @@ big_store (const gchar *path, const gchar *image, guint n)
       e->image_url = g_strdup (image);
       e->data_path = g_strdup_printf ("/var/lib/redway/data/%s", name);
       e->log_file = g_strdup_printf ("/var/lib/redway/containers/%s/console.log", name);
-      g_hash_table_replace (store->containers, e->name, e);
+      rw_store_put (store, e);
     }
   return store;
 }
@@ -290,8 +287,8 @@ test_save_crash_consistent (Fixture *f, gconstpointer data)
       loaded = rw_store_load (f->path, &error);
       g_assert_no_error (error);
       g_assert_nonnull (loaded);
-      g_assert_true (g_hash_table_size (loaded->containers) == 1500 ||
-                     g_hash_table_size (loaded->containers) == 1000);
+      g_assert_true (rw_store_get_size (loaded) == 1500 ||
+                     rw_store_get_size (loaded) == 1000);
     }
 
   /* Temporary files of killed saves are not the state file; remove them. */
@@ -365,8 +362,7 @@ test_journal (Fixture *f, gconstpointer data)
 
   e = rw_store_entry_new ("fresh");
   e->image_url = g_strdup ("oci:/fresh:latest");
-  g_hash_table_replace (store->containers, e->name, e);
-  g_assert_true (rw_store_commit_entry (store, "fresh", &error));
+  g_assert_true (rw_store_add_container (store, e, &error));
   g_assert_no_error (error);
   line = file_size (journal);
   g_assert_cmpuint (line, >, 0);
@@ -374,31 +370,28 @@ test_journal (Fixture *f, gconstpointer data)
   g_assert_true (g_file_get_contents (f->path, &after, NULL, NULL));
   g_assert_true (g_str_equal (before, after));   /* state.json untouched */
 
-  g_assert_true (rw_store_commit_removal (store, "c00007", &error));
-  store->lxc_ready = TRUE;
-  g_free (store->bridge);
-  store->bridge = g_strdup ("rwj0");
-  g_assert_true (rw_store_commit_host (store, &error));
+  g_assert_true (rw_store_remove_container (store, "c00007", &error));
+  g_assert_true (rw_store_set_host (store, TRUE, "rwj0", NULL, &error));
   g_assert_no_error (error);
 
   /* Loading applies the journal, then folds it into state.json. */
   again = rw_store_load (f->path, &error);
   g_assert_no_error (error);
-  g_assert_nonnull (g_hash_table_lookup (again->containers, "fresh"));
-  g_assert_null (g_hash_table_lookup (again->containers, "c00007"));
-  g_assert_cmpuint (g_hash_table_size (again->containers), ==, 1000);
-  g_assert_true (again->lxc_ready);
-  g_assert_cmpstr (again->bridge, ==, "rwj0");
+  g_assert_nonnull ((RwStoreEntry *) rw_store_lookup (again, "fresh"));
+  g_assert_null ((RwStoreEntry *) rw_store_lookup (again, "c00007"));
+  g_assert_cmpuint (rw_store_get_size (again), ==, 1000);
+  g_assert_true (rw_store_get_lxc_ready (again));
+  g_assert_cmpstr (rw_store_get_bridge (again), ==, "rwj0");
   g_assert_false (g_file_test (journal, G_FILE_TEST_EXISTS));
   g_clear_pointer (&again, rw_store_free);
 
   /* Enough changes fold the journal into state.json by themselves. */
   for (guint i = 0; i < 1001; i++)
-    g_assert_true (rw_store_commit_entry (store, "fresh", &error));
+    g_assert_true (rw_store_set_initialized (store, "fresh", i % 2 == 0, &error));
   g_assert_cmpuint (file_size (journal), <, 1001 * line);
   again = rw_store_load (f->path, &error);
   g_assert_no_error (error);
-  g_assert_nonnull (g_hash_table_lookup (again->containers, "fresh"));
+  g_assert_nonnull ((RwStoreEntry *) rw_store_lookup (again, "fresh"));
 }
 
 /* A write a crash cut short was never reported done: ignored. Anything else
@@ -415,8 +408,8 @@ test_journal_damage (Fixture *f, gconstpointer data)
   write_file (journal, "{\"put\": \"a\", \"entry\": {\"image_url\": \"oci:/a:1\"}}\n{\"put\": \"b\", \"entr");
   store = rw_store_load (f->path, &error);
   g_assert_no_error (error);
-  g_assert_nonnull (g_hash_table_lookup (store->containers, "a"));
-  g_assert_null (g_hash_table_lookup (store->containers, "b"));
+  g_assert_nonnull ((RwStoreEntry *) rw_store_lookup (store, "a"));
+  g_assert_null ((RwStoreEntry *) rw_store_lookup (store, "b"));
   g_clear_pointer (&store, rw_store_free);
 
   write_file (journal, "{\"put\": \"a\"}\n[1]\n{\"remove\": \"a\"}\n");
@@ -440,11 +433,11 @@ test_legacy_current_keys (Fixture *f, gconstpointer data)
   write_file (f->path, "{\"container_name\": \"\", \"bridge\": \"br9\", \"image_url\": \"oci:/x:y\"}");
   store = rw_store_load (f->path, &error);
   g_assert_no_error (error);
-  g_assert_cmpstr (store->bridge, ==, "br9");
-  g_assert_nonnull (g_hash_table_lookup (store->containers, "redroid"));
+  g_assert_cmpstr (rw_store_get_bridge (store), ==, "br9");
+  g_assert_nonnull ((RwStoreEntry *) rw_store_lookup (store, "redroid"));
   again = rw_store_load (f->path, &error);
   g_assert_no_error (error);
-  g_assert_cmpstr (again->bridge, ==, "br9");
+  g_assert_cmpstr (rw_store_get_bridge (again), ==, "br9");
   g_clear_pointer (&store, rw_store_free);
 
   write_file (f->path, "{\"container_name\": \"x\", \"bridge\": 5}");
@@ -476,6 +469,78 @@ test_deep_nesting_refused (Fixture *f, gconstpointer data)
   g_assert_true (g_str_equal (after, text));
 }
 
+/* The verbs: what add gives a record, and that a change that cannot be
+ * made durable is not made at all. */
+static void
+test_verbs (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RwStore) store = rw_store_load (f->path, &error);
+  g_autoptr(RwStore) again = NULL;
+  g_autofree gchar *journal = g_strconcat (f->path, ".journal", NULL);
+  const RwStoreEntry *a, *b;
+
+  g_assert_true (rw_store_set_host (store, TRUE, "rwv0", "10.7.0.1/24", &error));
+  g_assert_true (rw_store_add_container (store, rw_store_entry_new ("a"), &error));
+  g_assert_true (rw_store_add_container (store, rw_store_entry_new ("b"), &error));
+  g_assert_no_error (error);
+  a = rw_store_lookup (store, "a");
+  b = rw_store_lookup (store, "b");
+  /* The lowest free addresses after the bridge's own; a MAC from the name. */
+  g_assert_cmpstr (a->ipv4, ==, "10.7.0.2/24");
+  g_assert_cmpstr (b->ipv4, ==, "10.7.0.3/24");
+  g_assert_nonnull (a->mac);
+  g_assert_cmpstr (a->mac, !=, b->mac);
+
+  g_assert_false (rw_store_add_container (store, rw_store_entry_new ("a"), &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS);
+  g_clear_error (&error);
+  g_assert_false (rw_store_remove_container (store, "nope", &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  g_assert_true (rw_store_set_image (store, "a", "sha256:aa", "redroid", TRUE, &error));
+  g_assert_true (rw_store_set_initialized (store, "a", TRUE, &error));
+  g_assert_true (rw_store_remove_container (store, "b", &error));
+  /* An address freed is given again. */
+  g_assert_true (rw_store_add_container (store, rw_store_entry_new ("c"), &error));
+  g_assert_cmpstr (rw_store_lookup (store, "c")->ipv4, ==, "10.7.0.3/24");
+
+  /* Each change is durable when the verb returns: a load sees all. */
+  again = rw_store_load (f->path, &error);
+  g_assert_no_error (error);
+  a = rw_store_lookup (again, "a");
+  g_assert_cmpstr (a->image_id, ==, "sha256:aa");
+  g_assert_cmpstr (a->profile, ==, "redroid");
+  g_assert_true (a->privileged);
+  g_assert_true (a->initialized);
+  g_assert_null (rw_store_lookup (again, "b"));
+  g_assert_cmpstr (rw_store_get_bridge_address (again), ==, "10.7.0.1/24");
+  g_clear_pointer (&again, rw_store_free);
+
+  /* The journal cannot be written: nothing changes, in memory either. */
+  g_assert_true (rw_store_save (store, &error));
+  g_assert_cmpint (g_mkdir (journal, 0700), ==, 0);
+  g_assert_false (rw_store_add_container (store, rw_store_entry_new ("d"), &error));
+  g_clear_error (&error);
+  g_assert_null (rw_store_lookup (store, "d"));
+  g_assert_false (rw_store_set_image (store, "a", "sha256:bb", "generic", FALSE, &error));
+  g_clear_error (&error);
+  g_assert_cmpstr (rw_store_lookup (store, "a")->image_id, ==, "sha256:aa");
+  g_assert_cmpstr (rw_store_lookup (store, "a")->profile, ==, "redroid");
+  g_assert_false (rw_store_set_initialized (store, "a", FALSE, &error));
+  g_clear_error (&error);
+  g_assert_true (rw_store_lookup (store, "a")->initialized);
+  g_assert_false (rw_store_remove_container (store, "a", &error));
+  g_clear_error (&error);
+  g_assert_nonnull (rw_store_lookup (store, "a"));
+  g_assert_false (rw_store_set_host (store, FALSE, NULL, NULL, &error));
+  g_clear_error (&error);
+  g_assert_cmpstr (rw_store_get_bridge (store), ==, "rwv0");
+  g_assert_true (rw_store_get_lxc_ready (store));
+  g_assert_cmpint (g_rmdir (journal), ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -491,6 +556,7 @@ main (int argc, char **argv)
   g_test_add ("/store/journal-damage", Fixture, NULL, fixture_setup, test_journal_damage, fixture_teardown);
   g_test_add ("/store/legacy-current-keys", Fixture, NULL, fixture_setup, test_legacy_current_keys, fixture_teardown);
   g_test_add ("/store/deep-nesting-refused", Fixture, NULL, fixture_setup, test_deep_nesting_refused, fixture_teardown);
+  g_test_add ("/store/verbs", Fixture, NULL, fixture_setup, test_verbs, fixture_teardown);
   g_test_add ("/store/corrupt-kept", Fixture, NULL, fixture_setup, test_corrupt_kept, fixture_teardown);
   return g_test_run ();
 }

@@ -247,7 +247,7 @@ check_stored (JsonObject *options, const gchar *profile, const gchar *gpu_mode, 
   e->gpu_mode = g_strdup (gpu_mode);
   e->env = g_strdupv (env);
   e->options = json_object_ref (options);
-  g_hash_table_replace (store->containers, e->name, e);
+  rw_store_put (store, e);
 
   out1 = rw_store_to_data (store, &len1);
   fuzz_write_file (state_path, out1, len1);
@@ -258,7 +258,7 @@ check_stored (JsonObject *options, const gchar *profile, const gchar *gpu_mode, 
   FUZZ_CHECK (len1 == len2 && memcmp (out1, out2, len1) == 0,
               "stored options do not round-trip\n--- first:\n%s\n--- second:\n%s", out1, out2);
 
-  e = g_hash_table_lookup (again->containers, "rw1");
+  e = (RwStoreEntry *) rw_store_lookup (again, "rw1");
   FUZZ_CHECK (e != NULL, "entry lost");
   FUZZ_CHECK (g_strcmp0 (e->profile, profile) == 0 && g_strcmp0 (e->gpu_mode, gpu_mode) == 0,
               "profile or GPU mode changed");
