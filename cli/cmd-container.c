@@ -566,6 +566,18 @@ cli_cmd_status (CliApp *app, int argc, char **argv)
   print_field (_("CreatedAt:"), created);
   if (last_error != NULL && *last_error != '\0')
     print_field (_("LastError:"), last_error);
+  {
+    g_autoptr(GVariant) settings = redway_container_dup_settings (container);
+    const char *origin = NULL, *lxc_path = NULL;
+
+    if (settings != NULL && g_variant_lookup (settings, "origin", "&s", &origin) &&
+        g_variant_lookup (settings, "lxc_path", "&s", &lxc_path))
+      {
+        g_autofree char *where = g_strdup_printf (_("adopted from the Redway tool (LXC container in %s/%s)"),
+                                                  lxc_path, redway_container_get_name (container));
+        print_field (_("Origin:"), where);
+      }
+  }
   return CLI_EXIT_OK;
 }
 

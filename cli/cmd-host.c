@@ -145,3 +145,56 @@ cli_cmd_prepare_lxc (CliApp *app, int argc, char **argv)
 
   return ready ? CLI_EXIT_OK : CLI_EXIT_FAILURE;
 }
+
+/* redway import-legacy: Manager.ImportLegacy, the Redway tool's containers. */
+int
+cli_cmd_import_legacy (CliApp *app, int argc, char **argv)
+{
+  g_autofree char *config = NULL;
+  g_autofree char *lxc_path = NULL;
+  const GOptionEntry entries[] = {
+    { "config", 0, 0, G_OPTION_ARG_FILENAME, &config, N_("The Redway tool's config.json (default: root's and every user's)"), N_("FILE") },
+    { "lxc-path", 0, 0, G_OPTION_ARG_FILENAME, &lxc_path, N_("Where its LXC containers are (default /var/lib/lxc)"), N_("DIR") },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(RedwayManager) manager = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree const char **imported = NULL;
+  g_autofree const char **skipped = NULL;
+  GVariantBuilder options;
+
+  context = cli_option_context_new (NULL, _("Adopt the containers of the Redway tool where they are."));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  if (!cli_parse_options (app, context, &argc, &argv))
+    return CLI_EXIT_USAGE;
+  if (argc > 1)
+    return cli_usage_error (_("Unexpected argument “%s”"), argv[1]);
+
+  manager = cli_get_manager (app);
+  if (manager == NULL)
+    return CLI_EXIT_FAILURE;
+  g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);
+  if (config != NULL)
+    {
+      g_autofree char *abs = g_canonicalize_filename (config, NULL);
+      g_variant_builder_add (&options, "{sv}", "config", g_variant_new_string (abs));
+    }
+  if (lxc_path != NULL)
+    {
+      g_autofree char *abs = g_canonicalize_filename (lxc_path, NULL);
+      g_variant_builder_add (&options, "{sv}", "lxc_path", g_variant_new_string (abs));
+    }
+  reply = cli_call (app, manager, "ImportLegacy", g_variant_new ("(a{sv})", &options), NULL, &error);
+  if (reply == NULL)
+    return cli_report_error (error);
+  g_variant_get (reply, "(^a&s^a&s)", &imported, &skipped);
+  for (guint i = 0; imported[i] != NULL; i++)
+    g_print (_("Adopted %s\n"), imported[i]);
+  for (guint i = 0; skipped[i] != NULL; i++)
+    g_print (_("Skipped %s\n"), skipped[i]);
+  if (imported[0] == NULL && skipped[0] == NULL)
+    g_print ("%s\n", _("No containers of the Redway tool found"));
+  return CLI_EXIT_OK;
+}

@@ -32,6 +32,7 @@ typedef struct {
 
 static const CliCommand commands[] = {
   { "prepare-lxc", cli_cmd_prepare_lxc, N_("Prepare the host (binder, bridge, NAT) for containers") },
+  { "import-legacy", cli_cmd_import_legacy, N_("Adopt the containers of the Redway tool") },
   { "init", cli_cmd_init, N_("Create a container from an image") },
   { "pull", cli_cmd_pull, N_("Download an image into the cache") },
   { "images", cli_cmd_images, N_("List cached images") },

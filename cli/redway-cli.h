@@ -90,6 +90,7 @@ JsonNode *cli_container_to_json (RedwayContainer *container);
 
 /* Commands */
 int cli_cmd_prepare_lxc (CliApp *app, int argc, char **argv);
+int cli_cmd_import_legacy (CliApp *app, int argc, char **argv);
 int cli_cmd_init (CliApp *app, int argc, char **argv);
 int cli_cmd_start (CliApp *app, int argc, char **argv);
 int cli_cmd_stop (CliApp *app, int argc, char **argv);

@@ -83,7 +83,7 @@ shell_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancell
   pid_t pid = -1;
   int fd;
 
-  fd = rw_lxc_open_shell (rwd_daemon_get_lxc_path (rwd_container_get_daemon (req->self)), rwd_container_get_name (req->self),
+  fd = rw_lxc_open_shell (rwd_container_get_lxc_path (req->self), rwd_container_get_name (req->self),
                           (const gchar * const *) req->argv, (const gchar * const *) req->env,
                           req->tty, &pid, &error);
   if (fd < 0)
@@ -207,7 +207,7 @@ exec_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancella
   ExecResult *r = g_new0 (ExecResult, 1);
   GError *error = NULL;
 
-  if (!rw_lxc_exec (rwd_daemon_get_lxc_path (rwd_container_get_daemon (req->self)), rwd_container_get_name (req->self),
+  if (!rw_lxc_exec (rwd_container_get_lxc_path (req->self), rwd_container_get_name (req->self),
                     (const gchar * const *) req->argv, (const gchar * const *) req->env,
                     req->cwd, req->stdin_data, EXEC_MAX_OUTPUT,
                     rwd_daemon_get_start_helper (rwd_container_get_daemon (req->self)),

@@ -12,6 +12,8 @@ const gchar *rwd_container_get_name (RwdContainer *self);
 gboolean rwd_container_is_running (RwdContainer *self);
 /* The next OpenShell identifier (never 0). */
 guint rwd_container_next_shell_id (RwdContainer *self);
+/* Where its LXC definition is (an adopted container's is not redway's). */
+const gchar *rwd_container_get_lxc_path (RwdContainer *self);
 /* (nullable) the console log of the record */
 const gchar *rwd_container_get_log_file (RwdContainer *self);
 

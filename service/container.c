@@ -52,6 +52,9 @@ hook_plan (gpointer owner, GError **error)
                    _("Container “%s” no longer exists"), self->name);
       return NULL;
     }
+  if (rw_store_get_lxc_ready (store) && !rw_store_ensure_address (store, self->name, error))
+    return NULL;
+  e = get_entry (self);
   return rw_start_plan_new (e, rw_store_get_lxc_ready (store) ? rw_store_get_bridge (store) : NULL,
                             rw_store_get_bridge_address (store),
                             rwd_daemon_get_image_store (self->daemon),
@@ -69,6 +72,10 @@ hook_dirs (gpointer owner, gboolean keep_data)
   g_strv_builder_add (b, dir);
   if (e != NULL && e->data_path != NULL && !keep_data)
     g_strv_builder_add (b, e->data_path);
+  /* What the old tool's remove removed: its LXC container (the backend
+   * destroys it where it is) and its log. */
+  if (e != NULL && e->legacy_log_file != NULL)
+    g_strv_builder_add (b, e->legacy_log_file);
   return g_strv_builder_end (b);
 }
 
@@ -391,7 +398,8 @@ rwd_container_new (RwdDaemon *daemon, const gchar *name)
   self->object = redway_object_skeleton_new (self->object_path);
   e = get_entry (self);
   self->lifecycle = rw_lifecycle_new (name, e != NULL && e->initialized,
-                                      &rw_lxc_lifecycle_backend, rwd_daemon_get_lxc_runner (daemon),
+                                      &rw_lxc_lifecycle_backend,
+                                      rwd_daemon_get_lxc_runner (daemon, e != NULL ? e->lxc_path : NULL),
                                       &container_hooks, self);
   redway_object_skeleton_set_container (self->object, REDWAY_CONTAINER (self));
   redway_container_set_state (REDWAY_CONTAINER (self), RW_STATE_NAME_STOPPED);
@@ -430,6 +438,22 @@ rwd_container_sync (RwdContainer *self)
   redway_container_set_gpu_mode (iface, e->gpu_mode != NULL ? e->gpu_mode : "");
   redway_container_set_initialized (iface, rw_lifecycle_get_initialized (self->lifecycle));
   redway_container_set_created_at (iface, (guint64) MAX (e->created_at, 0));
+  {
+    GVariantBuilder b;
+
+    g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+    if (e->ipv4 != NULL)
+      g_variant_builder_add (&b, "{sv}", "ipv4", g_variant_new_string (e->ipv4));
+    if (e->mac != NULL)
+      g_variant_builder_add (&b, "{sv}", "mac", g_variant_new_string (e->mac));
+    if (e->origin != NULL)
+      g_variant_builder_add (&b, "{sv}", "origin", g_variant_new_string (e->origin));
+    if (e->lxc_path != NULL)
+      g_variant_builder_add (&b, "{sv}", "lxc_path", g_variant_new_string (e->lxc_path));
+    if (e->legacy_config != NULL)
+      g_variant_builder_add (&b, "{sv}", "legacy_config", g_variant_new_string (e->legacy_config));
+    redway_container_set_settings (iface, g_variant_builder_end (&b));
+  }
 }
 
 /* ---- for container-exec.c --------------------------------------------- */
@@ -458,6 +482,14 @@ rwd_container_next_shell_id (RwdContainer *self)
   if (++self->last_shell_id == 0)   /* after 2^32 shells */
     ++self->last_shell_id;
   return self->last_shell_id;
+}
+
+const gchar *
+rwd_container_get_lxc_path (RwdContainer *self)
+{
+  const RwStoreEntry *e = get_entry (self);
+
+  return e != NULL && e->lxc_path != NULL ? e->lxc_path : rwd_daemon_get_lxc_path (self->daemon);
 }
 
 const gchar *

@@ -9,6 +9,7 @@
 #include "fsutil.h"
 #include "job.h"
 #include "layout.h"
+#include "legacy-import.h"
 #include "lxc-lifecycle.h"
 #include "manager.h"
 
@@ -24,6 +25,9 @@ struct _RwdDaemon
   RwLayout *layout;         /* where everything is kept */
   gchar *start_helper;      /* redway-start-helper, next to our own executable */
   RwLxcRunner *runner;      /* backend data of every container's lifecycle */
+  GHashTable *other_runners;
+  gchar *legacy_root;
+  gchar *legacy_lxc_path;  /* lxcpath -> RwLxcRunner*: adopted containers' */
   gchar **insecure_registries;
   RwStore *store;
   RwImageStore *image_store;
@@ -53,6 +57,9 @@ rwd_daemon_finalize (GObject *object)
   rw_layout_free (self->layout);
   g_free (self->start_helper);
   rw_lxc_runner_free (self->runner);
+  g_hash_table_unref (self->other_runners);
+  g_free (self->legacy_root);
+  g_free (self->legacy_lxc_path);
   g_free (self->host_missing);
   g_clear_pointer (&self->host_report, g_variant_unref);
   g_strfreev (self->insecure_registries);
@@ -108,6 +115,11 @@ rwd_daemon_new (GDBusConnection *connection, const RwdDaemonOptions *options, GE
     self->start_helper = g_build_filename (dir, "redway-start-helper", NULL);
   }
   self->runner = rw_lxc_runner_new (options->lxc_path, self->start_helper);
+  self->legacy_root = g_strdup (options->legacy_root != NULL ? options->legacy_root : "/");
+  self->legacy_lxc_path = g_strdup (options->legacy_lxc_path != NULL ? options->legacy_lxc_path
+                                                                     : RWD_LEGACY_LXC_PATH);
+  self->other_runners = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                               (GDestroyNotify) rw_lxc_runner_free);
 
   if (!rw_mkdir_p (options->state_dir, 0700, error) || !rw_mkdir_p (options->lxc_path, 0700, error))
     return NULL;
@@ -139,6 +151,8 @@ rwd_daemon_new (GDBusConnection *connection, const RwdDaemonOptions *options, GE
       }
     rwd_containers_recover (containers, RECOVERY_TIMEOUT);
   }
+  /* The seed's promise: the old tool's containers are there on first run. */
+  rwd_legacy_import_at_start (self, self->legacy_root, self->legacy_lxc_path);
 
   /* Downloads nobody resumed for a day go, in the background: nothing at
    * start may wait for the disk before the name is owned. */
@@ -178,10 +192,32 @@ rwd_daemon_get_authority (RwdDaemon *self)
   return self->authority;
 }
 
-RwLxcRunner *
-rwd_daemon_get_lxc_runner (RwdDaemon *self)
+const gchar *
+rwd_daemon_get_legacy_root (RwdDaemon *self)
 {
-  return self->runner;
+  return self->legacy_root;
+}
+
+const gchar *
+rwd_daemon_get_legacy_lxc_path (RwdDaemon *self)
+{
+  return self->legacy_lxc_path;
+}
+
+RwLxcRunner *
+rwd_daemon_get_lxc_runner (RwdDaemon *self, const gchar *lxc_path)
+{
+  RwLxcRunner *r;
+
+  if (lxc_path == NULL || g_strcmp0 (lxc_path, rw_layout_get_lxc_path (self->layout)) == 0)
+    return self->runner;
+  r = g_hash_table_lookup (self->other_runners, lxc_path);
+  if (r == NULL)
+    {
+      r = rw_lxc_runner_new (lxc_path, self->start_helper);
+      g_hash_table_insert (self->other_runners, g_strdup (lxc_path), r);
+    }
+  return r;
 }
 
 const gchar *

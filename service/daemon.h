@@ -22,6 +22,8 @@ typedef struct {
   const gchar * const *insecure_registries;
   guint64 max_image_bytes;     /* 0: no bound */
   guint64 min_free_bytes;
+  const gchar *legacy_root;       /* (nullable) "/": where the Redway tool's configs are looked for */
+  const gchar *legacy_lxc_path;   /* (nullable) "/var/lib/lxc": its LXC containers */
 } RwdDaemonOptions;
 
 #define RWD_TYPE_DAEMON (rwd_daemon_get_type ())
@@ -37,8 +39,11 @@ const gchar *rwd_daemon_get_start_helper (RwdDaemon *daemon);
 RwImageStore *rwd_daemon_get_image_store (RwdDaemon *daemon);
 RwdAuthority *rwd_daemon_get_authority (RwdDaemon *daemon);
 const gchar *rwd_daemon_get_lxc_path (RwdDaemon *daemon);
-/* Backend data for rw_lxc_lifecycle_backend (lxc-lifecycle.h). */
-RwLxcRunner *rwd_daemon_get_lxc_runner (RwdDaemon *daemon);
+/* Backend data for rw_lxc_lifecycle_backend (lxc-lifecycle.h), for the
+ * containers defined in @lxc_path (nullable: redway's own). */
+const gchar *rwd_daemon_get_legacy_root (RwdDaemon *daemon);
+const gchar *rwd_daemon_get_legacy_lxc_path (RwdDaemon *daemon);
+RwLxcRunner *rwd_daemon_get_lxc_runner (RwdDaemon *daemon, const gchar *lxc_path);
 const gchar * const *rwd_daemon_get_insecure_registries (RwdDaemon *daemon);
 const RwLayout *rwd_daemon_get_layout (RwdDaemon *daemon);
 

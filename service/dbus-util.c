@@ -70,6 +70,7 @@ static const struct {
   { "OpenShell", { "tty", "cwd", "env", "command", NULL } },
   { "Exec", { "tty", "cwd", "env", "stdin", NULL } },
   { "OpenLog", { "which", NULL } },
+  { "ImportLegacy", { "config", "lxc_path", NULL } },
 };
 
 static gboolean

@@ -8,6 +8,7 @@
 #include "container-options.h"
 #include "fsutil.h"
 #include "idshift.h"
+#include "legacy.h"
 #include "lxc-backend.h"
 #include "lxc-lifecycle.h"
 
@@ -25,6 +26,12 @@ rw_start_plan_free (RwStartPlan *plan)
   g_free (plan->work_dir);
   g_free (plan->data_path);
   g_clear_pointer (&plan->image, rw_image_unref);
+  g_free (plan->bridge);
+  g_free (plan->ipv4_cidr);
+  g_free (plan->gateway);
+  g_free (plan->mac);
+  g_free (plan->console_log);
+  g_free (plan->lxc_log);
   g_free (plan);
 }
 
@@ -41,6 +48,26 @@ rw_start_plan_new (const RwStoreEntry *e, const gchar *bridge, const gchar *brid
   RwRedroidOptions redroid;
   RwContainerSpec spec = { 0 };
 
+  if (e->lxc_path != NULL)
+    {
+      /* Adopted from the Redway tool: its LXC config (network brought to
+       * ours at adoption) and rootfs are used where they are. */
+      plan->lxcpath = g_strdup (e->lxc_path);
+      plan->container_dir = rw_layout_container_dir (layout, e->name);
+      plan->data_path = g_strdup (e->data_path);
+      plan->console_log = rw_layout_console_log (layout, e->name);
+      plan->lxc_log = rw_layout_lxc_log (layout, e->name);
+      plan->mac = g_strdup (e->mac);
+      if (bridge != NULL && bridge_address != NULL && e->ipv4 != NULL)
+        {
+          g_auto(GStrv) parts = g_strsplit (bridge_address, "/", 2);
+
+          plan->bridge = g_strdup (bridge);
+          plan->ipv4_cidr = g_strdup (e->ipv4);
+          plan->gateway = g_strdup (parts[0]);
+        }
+      return g_steal_pointer (&plan);
+    }
   if (e->image_id == NULL)
     {
       g_set_error (error, RW_LIFECYCLE_ERROR, RW_LIFECYCLE_ERROR_INVALID_STATE,
@@ -120,6 +147,9 @@ rw_start_plan_prepare_dirs (const RwStartPlan *plan, GError **error)
 {
   const gchar *upper = plan->upper_dir, *work = plan->work_dir;
 
+  if (plan->config == NULL)
+    /* Adopted: only redway's log dir; the data dir is the old tool's. */
+    return rw_mkdir_p (plan->container_dir, 0700, error);
   if (!rw_mkdir_p (upper, 0755, error) || !rw_mkdir_p (work, 0700, error) ||
       (plan->data_path != NULL && !rw_mkdir_p (plan->data_path, 0755, error)))
     return FALSE;
@@ -164,8 +194,17 @@ lxc_define (gpointer data, const gchar *name, gpointer plan_, GError **error)
   RwLxcRunner *r = data;
   RwStartPlan *plan = plan_;
 
-  return rw_start_plan_prepare_dirs (plan, error) &&
-         rw_lxc_define (r->lxcpath, name, plan->config, error);
+  g_autofree gchar *adopted = NULL;
+
+  if (!rw_start_plan_prepare_dirs (plan, error))
+    return FALSE;
+  if (plan->config != NULL)
+    return rw_lxc_define (r->lxcpath, name, plan->config, error);
+  /* Adopted: its own config, with the network and logs following the
+   * record (the host's bridge may have come after the adoption). */
+  adopted = g_build_filename (r->lxcpath, name, "config", NULL);
+  return rw_legacy_adopt_lxc_config (adopted, plan->bridge, plan->ipv4_cidr, plan->gateway,
+                                     plan->mac, plan->console_log, plan->lxc_log, error);
 }
 
 static gboolean
@@ -177,7 +216,8 @@ lxc_start (gpointer data, const gchar *name, gpointer plan_, pid_t *out_pid, int
 
   /* The configuration is written at every start: it follows the record. */
   if (!lxc_define (data, name, plan, error) ||
-      !rw_lxc_start (r->lxcpath, name, (const gchar * const *) plan->config->init_argv,
+      !rw_lxc_start (r->lxcpath, name,
+                     plan->config != NULL ? (const gchar * const *) plan->config->init_argv : NULL,
                      r->start_helper, out_pid, out_exit_fd, error))
     return FALSE;
   *out_addresses = rw_lxc_get_addresses (r->lxcpath, name);

@@ -16,7 +16,7 @@
 G_BEGIN_DECLS
 
 typedef struct {
-  RwLxcConfig *config;
+  RwLxcConfig *config;        /* (nullable) adopted: its own config is used as it is */
   gchar *lxcpath;
   gchar *container_dir;
   gchar *upper_dir;
@@ -25,6 +25,13 @@ typedef struct {
   RwImage *image;             /* (nullable) unprivileged: the image whose shifted copy is the lower dir */
   RwImageStore *image_store;  /* (unowned) outlives every plan */
   guint32 idmap_base;         /* 0: privileged */
+  /* Adopted (config NULL): what its own config is brought to at each start */
+  gchar *bridge;              /* (nullable) the host has no network yet */
+  gchar *ipv4_cidr;
+  gchar *gateway;
+  gchar *mac;
+  gchar *console_log;
+  gchar *lxc_log;
 } RwStartPlan;
 
 /* @bridge, @bridge_address: (nullable) the prepared host network, if any. */

@@ -55,6 +55,8 @@ main (int argc, char **argv)
   g_autoptr(GDBusConnection) connection = NULL;
   g_autofree gchar *state_dir = NULL;
   g_autofree gchar *lxc_path = NULL;
+  g_autofree gchar *legacy_root = NULL;
+  g_autofree gchar *legacy_lxc_path = NULL;
   g_auto(GStrv) insecure = NULL;
   gboolean replace = FALSE;
   gboolean show_version = FALSE;
@@ -67,6 +69,8 @@ main (int argc, char **argv)
     { "replace", 'r', 0, G_OPTION_ARG_NONE, &replace, N_("Replace a running instance"), NULL },
     { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir, N_("Directory for state, images and container data"), N_("DIR") },
     { "lxc-path", 0, 0, G_OPTION_ARG_FILENAME, &lxc_path, N_("LXC path for container definitions"), N_("DIR") },
+    { "legacy-root", 0, 0, G_OPTION_ARG_FILENAME, &legacy_root, N_("Look for the Redway tool's configs under DIR/root and DIR/home (default /)"), N_("DIR") },
+    { "legacy-lxc-path", 0, 0, G_OPTION_ARG_FILENAME, &legacy_lxc_path, N_("Where the Redway tool's LXC containers are (default /var/lib/lxc)"), N_("DIR") },
     { "insecure-registry", 0, 0, G_OPTION_ARG_STRING_ARRAY, &insecure, N_("Allow plain HTTP for this registry (host[:port])"), N_("HOST") },
     { "max-image-size", 0, 0, G_OPTION_ARG_INT64, &max_image_mib, N_("Refuse images that unpack to more than this (0: no bound; default 32768)"), N_("MIB") },
     { "min-free-space", 0, 0, G_OPTION_ARG_INT64, &min_free_mib, N_("Stop a pull when less than this is free for the state directory (default 128)"), N_("MIB") },
@@ -131,6 +135,8 @@ main (int argc, char **argv)
 
   options.state_dir = state_dir;
   options.lxc_path = lxc_path;
+  options.legacy_root = legacy_root;
+  options.legacy_lxc_path = legacy_lxc_path;
   options.insecure_registries = (const gchar * const *) insecure;
   options.max_image_bytes = (guint64) max_image_mib * 1024 * 1024;
   options.min_free_bytes = (guint64) min_free_mib * 1024 * 1024;

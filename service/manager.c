@@ -11,6 +11,8 @@
 #include "host.h"
 #include "images/puller.h"
 #include "job.h"
+#include "legacy-import.h"
+#include "legacy.h"
 #include "manager.h"
 #include "names.h"
 #include "redway-error.h"
@@ -604,6 +606,109 @@ handle_remove_image (RedwayManager *iface, GDBusMethodInvocation *invocation,
   return TRUE;
 }
 
+/* ---- the Redway tool's containers ---------------------------------- */
+
+typedef struct {
+  RwdManager *self;
+  gchar *config;
+  gchar *lxc_path;
+} ImportArgs;
+
+static void
+import_args_free (ImportArgs *a)
+{
+  g_clear_object (&a->self);
+  g_free (a->config);
+  g_free (a->lxc_path);
+  g_free (a);
+}
+
+/* The old tool kept HOME/.config/redway/config.json: HOME, else the dir. */
+static gchar *
+home_of_config (const gchar *config)
+{
+  g_autofree gchar *redway = g_path_get_dirname (config);
+  g_autofree gchar *dot_config = g_path_get_dirname (redway);
+
+  if (g_str_has_suffix (config, "/.config/redway/config.json"))
+    return g_path_get_dirname (dot_config);
+  return g_strdup (redway);
+}
+
+static void
+on_import_authorized (GDBusMethodInvocation *invocation, guint uid, gpointer data)
+{
+  ImportArgs *a = data;
+  RwdDaemon *daemon = a->self->daemon;
+  g_autoptr(GPtrArray) imported = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) skipped = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) configs = NULL;
+  const gchar *lxc_path = a->lxc_path != NULL ? a->lxc_path : rwd_daemon_get_legacy_lxc_path (daemon);
+  g_autoptr(GError) error = NULL;
+
+  if (a->config != NULL)
+    {
+      g_autofree gchar *home = home_of_config (a->config);
+
+      if (!rwd_legacy_import (daemon, a->config, home, lxc_path, imported, skipped, &error))
+        {
+          g_dbus_method_invocation_return_error_literal (invocation, REDWAY_ERROR,
+                                                         REDWAY_ERROR_INVALID_ARGUMENT, error->message);
+          import_args_free (a);
+          return;
+        }
+    }
+  else
+    {
+      configs = rw_legacy_find_configs (rwd_daemon_get_legacy_root (daemon));
+      for (guint i = 0; i + 1 < configs->len; i += 2)
+        {
+          g_autoptr(GError) one_error = NULL;
+
+          if (!rwd_legacy_import (daemon, configs->pdata[i], configs->pdata[i + 1], lxc_path,
+                                  imported, skipped, &one_error))
+            g_ptr_array_add (skipped, g_strdup (one_error->message));
+          else
+            rw_store_add_legacy_source (rwd_daemon_get_store (daemon), configs->pdata[i], NULL);
+        }
+    }
+  g_ptr_array_add (imported, NULL);
+  g_ptr_array_add (skipped, NULL);
+  redway_manager_complete_import_legacy (REDWAY_MANAGER (a->self), invocation,
+                                         (const gchar * const *) imported->pdata,
+                                         (const gchar * const *) skipped->pdata);
+  import_args_free (a);
+}
+
+static gboolean
+handle_import_legacy (RedwayManager *iface, GDBusMethodInvocation *invocation, GVariant *options)
+{
+  RwdManager *self = RWD_MANAGER (iface);
+  ImportArgs *a = g_new0 (ImportArgs, 1);
+  g_autoptr(GError) error = NULL;
+
+  a->self = g_object_ref (self);
+  if (!rwd_option_get (options, "config", "s", &a->config, &error) ||
+      !rwd_option_get (options, "lxc_path", "s", &a->lxc_path, &error))
+    {
+      rwd_return_error (invocation, error);
+      import_args_free (a);
+      return TRUE;
+    }
+  if ((a->config != NULL && !g_path_is_absolute (a->config)) ||
+      (a->lxc_path != NULL && !g_path_is_absolute (a->lxc_path)))
+    {
+      g_dbus_method_invocation_return_error_literal (invocation, REDWAY_ERROR, REDWAY_ERROR_INVALID_ARGUMENT,
+                                                     _("config and lxc_path must be absolute paths"));
+      import_args_free (a);
+      return TRUE;
+    }
+  /* Adopted containers run privileged, as they did under the old tool. */
+  rwd_authority_check (rwd_daemon_get_authority (self->daemon), invocation, RWD_ACTION_PRIVILEGED,
+                       NULL, on_import_authorized, a, (GDestroyNotify) import_args_free);
+  return TRUE;
+}
+
 /* ---- containers ------------------------------------------------------- */
 
 typedef struct {
@@ -862,6 +967,7 @@ rwd_manager_iface_init (RedwayManagerIface *iface)
   iface->handle_pull_image = handle_pull_image;
   iface->handle_list_images = handle_list_images;
   iface->handle_remove_image = handle_remove_image;
+  iface->handle_import_legacy = handle_import_legacy;
 }
 
 RwdManager *

@@ -48,6 +48,10 @@ rw_store_entry_free (RwStoreEntry *e)
   g_free (e->ipv4);
   g_free (e->mac);
   g_strfreev (e->env);
+  g_free (e->origin);
+  g_free (e->lxc_path);
+  g_free (e->legacy_config);
+  g_free (e->legacy_log_file);
   g_clear_pointer (&e->options, json_object_unref);
   g_clear_pointer (&e->extra, json_object_unref);
   g_free (e);
@@ -133,7 +137,8 @@ get_int (JsonObject *obj, const gchar *key, gint64 *out, GError **error)
 
 static const gchar *entry_keys[] = {
   "name", "image_url", "image_id", "profile", "data_path", "log_file", "gpu_mode",
-  "initialized", "created_at", "ipv4", "mac", "env", "options", "privileged", NULL
+  "initialized", "created_at", "ipv4", "mac", "env", "options", "privileged",
+  "origin", "lxc_path", "legacy_config", "legacy_log_file", NULL
 };
 
 static RwStoreEntry *
@@ -159,7 +164,11 @@ entry_from_json (const gchar *name, JsonObject *obj, GError **error)
       !get_int (obj, "created_at", &e->created_at, error) ||
       !get_string (obj, "ipv4", &e->ipv4, error) ||
       !get_string (obj, "mac", &e->mac, error) ||
-      !get_bool (obj, "privileged", &e->privileged, error))
+      !get_bool (obj, "privileged", &e->privileged, error) ||
+      !get_string (obj, "origin", &e->origin, error) ||
+      !get_string (obj, "lxc_path", &e->lxc_path, error) ||
+      !get_string (obj, "legacy_config", &e->legacy_config, error) ||
+      !get_string (obj, "legacy_log_file", &e->legacy_log_file, error))
     {
       g_prefix_error (error, _("Container “%s”: "), name);
       return NULL;
@@ -223,6 +232,10 @@ entry_to_json (const RwStoreEntry *e)
   ADD_STR ("gpu_mode", e->gpu_mode);
   ADD_STR ("ipv4", e->ipv4);
   ADD_STR ("mac", e->mac);
+  ADD_STR ("origin", e->origin);
+  ADD_STR ("lxc_path", e->lxc_path);
+  ADD_STR ("legacy_config", e->legacy_config);
+  ADD_STR ("legacy_log_file", e->legacy_log_file);
 #undef ADD_STR
   json_builder_set_member_name (b, "initialized");
   json_builder_add_boolean_value (b, e->initialized);
@@ -388,6 +401,44 @@ add_host_members (RwStore *store, JsonBuilder *b)
     }
 }
 
+/* ---- old configs imported ---------------------------------------------- */
+
+/* Kept as the top-level "legacy_imported": [PATH, ...] of state.json. */
+static JsonArray *
+legacy_sources (RwStore *store, gboolean create)
+{
+  JsonArray *arr = rw_json_get_array (store->extra, "legacy_imported");
+
+  if (arr == NULL && create)
+    {
+      arr = json_array_new ();
+      json_object_set_array_member (store->extra, "legacy_imported", arr);
+    }
+  return arr;
+}
+
+gboolean
+rw_store_has_legacy_source (RwStore *store, const gchar *path)
+{
+  JsonArray *arr = legacy_sources (store, FALSE);
+
+  for (guint i = 0; arr != NULL && i < json_array_get_length (arr); i++)
+    {
+      JsonNode *n = json_array_get_element (arr, i);
+      if (JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_STRING &&
+          g_strcmp0 (json_node_get_string (n), path) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static void
+remember_legacy_source (RwStore *store, const gchar *path)
+{
+  if (!rw_store_has_legacy_source (store, path))
+    json_array_add_string_element (legacy_sources (store, TRUE), path);
+}
+
 /* ---- the journal ------------------------------------------------------- */
 
 static gchar *
@@ -452,6 +503,8 @@ replay_journal (RwStore *store, GError **error)
         }
       else if ((name = rw_json_get_string (obj, "remove")) != NULL)
         g_hash_table_remove (store->containers, name);
+      else if ((name = rw_json_get_string (obj, "legacy_source")) != NULL)
+        remember_legacy_source (store, name);
       else if (rw_json_get_object (obj, "host") != NULL)
         {
           JsonObject *host = rw_json_get_object (obj, "host");
@@ -725,6 +778,29 @@ rw_store_remove_container (RwStore *store, const gchar *name, GError **error)
 }
 
 gboolean
+rw_store_ensure_address (RwStore *store, const gchar *name, GError **error)
+{
+  RwStoreEntry *e = lookup_or_fail (store, name, error);
+  g_auto(GStrv) used = NULL;
+
+  if (e == NULL)
+    return FALSE;
+  if (e->ipv4 != NULL || store->bridge_address == NULL)
+    return TRUE;
+  used = used_addresses (store);
+  e->ipv4 = rw_ipv4_allocate (store->bridge_address, (const gchar * const *) used, error);
+  if (e->ipv4 == NULL)
+    return FALSE;
+  if (!commit_entry (store, e, error))
+    {
+      g_clear_pointer (&e->ipv4, g_free);
+      return FALSE;
+    }
+  maybe_compact (store);
+  return TRUE;
+}
+
+gboolean
 rw_store_set_initialized (RwStore *store, const gchar *name, gboolean initialized, GError **error)
 {
   RwStoreEntry *e = lookup_or_fail (store, name, error);
@@ -772,6 +848,26 @@ rw_store_set_image (RwStore *store, const gchar *name, const gchar *image_id,
       e->privileged = old_privileged;
       return FALSE;
     }
+  maybe_compact (store);
+  return TRUE;
+}
+
+gboolean
+rw_store_add_legacy_source (RwStore *store, const gchar *path, GError **error)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonNode) record = NULL;
+
+  if (rw_store_has_legacy_source (store, path))
+    return TRUE;
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "legacy_source");
+  json_builder_add_string_value (b, path);
+  json_builder_end_object (b);
+  record = json_builder_get_root (b);
+  if (!journal_append (store, record, error))
+    return FALSE;
+  remember_legacy_source (store, path);
   maybe_compact (store);
   return TRUE;
 }

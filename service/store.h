@@ -32,6 +32,11 @@ typedef struct {
   gboolean privileged;      /* no user namespace (Redroid, or asked for); records
                              * written before redway had the choice are privileged */
   JsonObject *options;      /* (nullable) profile options (redroid width, dns, ...) */
+  gchar *origin;            /* (nullable) "redway-lxc": adopted from the Redway tool */
+  gchar *lxc_path;          /* (nullable) where its LXC definition is, when not redway's
+                             * (an adopted container stays where it was) */
+  gchar *legacy_config;     /* (nullable) the old tool's config it came from */
+  gchar *legacy_log_file;   /* (nullable) the old tool's log of it, removed with it */
   JsonObject *extra;        /* keys we do not know, written back untouched */
 } RwStoreEntry;
 
@@ -84,12 +89,19 @@ const gchar *rw_store_get_bridge_address (RwStore *store);
 gboolean rw_store_add_container (RwStore *store, RwStoreEntry *entry, GError **error);
 /* G_IO_ERROR_NOT_FOUND when there is no such record. */
 gboolean rw_store_remove_container (RwStore *store, const gchar *name, GError **error);
+/* Gives @name an IPv4 address of the bridge's subnet if it has none and
+ * the host has a bridge now (it was added before the host was prepared). */
+gboolean rw_store_ensure_address (RwStore *store, const gchar *name, GError **error);
 gboolean rw_store_set_initialized (RwStore *store, const gchar *name, gboolean initialized,
                                    GError **error);
 /* The image a creation fetched; @profile (nullable: unchanged) as found in
  * it; @privileged once it is known to need that. */
 gboolean rw_store_set_image (RwStore *store, const gchar *name, const gchar *image_id,
                              const gchar *profile, gboolean privileged, GError **error);
+/* The Redway tool's config at @path was imported (once: a container
+ * removed since must not come back). */
+gboolean rw_store_has_legacy_source (RwStore *store, const gchar *path);
+gboolean rw_store_add_legacy_source (RwStore *store, const gchar *path, GError **error);
 gboolean rw_store_set_host (RwStore *store, gboolean lxc_ready, const gchar *bridge,
                             const gchar *bridge_address, GError **error);
 

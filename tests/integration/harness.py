@@ -187,7 +187,12 @@ class Env:
         wait_for_name(self.address, "org.freedesktop.PolicyKit1")
 
     def daemon_command(self, extra=()):
-        cmd = [REDWAYD, "--state-dir", self.state_dir, "--lxc-path", self.lxc_path] + self.daemon_args + list(extra)
+        cmd = [REDWAYD, "--state-dir", self.state_dir, "--lxc-path", self.lxc_path]
+        # Never the host's own Redway tool configs (/root, /home, /var/lib/lxc).
+        if not any(a.startswith("--legacy-root") for a in self.daemon_args + list(extra)):
+            cmd += ["--legacy-root", os.path.join(self.tmp, "legacy-root"),
+                    "--legacy-lxc-path", os.path.join(self.tmp, "legacy-lxc")]
+        cmd += self.daemon_args + list(extra)
         if self.netns:
             cmd = ["nsenter", "--net=" + self.netns_path, "--",
                    "unshare", "-m", "--propagation", "private", "sh", "-c", NETNS_SYSFS + ' && exec "$@"', "sh"] + cmd
@@ -259,7 +264,8 @@ class Env:
         """Kills every container of this environment's lxcpath, whatever the
         daemon's state: each LXC monitor is "[lxc monitor] LXCPATH NAME" and
         its child is the container's init (killing it ends the container)."""
-        prefix = "[lxc monitor] %s " % self.lxc_path
+        prefixes = tuple("[lxc monitor] %s " % p
+                         for p in (self.lxc_path, os.path.join(self.tmp, "legacy-lxc")))
         monitors = set()
         parents = {}
         for pid in os.listdir("/proc"):
@@ -273,7 +279,7 @@ class Env:
             except (OSError, ValueError, IndexError):
                 continue
             parents[int(pid)] = ppid
-            if cmdline.startswith(prefix):
+            if cmdline.startswith(prefixes):
                 monitors.add(int(pid))
         for pid, ppid in parents.items():
             if ppid in monitors:
