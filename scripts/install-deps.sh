@@ -15,8 +15,7 @@ PACKAGES=(
 )
 if [ "${1:-}" = "--test" ]; then
   # clang + libFuzzer (libclang_rt.fuzzer) for the fuzz stage of run-tests.sh
-  # locales: the i18n test builds a de_DE.UTF-8 locale of its own (localedef)
-  PACKAGES+=(docker-registry clang libclang-rt-14-dev locales)
+  PACKAGES+=(docker-registry clang libclang-rt-14-dev)
 fi
 if [ "${1:-}" = "--bench" ]; then
   PACKAGES+=(docker-registry skopeo umoci)
