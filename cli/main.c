@@ -274,9 +274,10 @@ int
 main (int argc, char **argv)
 {
   g_autoptr(CliApp) app = NULL;
+  const char *localedir = g_getenv ("REDWAY_LOCALEDIR");   /* an uninstalled build's po/ (tests) */
 
   setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bindtextdomain (GETTEXT_PACKAGE, localedir != NULL && *localedir != '\0' ? localedir : LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
 

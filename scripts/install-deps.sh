@@ -9,7 +9,9 @@ PACKAGES=(
   lxc-dev liblxc1 liblxc-common libpolkit-gobject-1-dev polkitd
   libkmod-dev libnftables-dev libssl-dev dnsmasq-base
   gobject-introspection libgirepository1.0-dev python3-gi gir1.2-glib-2.0
-  dbus-daemon dbus-bin systemd iproute2 util-linux busybox-static
+  dbus-daemon dbus-bin libdbus-1-dev systemd iproute2 util-linux busybox-static
+  # meson option docs: gi-docgen for Redway-1.0, docutils for the D-Bus reference
+  gi-docgen python3-docutils
 )
 if [ "${1:-}" = "--test" ]; then
   # clang + libFuzzer (libclang_rt.fuzzer) for the fuzz stage of run-tests.sh

@@ -99,7 +99,7 @@ run_fuzz() {
   fi
   if [ ! -f "$dir/build.ninja" ]; then
     # No -Dwerror: clang warns about service/ code gcc accepts (unused g_autoptr lockers).
-    CC=clang meson setup "$dir" -Dfuzzing=true -Dintrospection=false \
+    CC=clang meson setup "$dir" -Dfuzzing=true -Dintrospection=disabled \
       -Db_sanitize=address,undefined -Db_lundef=false -Dc_args=-fsanitize=fuzzer-no-link >/dev/null ||
       { failed=$((failed + 1)); echo "setup of $dir failed"; return; }
   fi

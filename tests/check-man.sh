@@ -14,7 +14,7 @@ for page in redway.1 redwayd.8; do
 done
 missing=""
 text=$(LC_ALL=C groff -man -Tascii -P-cbou "$build/docs/redway.1" 2>/dev/null)
-for cmd in $("$build/cli/redway" --help | awk '/^Commands:/ { on = 1; next } /^$/ { on = 0 } on { print $1 }'); do
+for cmd in $(LC_ALL=C LANGUAGE= "$build/cli/redway" --help | awk '/^Commands:/ { on = 1; next } /^$/ { on = 0 } on { print $1 }'); do
   [ "$cmd" = help ] && continue
   printf '%s\n' "$text" | grep -qw -- "$cmd" || missing="$missing $cmd"
 done

@@ -244,8 +244,8 @@ within_budget (Stream *s, gsize n)
     {
       if (s->error == NULL)
         g_set_error (&s->error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
-                     _("The image unpacks to more than the limit of %" G_GUINT64_FORMAT " MiB"),
-                     b->max_bytes / (1024 * 1024));
+                     _("The image unpacks to more than the limit of %llu MiB"),
+                     (unsigned long long) (b->max_bytes / (1024 * 1024)));
       return FALSE;
     }
   if (b->min_free_bytes > 0 && b->used >= s->next_space_check)

@@ -118,6 +118,7 @@ class Env:
         self.netns = netns
         self.daemon_args = list(daemon_args)
         self.env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.address, LC_ALL="C.UTF-8")
+        self.env.pop("LANGUAGE", None)   # honoured under C.UTF-8: the tests read English output
         self.env.pop("DBUS_SESSION_BUS_ADDRESS", None)
         # Under the ASan variant only this python process needs the preloaded
         # runtime; polkitd, dbus-daemon and dnsmasq must not get it.
