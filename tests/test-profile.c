@@ -21,6 +21,7 @@
 typedef struct {
   RwImageConfig image;
   RwRedroidOptions redroid;
+  RwHostFacts host;
   RwContainerSpec spec;
 } Fixture;
 
@@ -40,6 +41,10 @@ fixture_init (Fixture *f)
   f->spec.ipv4_cidr = "10.0.3.17/24";
   f->spec.ipv4_gateway = "10.0.3.1";
   f->spec.mac = "02:52:57:00:00:11";
+  /* Like this project's CI hosts: LXC 5 with a cgroup v1 devices controller. */
+  f->host.devices_cgroup_v1 = TRUE;
+  f->host.lxc_cgroup_keys = TRUE;
+  f->spec.host = &f->host;
 }
 
 static RwLxcConfig *
@@ -102,6 +107,10 @@ check_golden (const gchar *profile, Fixture *f, const gchar *golden)
   g_assert_no_error (error);
   g_assert_cmpstr (normalized->str, ==, expected);
 
+  /* A liblxc without lxc.cgroup.* (LXC 7) must not be handed one. */
+  if (f->spec.host == NULL || !f->spec.host->lxc_cgroup_keys)
+    for (guint i = 0; i < config->keys->len; i++)
+      g_assert_false (g_str_has_prefix (g_ptr_array_index (config->keys, i), "lxc.cgroup."));
   assert_lxc_accepts (config);
 }
 
@@ -139,6 +148,38 @@ test_redroid_golden (void)
   f.redroid.gpu_mode = (gchar *) "host";
   f.redroid.gpu_node = (gchar *) "/dev/dri/renderD128";
   check_golden ("redroid", &f, "redroid-gpu-host");
+
+  /* The same on a unified cgroup2 host with LXC 5, and with LXC 7 (which
+   * rejects lxc.cgroup.*): no device rules at all (see allow_device()). */
+  fixture_init (&f);
+  f.redroid.gpu_mode = (gchar *) "host";
+  f.redroid.gpu_node = (gchar *) "/dev/dri/renderD129";
+  f.host.devices_cgroup_v1 = FALSE;
+  check_golden ("redroid", &f, "redroid-gpu-host-cgroup2");
+  f.host.lxc_cgroup_keys = FALSE;
+  check_golden ("redroid", &f, "redroid-gpu-host-lxc7");
+  /* LXC 7 on a hybrid layout: still no lxc.cgroup.* key. */
+  f.host.devices_cgroup_v1 = TRUE;
+  check_golden ("redroid", &f, "redroid-gpu-host-lxc7");
+
+  /* Nothing known about the host (the facts were not passed): no rules, no ashmem. */
+  fixture_init (&f);
+  f.spec.host = NULL;
+  check_golden ("redroid", &f, "redroid-host-unknown");
+
+  fixture_init (&f);
+  f.host.ashmem = TRUE;
+  check_golden ("redroid", &f, "redroid-ashmem");
+
+  {
+    gchar *video[] = { (gchar *) "/dev/video0", (gchar *) "/dev/video12", NULL };
+
+    fixture_init (&f);
+    f.redroid.video_devices = video;
+    f.redroid.gpu_mode = (gchar *) "auto";
+    f.redroid.gpu_node = (gchar *) "/dev/dri/renderD128";
+    check_golden ("redroid", &f, "redroid-video");
+  }
 
   fixture_init (&f);
   f.redroid.gpu_mode = (gchar *) "guest";
@@ -239,6 +280,25 @@ test_redroid_rejects (void)
   fixture_init (&f);
   f.redroid.gpu_node = (gchar *) "/dev/dri/../sda";
   check_rejected ("redroid", &f, "gpu node escape");
+  fixture_init (&f);
+  f.redroid.gpu_node = (gchar *) "/dev/dri/";
+  check_rejected ("redroid", &f, "gpu node without a name");
+  fixture_init (&f);
+  f.redroid.gpu_mode = (gchar *) "host";
+  check_rejected ("redroid", &f, "host gpu mode without a render node");
+  {
+    const gchar *bad[] = { "/dev/sda", "/dev/video", "/dev/video0/../sda", "/dev/video1 x",
+                           "/dev/videox", "/dev/video123456", NULL };
+
+    for (guint i = 0; bad[i] != NULL; i++)
+      {
+        gchar *video[] = { (gchar *) bad[i], NULL };
+
+        fixture_init (&f);
+        f.redroid.video_devices = video;
+        check_rejected ("redroid", &f, bad[i]);
+      }
+  }
 
   /* Spec fields shared with generic. */
   fixture_init (&f);
@@ -482,8 +542,10 @@ test_options_clear (void)
   o.gpu_mode = g_strdup ("host");
   o.dns = g_strsplit ("1.1.1.1,8.8.8.8", ",", -1);
   o.proxy_pac = g_strdup ("http://x");
+  o.video_devices = g_strsplit ("/dev/video0", ",", -1);
   rw_redroid_options_clear (&o);
   g_assert_null (o.gpu_mode);
+  g_assert_null (o.video_devices);
   g_assert_null (o.dns);
   g_assert_null (o.proxy_pac);
   g_assert_cmpuint (o.width, ==, 0);
