@@ -638,6 +638,27 @@ rw_host_check (const RwHostConfig *cfg, gboolean *out_ready, gchar **out_missing
 
 /* ---- host facts for the profiles, device nodes ----------------------- */
 
+/* Whether the running liblxc takes @key. lxc_config_item_is_supported()
+ * knows exact table entries only: liblxc 5 lists the lxc.cgroup.*
+ * namespace as "lxc.cgroup" and says no to "lxc.cgroup.devices.allow".
+ * So the key is also set on a container that exists only in memory (no
+ * lxcpath on disk), which is what LXC 7 refuses ("Unsupported config key"). */
+static gboolean
+lxc_accepts_key (const gchar *key, const gchar *value)
+{
+  struct lxc_container *c;
+  gboolean ok;
+
+  if (lxc_config_item_is_supported (key))
+    return TRUE;
+  c = lxc_container_new ("redway-probe", "/nonexistent/redway-probe");
+  if (c == NULL)
+    return FALSE;
+  ok = c->set_config_item (c, key, value);
+  lxc_container_put (c);
+  return ok;
+}
+
 void
 rw_host_facts_detect (const gchar *root, RwHostFacts *out)
 {
@@ -647,7 +668,7 @@ rw_host_facts_detect (const gchar *root, RwHostFacts *out)
   memset (out, 0, sizeof *out);
   out->devices_cgroup_v1 = read_cgroup_layout (root, &layout) && layout.v1 && layout.devices;
   /* Ask the liblxc this daemon runs with, not its version number. */
-  out->lxc_cgroup_keys = lxc_config_item_is_supported ("lxc.cgroup.devices.allow");
+  out->lxc_cgroup_keys = lxc_accepts_key ("lxc.cgroup.devices.allow", "c 226:* rwm");
   out->ashmem = is_char_device (ashmem);
 }
 
