@@ -79,6 +79,8 @@ cli_cmd_init (CliApp *app, int argc, char **argv)
   gboolean password_stdin = FALSE;
   g_autofree char *profile = NULL;
   g_autofree char *gpu_mode = NULL;
+  g_autofree char *gpu_node = NULL;
+  g_auto(GStrv) video_devices = NULL;
   g_auto(GStrv) env = NULL;
   g_auto(GStrv) dns = NULL;
   int width = -1, height = -1, dpi = -1, fps = -1;
@@ -92,6 +94,8 @@ cli_cmd_init (CliApp *app, int argc, char **argv)
   const GOptionEntry entries[] = {
     { "profile", 0, 0, G_OPTION_ARG_STRING, &profile, N_("Container profile: auto, redroid or generic"), N_("PROFILE") },
     { "gpu-mode", 0, 0, G_OPTION_ARG_STRING, &gpu_mode, N_("GPU mode: auto, host or guest"), N_("MODE") },
+    { "gpu-node", 0, 0, G_OPTION_ARG_STRING, &gpu_node, N_("Render node for host GPU mode, e.g. /dev/dri/renderD128"), N_("PATH") },
+    { "video-device", 0, 0, G_OPTION_ARG_STRING_ARRAY, &video_devices, N_("Pass a host video device through (repeatable)"), N_("/dev/videoN") },
     { "env", 'e', 0, G_OPTION_ARG_STRING_ARRAY, &env, N_("Set an environment variable (repeatable)"), N_("KEY=VALUE") },
     { "width", 0, 0, G_OPTION_ARG_INT, &width, N_("Display width in pixels"), N_("N") },
     { "height", 0, 0, G_OPTION_ARG_INT, &height, N_("Display height in pixels"), N_("N") },
@@ -143,6 +147,10 @@ cli_cmd_init (CliApp *app, int argc, char **argv)
   g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);
   add_string (&options, "profile", profile);
   add_string (&options, "gpu_mode", gpu_mode);
+  add_string (&options, "gpu_node", gpu_node);
+  if (video_devices != NULL)
+    g_variant_builder_add (&options, "{sv}", "video_devices",
+                           g_variant_new_strv ((const char *const *) video_devices, -1));
   if (privileged)
     g_variant_builder_add (&options, "{sv}", "privileged", g_variant_new_boolean (TRUE));
   if (env != NULL)

@@ -9,7 +9,7 @@
 
 static const gchar *uint_keys[] = { "width", "height", "dpi", "fps", NULL };
 static const gchar *string_keys[] = {
-  "proxy_type", "proxy_host", "proxy_port", "proxy_exclude_list", "proxy_pac", "gpu_node", NULL
+  "proxy_type", "proxy_host", "proxy_port", "proxy_exclude_list", "proxy_pac", NULL
 };
 
 static gboolean
@@ -100,6 +100,30 @@ rw_container_options_parse (GVariant   *options,
             return bad_type (key, "s", error), NULL;
           json_object_set_string_member (obj, key, g_variant_get_string (v, NULL));
         }
+      else if (g_str_equal (key, "video_devices"))
+        {
+          g_autoptr(JsonArray) arr = json_array_new ();
+          g_autofree const gchar **devices = NULL;
+
+          if (!g_variant_is_of_type (v, G_VARIANT_TYPE_STRING_ARRAY))
+            return bad_type (key, "as", error), NULL;
+          devices = g_variant_get_strv (v, NULL);
+          for (const gchar **p = devices; *p != NULL; p++)
+            {
+              if (!rw_profile_check_video_device (*p, error))
+                return NULL;
+              json_array_add_string_element (arr, *p);
+            }
+          json_object_set_array_member (obj, key, g_steal_pointer (&arr));
+        }
+      else if (g_str_equal (key, "gpu_node"))
+        {
+          if (!g_variant_is_of_type (v, G_VARIANT_TYPE_STRING))
+            return bad_type (key, "s", error), NULL;
+          if (!rw_profile_check_gpu_node (g_variant_get_string (v, NULL), error))
+            return NULL;
+          json_object_set_string_member (obj, key, g_variant_get_string (v, NULL));
+        }
       else if (g_str_equal (key, "dns"))
         {
           g_autoptr(JsonArray) arr = json_array_new ();
@@ -141,13 +165,32 @@ uint_member (JsonObject *obj, const gchar *key)
   return (guint) CLAMP (json_node_get_int (node), 0, G_MAXUINT32);
 }
 
+static gchar **
+dup_strv_member (JsonObject *obj, const gchar *key)
+{
+  JsonNode *node = obj != NULL ? json_object_get_member (obj, key) : NULL;
+  g_autoptr(GPtrArray) list = NULL;
+  JsonArray *arr;
+
+  if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
+    return NULL;
+  arr = json_node_get_array (node);
+  list = g_ptr_array_new ();
+  for (guint i = 0; i < json_array_get_length (arr); i++)
+    {
+      JsonNode *item = json_array_get_element (arr, i);
+      if (JSON_NODE_HOLDS_VALUE (item) && json_node_get_value_type (item) == G_TYPE_STRING)
+        g_ptr_array_add (list, g_strdup (json_node_get_string (item)));
+    }
+  g_ptr_array_add (list, NULL);
+  return (gchar **) g_ptr_array_free (g_steal_pointer (&list), FALSE);
+}
+
 void
 rw_container_options_to_redroid (JsonObject       *options,
                                  const gchar      *gpu_mode,
                                  RwRedroidOptions *out)
 {
-  JsonNode *dns;
-
   memset (out, 0, sizeof *out);
   out->width = uint_member (options, "width");
   out->height = uint_member (options, "height");
@@ -161,19 +204,6 @@ rw_container_options_to_redroid (JsonObject       *options,
   out->proxy_exclude_list = dup_string_member (options, "proxy_exclude_list");
   out->proxy_pac = dup_string_member (options, "proxy_pac");
 
-  dns = options != NULL ? json_object_get_member (options, "dns") : NULL;
-  if (dns != NULL && JSON_NODE_HOLDS_ARRAY (dns))
-    {
-      JsonArray *arr = json_node_get_array (dns);
-      g_autoptr(GPtrArray) list = g_ptr_array_new ();
-
-      for (guint i = 0; i < json_array_get_length (arr); i++)
-        {
-          JsonNode *item = json_array_get_element (arr, i);
-          if (JSON_NODE_HOLDS_VALUE (item) && json_node_get_value_type (item) == G_TYPE_STRING)
-            g_ptr_array_add (list, g_strdup (json_node_get_string (item)));
-        }
-      g_ptr_array_add (list, NULL);
-      out->dns = (gchar **) g_ptr_array_free (g_steal_pointer (&list), FALSE);
-    }
+  out->dns = dup_strv_member (options, "dns");
+  out->video_devices = dup_strv_member (options, "video_devices");
 }

@@ -58,7 +58,8 @@ hook_plan (gpointer owner, GError **error)
   return rw_start_plan_new (e, rw_store_get_lxc_ready (store) ? rw_store_get_bridge (store) : NULL,
                             rw_store_get_bridge_address (store),
                             rwd_daemon_get_image_store (self->daemon),
-                            rwd_daemon_get_layout (self->daemon), error);
+                            rwd_daemon_get_layout (self->daemon),
+                            rwd_daemon_get_host_facts (self->daemon), error);
 }
 
 static GStrv

@@ -26,6 +26,7 @@ struct _RwdDaemon
   gchar *start_helper;      /* redway-start-helper, next to our own executable */
   RwLxcRunner *runner;      /* backend data of every container's lifecycle */
   GHashTable *other_runners;
+  RwHostFacts host_facts;   /* what the host and its liblxc offer, read once */
   gchar *legacy_root;
   gchar *legacy_lxc_path;  /* lxcpath -> RwLxcRunner*: adopted containers' */
   gchar **insecure_registries;
@@ -114,7 +115,12 @@ rwd_daemon_new (GDBusConnection *connection, const RwdDaemonOptions *options, GE
 
     self->start_helper = g_build_filename (dir, "redway-start-helper", NULL);
   }
-  self->runner = rw_lxc_runner_new (options->lxc_path, self->start_helper);
+  {
+    g_autofree gchar *run_dir = rw_layout_run_dir (self->layout);
+
+    self->runner = rw_lxc_runner_new (options->lxc_path, self->start_helper, run_dir);
+  }
+  rw_host_facts_detect (NULL, &self->host_facts);
   self->legacy_root = g_strdup (options->legacy_root != NULL ? options->legacy_root : "/");
   self->legacy_lxc_path = g_strdup (options->legacy_lxc_path != NULL ? options->legacy_lxc_path
                                                                      : RWD_LEGACY_LXC_PATH);
@@ -192,6 +198,12 @@ rwd_daemon_get_authority (RwdDaemon *self)
   return self->authority;
 }
 
+const RwHostFacts *
+rwd_daemon_get_host_facts (RwdDaemon *self)
+{
+  return &self->host_facts;
+}
+
 const gchar *
 rwd_daemon_get_legacy_root (RwdDaemon *self)
 {
@@ -214,7 +226,9 @@ rwd_daemon_get_lxc_runner (RwdDaemon *self, const gchar *lxc_path)
   r = g_hash_table_lookup (self->other_runners, lxc_path);
   if (r == NULL)
     {
-      r = rw_lxc_runner_new (lxc_path, self->start_helper);
+      g_autofree gchar *run_dir = rw_layout_run_dir (self->layout);
+
+      r = rw_lxc_runner_new (lxc_path, self->start_helper, run_dir);
       g_hash_table_insert (self->other_runners, g_strdup (lxc_path), r);
     }
   return r;

@@ -41,6 +41,7 @@ RwdAuthority *rwd_daemon_get_authority (RwdDaemon *daemon);
 const gchar *rwd_daemon_get_lxc_path (RwdDaemon *daemon);
 /* Backend data for rw_lxc_lifecycle_backend (lxc-lifecycle.h), for the
  * containers defined in @lxc_path (nullable: redway's own). */
+const RwHostFacts *rwd_daemon_get_host_facts (RwdDaemon *daemon);
 const gchar *rwd_daemon_get_legacy_root (RwdDaemon *daemon);
 const gchar *rwd_daemon_get_legacy_lxc_path (RwdDaemon *daemon);
 RwLxcRunner *rwd_daemon_get_lxc_runner (RwdDaemon *daemon, const gchar *lxc_path);

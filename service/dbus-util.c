@@ -62,7 +62,7 @@ static const struct {
   { "PrepareHost", { "bridge", "subnet", "nat", NULL } },
   { "CreateContainer", { "profile", "gpu_mode", "env", "start", "width", "height", "dpi", "fps", "dns",
                          "proxy_type", "proxy_host", "proxy_port", "proxy_exclude_list", "proxy_pac",
-                         "gpu_node", "username", "password", "privileged", NULL } },
+                         "gpu_node", "video_devices", "username", "password", "privileged", NULL } },
   { "PullImage", { "platform", "username", "password", NULL } },
   { "Stop", { "timeout", "force", NULL } },
   { "Restart", { "timeout", "force", NULL } },

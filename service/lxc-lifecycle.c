@@ -37,7 +37,8 @@ rw_start_plan_free (RwStartPlan *plan)
 
 RwStartPlan *
 rw_start_plan_new (const RwStoreEntry *e, const gchar *bridge, const gchar *bridge_address,
-                   RwImageStore *images, const RwLayout *layout, GError **error)
+                   RwImageStore *images, const RwLayout *layout, const RwHostFacts *facts,
+                   GError **error)
 {
   g_autoptr(RwStartPlan) plan = g_new0 (RwStartPlan, 1);
   g_autoptr(RwImage) image = NULL;
@@ -100,6 +101,7 @@ rw_start_plan_new (const RwStoreEntry *e, const gchar *bridge, const gchar *brid
       plan->image = rw_image_ref (image);
     }
   spec.rootfs_upper = plan->upper_dir;
+  spec.host = facts;
   spec.data_path = e->data_path;
   spec.log_path = lxc_log;
   spec.console_log_path = e->log_file;
@@ -169,10 +171,11 @@ rw_start_plan_prepare_dirs (const RwStartPlan *plan, GError **error)
 /* ---- the backend ------------------------------------------------------ */
 
 RwLxcRunner *
-rw_lxc_runner_new (const gchar *lxcpath, const gchar *start_helper)
+rw_lxc_runner_new (const gchar *lxcpath, const gchar *start_helper, const gchar *run_dir)
 {
   RwLxcRunner *r = g_new0 (RwLxcRunner, 1);
 
+  r->run_dir = g_strdup (run_dir);
   r->lxcpath = g_strdup (lxcpath);
   r->start_helper = g_strdup (start_helper);
   return r;
@@ -185,7 +188,25 @@ rw_lxc_runner_free (RwLxcRunner *r)
     return;
   g_free (r->lxcpath);
   g_free (r->start_helper);
+  g_free (r->run_dir);
   g_free (r);
+}
+
+/* Android's init writes host-wide sysctls from a procfs of its own
+ * (kernel.modprobe, panic_on_oops, ...): what a guest changed is put back,
+ * and said, around each start and stop. */
+static void
+restore_host_sysctls (RwLxcRunner *r, const gchar *name)
+{
+  g_autofree gchar *changes = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (r->run_dir == NULL)
+    return;
+  if (!rw_host_sysctl_restore (NULL, r->run_dir, &changes, &error))
+    g_warning ("%s: could not put host settings back: %s", name, error->message);
+  else if (changes != NULL)
+    g_warning ("%s: a guest changed host settings; put back: %s", name, changes);
 }
 
 static gboolean
@@ -221,6 +242,7 @@ lxc_start (gpointer data, const gchar *name, gpointer plan_, pid_t *out_pid, int
                      r->start_helper, out_pid, out_exit_fd, error))
     return FALSE;
   *out_addresses = rw_lxc_get_addresses (r->lxcpath, name);
+  restore_host_sysctls (r, name);
   return TRUE;
 }
 
@@ -232,6 +254,7 @@ lxc_stop (gpointer data, const gchar *name, guint timeout, gboolean force, GErro
   if (!rw_lxc_stop (r->lxcpath, name, timeout, force, error))
     return FALSE;
   rw_lxc_wait_stopped (r->lxcpath, name, 10);
+  restore_host_sysctls (r, name);
   return TRUE;
 }
 
@@ -251,6 +274,7 @@ static void
 lxc_wait_stopped (gpointer data, const gchar *name)
 {
   rw_lxc_wait_stopped (((RwLxcRunner *) data)->lxcpath, name, 10);
+  restore_host_sysctls (data, name);
 }
 
 static gboolean

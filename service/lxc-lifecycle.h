@@ -8,6 +8,7 @@
 #pragma once
 
 #include "images/image-store.h"
+#include "host.h"
 #include "layout.h"
 #include "lifecycle.h"
 #include "profiles/profile.h"
@@ -37,7 +38,8 @@ typedef struct {
 /* @bridge, @bridge_address: (nullable) the prepared host network, if any. */
 RwStartPlan *rw_start_plan_new (const RwStoreEntry *entry, const gchar *bridge,
                                 const gchar *bridge_address, RwImageStore *images,
-                                const RwLayout *layout, GError **error);
+                                const RwLayout *layout, const RwHostFacts *facts,
+                                GError **error);
 void rw_start_plan_free (RwStartPlan *plan);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RwStartPlan, rw_start_plan_free)
 
@@ -50,9 +52,12 @@ gboolean rw_start_plan_prepare_dirs (const RwStartPlan *plan, GError **error);
 typedef struct {
   gchar *lxcpath;
   gchar *start_helper;        /* redway-start-helper */
+  gchar *run_dir;             /* (nullable) where PrepareHost recorded the host's sysctls */
 } RwLxcRunner;
 
-RwLxcRunner *rw_lxc_runner_new (const gchar *lxcpath, const gchar *start_helper);
+/* @run_dir: (nullable) after each start and stop, host sysctls a guest
+ * changed are put back to what PrepareHost recorded (rw_host_sysctl_restore). */
+RwLxcRunner *rw_lxc_runner_new (const gchar *lxcpath, const gchar *start_helper, const gchar *run_dir);
 void rw_lxc_runner_free (RwLxcRunner *runner);
 
 /* Plans are RwStartPlan. */

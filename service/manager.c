@@ -756,6 +756,38 @@ binder_ready (RwdDaemon *daemon, gchar **why)
 
 static void create_container (CreateArgs *args, GDBusMethodInvocation *invocation, guint uid);
 
+/* Host devices a container asks for exist now (a typo is better said at
+ * create than as a failed bind mount at start), and host rendering names
+ * its render node rather than getting none. */
+static gboolean
+check_devices (JsonObject *options, const gchar *gpu_mode, GError **error)
+{
+  const gchar *gpu_node = NULL;
+  JsonNode *video;
+
+  if (json_object_has_member (options, "gpu_node"))
+    gpu_node = json_object_get_string_member (options, "gpu_node");
+  if (g_strcmp0 (gpu_mode, "host") == 0 && gpu_node == NULL)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                           _("GPU mode “host” needs a render node: give gpu_node (redway init --gpu-node), "
+                             "e.g. /dev/dri/renderD128"));
+      return FALSE;
+    }
+  if (gpu_node != NULL && !rw_host_check_device (NULL, _("GPU node"), gpu_node, error))
+    return FALSE;
+  video = json_object_get_member (options, "video_devices");
+  if (video != NULL && JSON_NODE_HOLDS_ARRAY (video))
+    {
+      JsonArray *arr = json_node_get_array (video);
+
+      for (guint i = 0; i < json_array_get_length (arr); i++)
+        if (!rw_host_check_device (NULL, _("Video device"), json_array_get_string_element (arr, i), error))
+          return FALSE;
+    }
+  return TRUE;
+}
+
 /* Whether the container will run without a user namespace: asked for, or
  * Redroid (named so, or in the reference). The image may still show
  * itself to be Redroid after the pull: see pull_done. */
@@ -840,7 +872,8 @@ create_container (CreateArgs *args, GDBusMethodInvocation *invocation, guint uid
       return;
     }
   options = rw_container_options_parse (args->options, &profile, &gpu_mode, &env, &start, &error);
-  if (options == NULL || !rw_pull_validate_ref (args->image, &canonical, &error))
+  if (options == NULL || !rw_pull_validate_ref (args->image, &canonical, &error) ||
+      !check_devices (options, gpu_mode, &error))
     {
       rwd_return_error (invocation, error);
       return;

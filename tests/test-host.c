@@ -14,10 +14,13 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
+#include <lxc/lxccontainer.h>
 
 #include "dhcp.h"
 #include "host.h"
@@ -30,6 +33,10 @@
 static gboolean in_netns;
 /* dnsmasq pid and lease files of every test: never /run/redway. */
 static gchar *run_dir;
+/* /proc, /sys and /dev as prepare sees them: a fake tree, so that the
+ * tests change no host-wide setting (inotify limits, sysctls) outside the
+ * network namespace. */
+static gchar *host_root;
 static gchar abort_pid_file[PATH_MAX];
 
 static void
@@ -155,8 +162,9 @@ static void
 test_check_shape (void)
 {
   RwHostConfig cfg = { .bridge = (gchar *) BRIDGE, .address_cidr = (gchar *) CIDR, .nat = TRUE,
-                       .run_dir = run_dir };
+                       .run_dir = run_dir, .root = host_root };
   const gchar *names[] = { "binder", "memfd", "ashmem", "cgroups", "overlayfs", "liblxc",
+                           "fuse", "psi", "ipv6", "page_size", "inotify", "modules", "sysctl",
                            "bridge", "ip_forward", "nat", "dhcp", NULL };
   g_autoptr (GVariant) report = NULL;
   g_autofree gchar *missing = NULL;
@@ -199,7 +207,7 @@ static void
 test_prepare_bridge (void)
 {
   RwHostConfig cfg = { .bridge = (gchar *) BRIDGE, .address_cidr = (gchar *) CIDR, .nat = TRUE,
-                       .run_dir = run_dir };
+                       .run_dir = run_dir, .root = host_root };
   g_autoptr (GError) error = NULL;
   g_auto (RwLinkInfo) info = { 0 };
   g_autofree gchar *subnet = NULL;
@@ -357,7 +365,7 @@ static void
 test_dhcp (void)
 {
   RwHostConfig cfg = { .bridge = (gchar *) BRIDGE, .address_cidr = (gchar *) CIDR, .nat = TRUE,
-                       .run_dir = run_dir };
+                       .run_dir = run_dir, .root = host_root };
   g_autoptr (GError) error = NULL;
   g_autoptr (GVariant) report = NULL;
   g_autofree gchar *dnsmasq = rw_dhcp_find_dnsmasq ();
@@ -544,7 +552,7 @@ static void
 test_prepare_not_bridge (void)
 {
   RwHostConfig cfg = { .bridge = (gchar *) "rwdummy0", .address_cidr = (gchar *) "10.89.0.1/24",
-                       .run_dir = run_dir };
+                       .run_dir = run_dir, .root = host_root };
   g_autoptr (GError) error = NULL;
   g_auto (RwLinkInfo) info = { 0 };
   GVariant *report;
@@ -598,6 +606,306 @@ test_bad_input (void)
     }
 }
 
+/* ---- checks against a fake /proc, /sys and /dev tree ---- */
+
+static void
+put (const gchar *root, const gchar *rel, const gchar *contents)
+{
+  g_autofree gchar *path = g_build_filename (root, rel, NULL);
+  g_autofree gchar *dir = g_path_get_dirname (path);
+  g_autoptr (GError) error = NULL;
+
+  g_assert_no_errno (g_mkdir_with_parents (dir, 0755));
+  g_file_set_contents (path, contents, -1, &error);
+  g_assert_no_error (error);
+}
+
+static gchar *
+get (const gchar *root, const gchar *rel)
+{
+  g_autofree gchar *path = g_build_filename (root, rel, NULL);
+  gchar *contents = NULL;
+
+  g_assert_true (g_file_get_contents (path, &contents, NULL, NULL));
+  return contents;
+}
+
+static void
+drop (const gchar *root, const gchar *rel)
+{
+  g_autofree gchar *path = g_build_filename (root, rel, NULL);
+  g_autofree gchar *cmd = g_strdup_printf ("rm -rf '%s'", path);
+
+  g_assert_true (g_spawn_command_line_sync (cmd, NULL, NULL, NULL, NULL));
+}
+
+/* A host that has everything Redroid needs; the sysctls as a Debian host has them. */
+static gchar *
+make_fake_root (void)
+{
+  g_autoptr (GError) error = NULL;
+  gchar *root = g_dir_make_tmp ("rw-fake-root-XXXXXX", &error);
+
+  g_assert_no_error (error);
+  put (root, "proc/filesystems", "nodev\tsysfs\nnodev\tbinder\nnodev\toverlay\nnodev\tfuse\n\text4\n");
+  put (root, "proc/self/mountinfo",
+       "35 31 0:33 / /sys/fs/cgroup/devices rw,relatime - cgroup cgroup rw,devices\n"
+       "36 31 0:34 / /sys/fs/cgroup/freezer rw,relatime - cgroup cgroup rw,freezer\n");
+  put (root, "proc/self/smaps", "55d0-55d1 r--p 00000000 08:01 1 /usr/bin/x\nKernelPageSize:        4 kB\n");
+  put (root, "proc/pressure/memory", "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
+  put (root, "proc/sys/net/ipv6/conf/all/disable_ipv6", "0\n");
+  put (root, "proc/sys/fs/inotify/max_user_instances", "128\n");
+  put (root, "proc/sys/kernel/osrelease", "6.1.0-fake\n");
+  put (root, "proc/sys/kernel/random/boot_id", "0b6ad1c6-0000-4000-8000-000000000001\n");
+  put (root, "proc/sys/kernel/modprobe", "/sbin/modprobe\n");
+  put (root, "proc/sys/kernel/panic_on_oops", "0\n");
+  put (root, "proc/sys/vm/overcommit_memory", "0\n");
+  put (root, "proc/sys/kernel/sysrq", "438\n");
+  put (root, "proc/sys/kernel/pid_max", "4194304\n");
+  put (root, "proc/modules", "veth 40960 0 - Live 0x0\n");
+  put (root, "lib/modules/6.1.0-fake/modules.builtin",
+       "kernel/net/bridge/bridge.ko\nkernel/net/netfilter/nf_tables.ko\nkernel/net/netfilter/nft_chain_nat.ko\n"
+       "kernel/net/netfilter/nft_masq.ko\nkernel/drivers/net/tun.ko\nkernel/fs/fuse/fuse.ko\n");
+  {
+    g_autofree gchar *veth = g_build_filename (root, "sys", "module", "veth", NULL);
+    g_autofree gchar *dev = g_build_filename (root, "dev", NULL);
+    g_autofree gchar *fuse = g_build_filename (root, "dev", "fuse", NULL);
+
+    g_assert_no_errno (g_mkdir_with_parents (veth, 0755));
+    g_assert_no_errno (g_mkdir_with_parents (dev, 0755));
+    /* A real character device node needs root; without it the fuse check must say so. */
+    if (getuid () == 0)
+      g_assert_no_errno (mknod (fuse, S_IFCHR | 0600, makedev (10, 229)));
+  }
+  return root;
+}
+
+static GVariant *
+fake_check (const gchar *root, const gchar *run)
+{
+  RwHostConfig cfg = { .root = (gchar *) root, .run_dir = (gchar *) run };
+
+  return g_variant_ref_sink (rw_host_check (&cfg, NULL, NULL));
+}
+
+static void
+assert_check (GVariant *report, const gchar *name, gboolean want_ok, const gchar *in_message)
+{
+  g_autoptr (GVariant) entry = g_variant_lookup_value (report, name, G_VARIANT_TYPE_VARDICT);
+  const gchar *message = NULL;
+  gboolean ok = !want_ok, required = TRUE;
+
+  g_assert_nonnull (entry);
+  g_assert_true (g_variant_lookup (entry, "ok", "b", &ok));
+  g_assert_true (g_variant_lookup (entry, "required", "b", &required));
+  g_assert_true (g_variant_lookup (entry, "message", "&s", &message));
+  g_test_message ("%-10s ok=%d %s", name, ok, message);
+  g_assert_cmpint (ok, ==, want_ok);
+  /* Redroid's needs never make the host unready for other images. */
+  g_assert_false (required);
+  if (in_message != NULL && strstr (message, in_message) == NULL)
+    g_error ("%s: “%s” does not say “%s”", name, message, in_message);
+}
+
+static void
+test_fake_root_checks (void)
+{
+  g_autofree gchar *root = make_fake_root ();
+  g_autofree gchar *run = g_build_filename (root, "run", NULL);
+  g_autoptr (GVariant) report = fake_check (root, run);
+
+  assert_check (report, "psi", TRUE, NULL);
+  assert_check (report, "ipv6", TRUE, NULL);
+  assert_check (report, "fuse", getuid () == 0, getuid () == 0 ? NULL : "/dev/fuse");
+  assert_check (report, "page_size", TRUE, "4 KiB");
+  assert_check (report, "inotify", FALSE, "128");
+  assert_check (report, "modules", TRUE, NULL);
+  assert_check (report, "binder", TRUE, NULL);
+  assert_check (report, "sysctl", TRUE, "not recorded yet");
+  g_clear_pointer (&report, g_variant_unref);
+
+  /* Each missing piece is its own line saying what to do. */
+  drop (root, "proc/pressure");
+  drop (root, "proc/sys/net/ipv6");
+  drop (root, "dev/fuse");
+  put (root, "proc/self/smaps", "KernelPageSize:       16 kB\n");
+  put (root, "proc/sys/fs/inotify/max_user_instances", "8192\n");
+  put (root, "lib/modules/6.1.0-fake/modules.builtin", "kernel/net/bridge/bridge.ko\n");
+  put (root, "proc/filesystems", "nodev\tsysfs\n");
+  put (root, "proc/sys/kernel/modprobe", "\n");
+  report = fake_check (root, run);
+  assert_check (report, "psi", FALSE, "psi=1");
+  assert_check (report, "ipv6", FALSE, "ipv6.disable=1");
+  assert_check (report, "fuse", FALSE, "fuse");
+  assert_check (report, "page_size", FALSE, "16 KiB");
+  assert_check (report, "inotify", TRUE, "8192");
+  assert_check (report, "modules", FALSE, "nf_tables, nft_chain_nat, nft_masq, tun, fuse");
+  assert_check (report, "binder", FALSE, NULL);
+  assert_check (report, "sysctl", FALSE, "kernel.modprobe is empty");
+  g_clear_pointer (&report, g_variant_unref);
+
+  /* A kernel without loadable modules has nothing to preload. */
+  drop (root, "proc/modules");
+  report = fake_check (root, run);
+  assert_check (report, "modules", TRUE, "no loadable modules");
+
+  drop (root, "");
+}
+
+/* What Android's init does to the host through its own procfs (init.rc
+ * and first-stage init: write, errors ignored), then the guard. */
+static void
+android_init_writes (const gchar *root)
+{
+  put (root, "proc/sys/kernel/modprobe", "\n");
+  put (root, "proc/sys/kernel/panic_on_oops", "1\n");
+  put (root, "proc/sys/vm/overcommit_memory", "1\n");
+  put (root, "proc/sys/kernel/sysrq", "0\n");
+  put (root, "proc/sys/kernel/pid_max", "65535\n");
+}
+
+static void
+test_sysctl_guard (void)
+{
+  g_autofree gchar *root = make_fake_root ();
+  g_autofree gchar *run = g_build_filename (root, "run", NULL);
+  g_autofree gchar *changes = NULL;
+  g_autofree gchar *describe = NULL;
+  g_autoptr (GError) error = NULL;
+  gboolean recorded = FALSE;
+
+  /* Nothing recorded: restore does nothing. */
+  android_init_writes (root);
+  g_assert_true (rw_host_sysctl_restore (root, run, &changes, &error));
+  g_assert_no_error (error);
+  g_assert_null (changes);
+  drop (root, "");
+  g_free (root);
+  g_free (run);
+
+  root = make_fake_root ();
+  run = g_build_filename (root, "run", NULL);
+  g_assert_true (rw_host_sysctl_record (root, run, &recorded, &error));
+  g_assert_no_error (error);
+  g_assert_true (recorded);
+  describe = rw_host_sysctl_describe (root, run);
+  g_test_message ("%s", describe);
+  g_assert_nonnull (strstr (describe, "kernel.modprobe=/sbin/modprobe, kernel.panic_on_oops=0, "
+                                      "vm.overcommit_memory=0, kernel.sysrq=438, kernel.pid_max=4194304"));
+
+  android_init_writes (root);
+  g_assert_true (rw_host_sysctl_restore (root, run, &changes, &error));
+  g_assert_no_error (error);
+  g_test_message ("%s", changes);
+  g_assert_cmpstr (changes, ==, "kernel.modprobe “” put back to “/sbin/modprobe”, "
+                                "kernel.panic_on_oops “1” put back to “0”, "
+                                "vm.overcommit_memory “1” put back to “0”, "
+                                "kernel.sysrq “0” put back to “438”, "
+                                "kernel.pid_max “65535” put back to “4194304”");
+  g_clear_pointer (&changes, g_free);
+  {
+    const struct { const gchar *rel, *want; } back[] = {
+      { "proc/sys/kernel/modprobe", "/sbin/modprobe\n" }, { "proc/sys/kernel/panic_on_oops", "0\n" },
+      { "proc/sys/vm/overcommit_memory", "0\n" }, { "proc/sys/kernel/sysrq", "438\n" },
+      { "proc/sys/kernel/pid_max", "4194304\n" },
+    };
+    for (guint i = 0; i < G_N_ELEMENTS (back); i++)
+      {
+        g_autofree gchar *now = get (root, back[i].rel);
+        g_assert_cmpstr (now, ==, back[i].want);
+      }
+  }
+  /* Nothing differs now. */
+  g_assert_true (rw_host_sysctl_restore (root, run, &changes, &error));
+  g_assert_null (changes);
+
+  /* A second record in the same boot keeps the first: a prepare while a
+   * guest's values are in place must not take them for the host's. */
+  android_init_writes (root);
+  g_assert_true (rw_host_sysctl_record (root, run, &recorded, &error));
+  g_assert_false (recorded);
+  {
+    RwHostConfig cfg = { .root = root, .run_dir = run };
+    g_autoptr (GVariant) report = g_variant_ref_sink (rw_host_prepare (&cfg, NULL, &error));
+    g_autofree gchar *pid_max = NULL;
+
+    g_assert_no_error (error);
+    /* PrepareHost puts the values back and says so in its report. */
+    assert_check (report, "sysctl", TRUE, "A Redroid guest had changed host settings: kernel.modprobe “” put back");
+    assert_check (report, "inotify", TRUE, "raised from 128 to 8192");
+    pid_max = get (root, "proc/sys/kernel/pid_max");
+    g_assert_cmpstr (pid_max, ==, "4194304\n");
+  }
+
+  /* After a reboot the old record means nothing: a new one is taken. */
+  put (root, "proc/sys/kernel/random/boot_id", "0b6ad1c6-0000-4000-8000-000000000002\n");
+  put (root, "proc/sys/kernel/sysrq", "1\n");
+  g_assert_true (rw_host_sysctl_restore (root, run, &changes, &error));
+  g_assert_null (changes);
+  g_assert_true (rw_host_sysctl_record (root, run, &recorded, &error));
+  g_assert_true (recorded);
+  put (root, "proc/sys/kernel/sysrq", "0\n");
+  g_assert_true (rw_host_sysctl_restore (root, run, &changes, &error));
+  g_assert_cmpstr (changes, ==, "kernel.sysrq “0” put back to “1”");
+  g_clear_pointer (&changes, g_free);
+
+  /* A sysctl this kernel lacks (no modules, no SysRq) is not guarded. */
+  drop (root, "run");
+  drop (root, "proc/sys/kernel/modprobe");
+  g_assert_true (rw_host_sysctl_record (root, run, &recorded, &error));
+  g_clear_pointer (&describe, g_free);
+  describe = rw_host_sysctl_describe (root, run);
+  g_assert_null (strstr (describe, "kernel.modprobe"));
+
+  drop (root, "");
+}
+
+static void
+test_facts_and_devices (void)
+{
+  g_autofree gchar *root = make_fake_root ();
+  g_autoptr (GError) error = NULL;
+  RwHostFacts facts;
+
+  rw_host_facts_detect (root, &facts);
+  g_assert_true (facts.devices_cgroup_v1);
+  g_assert_false (facts.ashmem);
+  /* liblxc 5 and 6 take lxc.cgroup.* (though lxc_config_item_is_supported()
+   * says no for the full key: it knows the "lxc.cgroup" prefix only); 7 does not. */
+  g_test_message ("liblxc %s takes lxc.cgroup.*: %d (lxc_config_item_is_supported: %d)",
+                  lxc_get_version (), facts.lxc_cgroup_keys,
+                  lxc_config_item_is_supported ("lxc.cgroup.devices.allow"));
+  if (g_str_has_prefix (lxc_get_version (), "5.") || g_str_has_prefix (lxc_get_version (), "6."))
+    g_assert_true (facts.lxc_cgroup_keys);
+  else if (g_ascii_strtoull (lxc_get_version (), NULL, 10) >= 7)
+    g_assert_false (facts.lxc_cgroup_keys);
+
+  /* Unified layout: no v1 devices controller. */
+  put (root, "proc/self/mountinfo", "30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n");
+  rw_host_facts_detect (root, &facts);
+  g_assert_false (facts.devices_cgroup_v1);
+
+  /* Device nodes named by a caller: character devices, never through a symlink. */
+  g_assert_true (rw_host_check_device (NULL, "GPU node", "/dev/null", &error));
+  g_assert_no_error (error);
+  g_assert_false (rw_host_check_device (root, "GPU node", "/dev/dri/renderD129", &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "does not exist"));
+  g_clear_error (&error);
+  put (root, "dev/dri/renderD128", "");
+  g_assert_false (rw_host_check_device (root, "GPU node", "/dev/dri/renderD128", &error));
+  g_assert_nonnull (strstr (error->message, "not a character device"));
+  g_clear_error (&error);
+  {
+    g_autofree gchar *link = g_build_filename (root, "dev", "video0", NULL);
+    g_assert_no_errno (symlink ("/dev/null", link));
+  }
+  g_assert_false (rw_host_check_device (root, "Video device", "/dev/video0", &error));
+  g_assert_nonnull (strstr (error->message, "not a character device"));
+  g_clear_error (&error);
+  drop (root, "");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -619,6 +927,7 @@ main (int argc, char **argv)
     g_strlcpy (abort_pid_file, pid_file, sizeof abort_pid_file);
   }
   signal (SIGABRT, on_abort);
+  host_root = make_fake_root ();
 
   g_test_add_func ("/host/check-shape", test_check_shape);
   g_test_add_func ("/host/prepare-bridge", test_prepare_bridge);
@@ -628,6 +937,9 @@ main (int argc, char **argv)
   g_test_add_func ("/host/dhcp-stop", test_dhcp_stop);
   g_test_add_func ("/host/prepare-not-bridge", test_prepare_not_bridge);
   g_test_add_func ("/host/bad-input", test_bad_input);
+  g_test_add_func ("/host/fake-root-checks", test_fake_root_checks);
+  g_test_add_func ("/host/sysctl-guard", test_sysctl_guard);
+  g_test_add_func ("/host/facts-and-devices", test_facts_and_devices);
   ret = g_test_run ();
 
   /* Nothing may outlive the test, whichever tests ran. */
@@ -643,5 +955,7 @@ main (int argc, char **argv)
     g_rmdir (run_dir);
   }
   g_free (run_dir);
+  drop (host_root, "");
+  g_free (host_root);
   return ret;
 }

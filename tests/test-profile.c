@@ -14,6 +14,7 @@
 #include <glib/gstdio.h>
 #include <lxc/lxccontainer.h>
 
+#include "host.h"
 #include "profiles/profile.h"
 
 #define GOLDEN_DIR TEST_SRCDIR "/golden"
@@ -21,6 +22,7 @@
 typedef struct {
   RwImageConfig image;
   RwRedroidOptions redroid;
+  RwHostFacts host;
   RwContainerSpec spec;
 } Fixture;
 
@@ -40,6 +42,10 @@ fixture_init (Fixture *f)
   f->spec.ipv4_cidr = "10.0.3.17/24";
   f->spec.ipv4_gateway = "10.0.3.1";
   f->spec.mac = "02:52:57:00:00:11";
+  /* Like this project's CI hosts: LXC 5 with a cgroup v1 devices controller. */
+  f->host.devices_cgroup_v1 = TRUE;
+  f->host.lxc_cgroup_keys = TRUE;
+  f->spec.host = &f->host;
 }
 
 static RwLxcConfig *
@@ -102,6 +108,10 @@ check_golden (const gchar *profile, Fixture *f, const gchar *golden)
   g_assert_no_error (error);
   g_assert_cmpstr (normalized->str, ==, expected);
 
+  /* A liblxc without lxc.cgroup.* (LXC 7) must not be handed one. */
+  if (f->spec.host == NULL || !f->spec.host->lxc_cgroup_keys)
+    for (guint i = 0; i < config->keys->len; i++)
+      g_assert_false (g_str_has_prefix (g_ptr_array_index (config->keys, i), "lxc.cgroup."));
   assert_lxc_accepts (config);
 }
 
@@ -139,6 +149,38 @@ test_redroid_golden (void)
   f.redroid.gpu_mode = (gchar *) "host";
   f.redroid.gpu_node = (gchar *) "/dev/dri/renderD128";
   check_golden ("redroid", &f, "redroid-gpu-host");
+
+  /* The same on a unified cgroup2 host with LXC 5, and with LXC 7 (which
+   * rejects lxc.cgroup.*): no device rules at all (see allow_device()). */
+  fixture_init (&f);
+  f.redroid.gpu_mode = (gchar *) "host";
+  f.redroid.gpu_node = (gchar *) "/dev/dri/renderD129";
+  f.host.devices_cgroup_v1 = FALSE;
+  check_golden ("redroid", &f, "redroid-gpu-host-cgroup2");
+  f.host.lxc_cgroup_keys = FALSE;
+  check_golden ("redroid", &f, "redroid-gpu-host-lxc7");
+  /* LXC 7 on a hybrid layout: still no lxc.cgroup.* key. */
+  f.host.devices_cgroup_v1 = TRUE;
+  check_golden ("redroid", &f, "redroid-gpu-host-lxc7");
+
+  /* Nothing known about the host (the facts were not passed): no rules, no ashmem. */
+  fixture_init (&f);
+  f.spec.host = NULL;
+  check_golden ("redroid", &f, "redroid-host-unknown");
+
+  fixture_init (&f);
+  f.host.ashmem = TRUE;
+  check_golden ("redroid", &f, "redroid-ashmem");
+
+  {
+    gchar *video[] = { (gchar *) "/dev/video0", (gchar *) "/dev/video12", NULL };
+
+    fixture_init (&f);
+    f.redroid.video_devices = video;
+    f.redroid.gpu_mode = (gchar *) "auto";
+    f.redroid.gpu_node = (gchar *) "/dev/dri/renderD128";
+    check_golden ("redroid", &f, "redroid-video");
+  }
 
   fixture_init (&f);
   f.redroid.gpu_mode = (gchar *) "guest";
@@ -239,6 +281,25 @@ test_redroid_rejects (void)
   fixture_init (&f);
   f.redroid.gpu_node = (gchar *) "/dev/dri/../sda";
   check_rejected ("redroid", &f, "gpu node escape");
+  fixture_init (&f);
+  f.redroid.gpu_node = (gchar *) "/dev/dri/";
+  check_rejected ("redroid", &f, "gpu node without a name");
+  fixture_init (&f);
+  f.redroid.gpu_mode = (gchar *) "host";
+  check_rejected ("redroid", &f, "host gpu mode without a render node");
+  {
+    const gchar *bad[] = { "/dev/sda", "/dev/video", "/dev/video0/../sda", "/dev/video1 x",
+                           "/dev/videox", "/dev/video123456", NULL };
+
+    for (guint i = 0; bad[i] != NULL; i++)
+      {
+        gchar *video[] = { (gchar *) bad[i], NULL };
+
+        fixture_init (&f);
+        f.redroid.video_devices = video;
+        check_rejected ("redroid", &f, bad[i]);
+      }
+  }
 
   /* Spec fields shared with generic. */
   fixture_init (&f);
@@ -482,8 +543,10 @@ test_options_clear (void)
   o.gpu_mode = g_strdup ("host");
   o.dns = g_strsplit ("1.1.1.1,8.8.8.8", ",", -1);
   o.proxy_pac = g_strdup ("http://x");
+  o.video_devices = g_strsplit ("/dev/video0", ",", -1);
   rw_redroid_options_clear (&o);
   g_assert_null (o.gpu_mode);
+  g_assert_null (o.video_devices);
   g_assert_null (o.dns);
   g_assert_null (o.proxy_pac);
   g_assert_cmpuint (o.width, ==, 0);
@@ -624,6 +687,179 @@ test_generic_start (void)
     }
 }
 
+/* ---- Redroid's host-wide sysctl writes, with the real Redroid config ---- */
+
+/* Reads a host sysctl (tests only). */
+static gchar *
+sysctl_now (const gchar *path)
+{
+  gchar *value = NULL;
+
+  if (!g_file_get_contents (path, &value, NULL, NULL))
+    return NULL;
+  value[strcspn (value, "\n")] = '\0';
+  return value;
+}
+
+/* A fake Android /init started with the Redroid profile's own config: it
+ * writes host-wide sysctls the way Android's init does (errors ignored),
+ * first through LXC's /proc (proc:mixed: /proc/sys read-only), then
+ * through a procfs of its own, as Android's first-stage init mounts one.
+ * Only vm.overcommit_memory=1 and kernel.pid_max=65535 are written for
+ * real (the latter reaches the host only before Linux 6.14): harmless for the seconds until the guard puts them back, unlike
+ * an empty kernel.modprobe or panic_on_oops=1 on a shared test host (the
+ * guard treats all five alike; tests/test-host.c covers the others on a
+ * fake tree). */
+static void
+test_redroid_sysctl_guard (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *tmp = NULL, *lower = NULL, *upper = NULL, *lxcpath = NULL, *data = NULL;
+  g_autofree gchar *log = NULL, *run = NULL, *result_path = NULL, *result = NULL, *changes = NULL;
+  g_autofree gchar *overcommit_before = sysctl_now ("/proc/sys/vm/overcommit_memory");
+  g_autofree gchar *pid_max_before = sysctl_now ("/proc/sys/kernel/pid_max");
+  g_autofree gchar *overcommit_after = NULL, *pid_max_after = NULL;
+  g_autoptr (RwLxcConfig) config = NULL;
+  const gchar *dirs[] = { "bin", "dev", "proc", "sys", "tmp", "data", NULL };
+  RwHostFacts facts;
+  struct lxc_container *c;
+  gboolean started, restored;
+  Fixture f;
+
+  if (getuid () != 0 || !g_file_test ("/bin/busybox", G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("needs root and a static /bin/busybox");
+      return;
+    }
+  if (overcommit_before == NULL || pid_max_before == NULL)
+    {
+      g_test_skip ("this kernel lacks vm.overcommit_memory or kernel.pid_max");
+      return;
+    }
+  /* Values the guest would not change would prove nothing. */
+  if (g_str_equal (overcommit_before, "1") || g_str_equal (pid_max_before, "65535"))
+    {
+      g_test_skip ("the host already has Android's values");
+      return;
+    }
+
+  tmp = g_dir_make_tmp ("rw-sysctl-XXXXXX", &error);
+  g_assert_no_error (error);
+  lower = g_build_filename (tmp, "image", NULL);
+  upper = g_build_filename (tmp, "ct", "upper", NULL);
+  lxcpath = g_build_filename (tmp, "lxc", NULL);
+  data = g_build_filename (tmp, "data", NULL);
+  run = g_build_filename (tmp, "run", NULL);
+  g_assert_no_errno (g_mkdir_with_parents (lxcpath, 0755));
+  g_assert_no_errno (g_mkdir_with_parents (data, 0755));
+  for (guint i = 0; dirs[i] != NULL; i++)
+    {
+      g_autofree gchar *d = g_build_filename (lower, dirs[i], NULL);
+      g_assert_no_errno (g_mkdir_with_parents (d, 0755));
+    }
+  {
+    g_autofree gchar *contents = NULL;
+    g_autofree gchar *busybox = g_build_filename (lower, "bin", "busybox", NULL);
+    g_autofree gchar *init = g_build_filename (lower, "init", NULL);
+    gsize len;
+
+    g_file_get_contents ("/bin/busybox", &contents, &len, &error);
+    g_assert_no_error (error);
+    g_file_set_contents (busybox, contents, len, &error);
+    g_assert_no_error (error);
+    g_assert_no_errno (g_chmod (busybox, 0755));
+    write_file (init,
+                "#!/bin/busybox sh\n"
+                "B=/bin/busybox\n"
+                "{\n"
+                "  echo \"args=$*\"\n"
+                "  if echo 1 > /proc/sys/vm/overcommit_memory; then echo lxc_proc=rw; else echo lxc_proc=ro; fi\n"
+                "  $B mkdir -p /tmp/proc && $B mount -t proc proc /tmp/proc && echo own_proc=mounted\n"
+                "  echo 1 > /tmp/proc/sys/vm/overcommit_memory && echo overcommit=written\n"
+                "  echo 65535 > /tmp/proc/sys/kernel/pid_max && echo pid_max=written\n"
+                "  $B umount /tmp/proc\n"
+                "} > /data/result 2>&1\n", 0755);
+  }
+
+  /* The host's values, as PrepareHost records them. */
+  g_assert_true (rw_host_sysctl_record (NULL, run, NULL, &error));
+  g_assert_no_error (error);
+
+  fixture_init (&f);
+  f.spec.name = "rwsysctl";
+  f.spec.lxcpath = lxcpath;
+  f.spec.rootfs_lower = lower;
+  f.spec.rootfs_upper = upper;
+  f.spec.data_path = data;
+  f.spec.log_path = log = g_build_filename (tmp, "lxc.log", NULL);
+  f.spec.console_log_path = NULL;
+  f.spec.bridge = f.spec.ipv4_cidr = f.spec.ipv4_gateway = f.spec.mac = NULL;
+  rw_host_facts_detect (NULL, &facts);
+  f.spec.host = &facts;
+  f.spec.redroid = &f.redroid;
+  config = rw_profile_redroid (&f.spec, &error);
+  g_assert_no_error (error);
+
+  c = lxc_container_new ("rwsysctl", lxcpath);
+  g_assert_nonnull (c);
+  for (guint i = 0; i < config->keys->len; i++)
+    g_assert_true (c->set_config_item (c, g_ptr_array_index (config->keys, i),
+                                       g_ptr_array_index (config->values, i)));
+  c->want_daemonize (c, TRUE);
+  started = c->start (c, 0, NULL);
+  if (started)
+    c->wait (c, "STOPPED", 30);
+  lxc_container_put (c);
+
+  /* Put back first, assert after: a failed assertion must not leave the host changed. */
+  restored = rw_host_sysctl_restore (NULL, run, &changes, &error);
+  overcommit_after = sysctl_now ("/proc/sys/vm/overcommit_memory");
+  pid_max_after = sysctl_now ("/proc/sys/kernel/pid_max");
+  g_assert_no_error (error);
+  g_assert_true (restored);
+  g_assert_cmpstr (overcommit_after, ==, overcommit_before);
+  g_assert_cmpstr (pid_max_after, ==, pid_max_before);
+
+  if (!started)
+    {
+      g_autofree gchar *l = NULL;
+      g_file_get_contents (log, &l, NULL, NULL);
+      g_error ("container failed to start; LXC log:\n%s", l ? l : "(none)");
+    }
+  result_path = g_build_filename (data, "result", NULL);
+  g_file_get_contents (result_path, &result, NULL, &error);
+  g_assert_no_error (error);
+  g_test_message ("guest: %s", result);
+  g_test_message ("guard: %s", changes ? changes : "(nothing to put back)");
+  g_assert_nonnull (strstr (result, "args=androidboot.hardware=redroid "));
+  /* LXC's /proc keeps /proc/sys read-only (proc:mixed)... */
+  g_assert_nonnull (strstr (result, "lxc_proc=ro\n"));
+  /* ...but a procfs of the guest's own reaches the host's settings: why
+   * the guard exists. */
+  g_assert_nonnull (strstr (result, "own_proc=mounted\n"));
+  g_assert_nonnull (strstr (result, "overcommit=written\n"));
+  g_assert_nonnull (strstr (result, "pid_max=written\n"));
+  {
+    g_autofree gchar *o = g_strdup_printf ("vm.overcommit_memory “1” put back to “%s”", overcommit_before);
+    g_autofree gchar *p = g_strdup_printf ("kernel.pid_max “65535” put back to “%s”", pid_max_before);
+
+    g_assert_nonnull (changes);
+    g_assert_nonnull (strstr (changes, o));
+    /* Since Linux 6.14 kernel.pid_max belongs to the PID namespace: the
+     * guest's write stays inside and there is nothing to put back. */
+    if (strstr (changes, "kernel.pid_max") != NULL)
+      g_assert_nonnull (strstr (changes, p));
+    else
+      g_test_message ("kernel.pid_max is per PID namespace here: the host kept %s", pid_max_before);
+  }
+
+  if (g_getenv ("REDWAY_KEEP_TMP") == NULL)
+    {
+      g_autofree gchar *argv0 = g_strdup_printf ("rm -rf '%s'", tmp);
+      g_spawn_command_line_sync (argv0, NULL, NULL, NULL, NULL);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -635,6 +871,7 @@ main (int argc, char **argv)
   g_test_add_func ("/profile/generic/rejects", test_generic_rejects);
   g_test_add_func ("/profile/generic/user-no-escape", test_generic_user_no_escape);
   g_test_add_func ("/profile/generic/start", test_generic_start);
+  g_test_add_func ("/profile/redroid/sysctl-guard", test_redroid_sysctl_guard);
   g_test_add_func ("/profile/detect", test_detect);
   g_test_add_func ("/profile/options-clear", test_options_clear);
   return g_test_run ();

@@ -383,6 +383,7 @@ rw_redroid_options_clear (RwRedroidOptions *options)
     return;
   g_clear_pointer (&options->gpu_mode, g_free);
   g_clear_pointer (&options->gpu_node, g_free);
+  g_clear_pointer (&options->video_devices, g_strfreev);
   g_clear_pointer (&options->dns, g_strfreev);
   g_clear_pointer (&options->proxy_type, g_free);
   g_clear_pointer (&options->proxy_host, g_free);

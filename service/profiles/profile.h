@@ -13,10 +13,24 @@ G_BEGIN_DECLS
 typedef struct {
   guint width, height, dpi, fps;   /* 0: profile default */
   gchar *gpu_mode;                 /* auto|host|guest */
-  gchar *gpu_node;                 /* (nullable) e.g. /dev/dri/renderD128 */
-  gchar **dns;                     /* (nullable) */
+  gchar *gpu_node;                 /* (nullable) e.g. /dev/dri/renderD128; required for host */
+  gchar **video_devices;           /* (nullable) /dev/videoN passed through */
+  gchar **dns;                     /* (nullable) none: the bridge's dnsmasq (the gateway) */
   gchar *proxy_type, *proxy_host, *proxy_port, *proxy_exclude_list, *proxy_pac;
 } RwRedroidOptions;
+
+/* What the host and its liblxc offer (rw_host_facts_detect() in host.h
+ * finds them). The profiles stay pure: the facts come in, so golden files
+ * exist for every combination. */
+typedef struct {
+  /* The devices controller is on a cgroup v1 hierarchy (v1 or hybrid
+   * layout); FALSE on the unified (cgroup2-only) layout. */
+  gboolean devices_cgroup_v1;
+  /* liblxc accepts lxc.cgroup.* keys: LXC 7 rejects them ("Unsupported
+   * config key"), LXC 5 and 6 accept them but ignore them on cgroup2. */
+  gboolean lxc_cgroup_keys;
+  gboolean ashmem;                 /* the host has /dev/ashmem */
+} RwHostFacts;
 
 typedef struct {
   const gchar *name;
@@ -39,6 +53,7 @@ typedef struct {
   const gchar *ipv4_gateway;       /* e.g. 10.0.3.1 */
   const gchar *mac;                /* e.g. 02:52:57:xx:xx:xx */
   const RwRedroidOptions *redroid; /* (nullable) */
+  const RwHostFacts *host;         /* (nullable) unknown: no device cgroup rules, no ashmem */
 } RwContainerSpec;
 
 /* LXC's own default seccomp policy (Debian: liblxc-common), which LXC
@@ -86,5 +101,9 @@ gboolean rw_profile_check_path (const gchar *what, const gchar *path,
                                 const gchar *forbidden, GError **error);
 gboolean rw_profile_check_ifname (const gchar *name, GError **error);
 gboolean rw_profile_check_env (const gchar *item, GError **error);
+/* A render node (/dev/dri/...) or a video device (/dev/videoN): plain
+ * components only, as it is bind-mounted from the host by that name. */
+gboolean rw_profile_check_gpu_node (const gchar *node, GError **error);
+gboolean rw_profile_check_video_device (const gchar *path, GError **error);
 
 G_END_DECLS

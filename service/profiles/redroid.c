@@ -49,17 +49,55 @@ check_range (const gchar *what, guint value, guint min, guint max, GError **erro
 }
 
 /* A /dev path of plain components: the node is bind-mounted from the host. */
-static gboolean
-check_gpu_node (const gchar *node, GError **error)
+gboolean
+rw_profile_check_gpu_node (const gchar *node, GError **error)
 {
-  if (!g_str_has_prefix (node, "/dev/dri/") || strstr (node, "..") != NULL ||
+  if (node == NULL || !g_str_has_prefix (node, "/dev/dri/") || strstr (node, "..") != NULL ||
+      node[strlen ("/dev/dri/")] == '\0' ||
       strspn (node, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_-.") != strlen (node))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   _("GPU node must be a device under /dev/dri: %s"), node);
+                   _("GPU node must be a device under /dev/dri: %s"), node ? node : "");
       return FALSE;
     }
   return TRUE;
+}
+
+gboolean
+rw_profile_check_video_device (const gchar *path, GError **error)
+{
+  const gchar *n = path != NULL && g_str_has_prefix (path, "/dev/video") ? path + strlen ("/dev/video") : NULL;
+
+  if (n == NULL || *n == '\0' || strlen (n) > 4 || strspn (n, "0123456789") != strlen (n))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("Video device must be /dev/videoN: %s"), path ? path : "");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Devices cgroup rules only where they mean something and liblxc takes
+ * them. On a cgroup v1 devices hierarchy they keep the devices usable
+ * should a host include add a deny-all. On cgroup2 nothing is written:
+ * LXC 5 skips allow rules unless a deny-all came first, yet any rule in
+ * its list attaches a BPF device program that denies everything not
+ * listed, which would lock out binderfs (dynamic major) and /dev/null.
+ * LXC 7 rejects lxc.cgroup.* outright ("Unsupported config key"). */
+static void
+allow_device (RwLxcConfig *config, const RwHostFacts *host, const gchar *rule)
+{
+  if (host != NULL && host->devices_cgroup_v1 && host->lxc_cgroup_keys)
+    rw_lxc_config_add (config, "lxc.cgroup.devices.allow", rule);
+}
+
+/* A host device node at the same path inside; @optional: the container
+ * starts without it (the host report says it is missing). */
+static void
+bind_device (RwLxcConfig *config, const gchar *path, gboolean optional)
+{
+  rw_lxc_config_addf (config, "lxc.mount.entry", "%s %s none bind,create=file%s 0 0",
+                      path, path + 1, optional ? ",optional" : "");
 }
 
 RwLxcConfig *
@@ -93,8 +131,20 @@ rw_profile_redroid (const RwContainerSpec *spec, GError **error)
                    _("GPU mode must be auto, host or guest, not “%s”"), gpu_mode);
       return NULL;
     }
-  if (opt->gpu_node != NULL && !check_gpu_node (opt->gpu_node, error))
+  if (opt->gpu_node != NULL && !rw_profile_check_gpu_node (opt->gpu_node, error))
     return NULL;
+  /* Host rendering needs the render node inside: without one Redroid
+   * would silently fall back to no GPU at all. */
+  if (gpu_host && opt->gpu_node == NULL)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                           _("GPU mode “host” needs a render node (gpu_node, e.g. /dev/dri/renderD128)"));
+      return NULL;
+    }
+  if (opt->video_devices != NULL)
+    for (guint i = 0; opt->video_devices[i] != NULL; i++)
+      if (!rw_profile_check_video_device (opt->video_devices[i], error))
+        return NULL;
 
   g_string_append_printf (cmd, " androidboot.redroid_width=%u androidboot.redroid_height=%u"
                           " androidboot.redroid_dpi=%u androidboot.redroid_fps=%u"
@@ -129,6 +179,13 @@ rw_profile_redroid (const RwContainerSpec *spec, GError **error)
             }
           g_string_append_printf (cmd, " androidboot.redroid_net_dns%u=%s", i + 1, opt->dns[i]);
         }
+    }
+  else if (spec->bridge != NULL)
+    {
+      /* Redroid's own fallback is 8.8.8.8, blocked on many networks; the
+       * bridge's dnsmasq (the gateway) forwards to the host's resolvers. */
+      g_string_append_printf (cmd, " androidboot.redroid_net_ndns=1 androidboot.redroid_net_dns1=%s",
+                              spec->ipv4_gateway);
     }
 
   {
@@ -176,13 +233,31 @@ rw_profile_redroid (const RwContainerSpec *spec, GError **error)
   rw_lxc_config_add (config, "lxc.autodev.tmpfs.size", "25000000");
   rw_lxc_config_addf (config, "lxc.mount.entry", "%s data none bind 0 0", spec->data_path);
 
-  if (gpu_host)
+  /* Android's storage runs on FUSE (persist.sys.fuse=1: "Failed to open
+   * /dev/fuse" otherwise), VPN apps need a tun device. Optional: a host
+   * without them still starts Redroid, and PrepareHost reports them. */
+  bind_device (config, "/dev/fuse", TRUE);
+  allow_device (config, spec->host, "c 10:229 rwm");
+  bind_device (config, "/dev/net/tun", TRUE);
+  allow_device (config, spec->host, "c 10:200 rwm");
+  /* memfd is used (androidboot.use_memfd=1); ashmem where the host has it
+   * for apps that still open it. Misc device with a dynamic minor. */
+  if (spec->host != NULL && spec->host->ashmem)
     {
-      rw_lxc_config_add (config, "lxc.mount.entry", "/dev/dri dev/dri none bind,optional,create=dir 0 0");
-      /* DRM (major 226), explicit for cgroup v1 in case a host include adds
-       * a deny-all. Not on cgroup2: there a lone allow rule could turn LXC's
-       * eBPF device program into an allow-list and lock out binderfs. */
-      rw_lxc_config_add (config, "lxc.cgroup.devices.allow", "c 226:* rwm");
+      bind_device (config, "/dev/ashmem", TRUE);
+      allow_device (config, spec->host, "c 10:* rwm");
+    }
+  if (opt->gpu_node != NULL)
+    {
+      /* Asked for by name and checked at create: a missing node fails the start. */
+      bind_device (config, opt->gpu_node, FALSE);
+      allow_device (config, spec->host, "c 226:* rwm");
+    }
+  if (opt->video_devices != NULL && opt->video_devices[0] != NULL)
+    {
+      for (guint i = 0; opt->video_devices[i] != NULL; i++)
+        bind_device (config, opt->video_devices[i], FALSE);
+      allow_device (config, spec->host, "c 81:* rwm");
     }
 
   rw_lxc_config_add (config, "lxc.init.cmd", cmd->str);

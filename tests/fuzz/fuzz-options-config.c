@@ -89,8 +89,10 @@ check_env_line (const gchar *value, const gchar * const *env)
 
 /* Redroid's lxc.init.cmd: "/init" then androidboot.KEY=VALUE words, each key once. */
 static void
-check_redroid_cmd (const gchar *cmd, const RwRedroidOptions *opt)
+check_redroid_cmd (const gchar *cmd, const RwRedroidOptions *opt, gboolean bridged)
 {
+  /* No DNS given: a bridged container gets the bridge's dnsmasq. */
+  guint expected_dns = opt->dns != NULL && opt->dns[0] != NULL ? g_strv_length (opt->dns) : bridged ? 1 : 0;
   g_auto(GStrv) words = g_strsplit (cmd, " ", -1);
   g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   guint ndns = 0;
@@ -113,12 +115,12 @@ check_redroid_cmd (const gchar *cmd, const RwRedroidOptions *opt)
       g_hash_table_add (seen, key);
     }
   FUZZ_CHECK (ndns <= 4, "%u DNS servers on the command line", ndns);
-  FUZZ_CHECK (ndns == (opt->dns != NULL ? g_strv_length (opt->dns) : 0),
-              "%u DNS parameters for %u servers", ndns, opt->dns ? g_strv_length (opt->dns) : 0);
+  FUZZ_CHECK (ndns == expected_dns, "%u DNS parameters for %u servers", ndns, expected_dns);
 }
 
 static void
-check_config (const RwLxcConfig *config, const gchar * const *env, const RwRedroidOptions *redroid)
+check_config (const RwLxcConfig *config, const gchar * const *env, const RwRedroidOptions *redroid,
+              gboolean bridged)
 {
   g_autofree gchar *text = rw_lxc_config_to_string (config);
   g_auto(GStrv) lines = NULL;
@@ -156,7 +158,7 @@ check_config (const RwLxcConfig *config, const gchar * const *env, const RwRedro
         {
           n_init++;
           if (redroid != NULL)
-            check_redroid_cmd (value, redroid);
+            check_redroid_cmd (value, redroid, bridged);
         }
       else if (strcmp (key, "lxc.rootfs.path") == 0)
         n_rootfs++;
@@ -185,7 +187,7 @@ build_configs (JsonObject *options, const gchar *gpu_mode, const gchar * const *
         g_autoptr(RwLxcConfig) config = rw_profile_generic (&spec, &error);
 
         if (config != NULL)
-          check_config (config, env, NULL);
+          check_config (config, env, NULL, bridged);
         else
           FUZZ_CHECK (error != NULL, "generic profile failed without an error");
       }
@@ -197,7 +199,7 @@ build_configs (JsonObject *options, const gchar *gpu_mode, const gchar * const *
         g_autoptr(RwLxcConfig) config = rw_profile_redroid (&spec, &error);
 
         if (config != NULL)
-          check_config (config, env, &redroid);
+          check_config (config, env, &redroid, bridged);
         else
           FUZZ_CHECK (error != NULL, "redroid profile failed without an error");
       }
@@ -216,7 +218,10 @@ redroid_options_equal (const RwRedroidOptions *a, const RwRedroidOptions *b)
       g_strcmp0 (a->proxy_type, b->proxy_type) != 0 || g_strcmp0 (a->proxy_host, b->proxy_host) != 0 ||
       g_strcmp0 (a->proxy_port, b->proxy_port) != 0 ||
       g_strcmp0 (a->proxy_exclude_list, b->proxy_exclude_list) != 0 ||
-      g_strcmp0 (a->proxy_pac, b->proxy_pac) != 0 || na != nb)
+      g_strcmp0 (a->proxy_pac, b->proxy_pac) != 0 || na != nb ||
+      (a->video_devices == NULL) != (b->video_devices == NULL) ||
+      (a->video_devices != NULL &&
+       !g_strv_equal ((const gchar * const *) a->video_devices, (const gchar * const *) b->video_devices)))
     return FALSE;
   for (guint i = 0; i < na; i++)
     if (strcmp (a->dns[i], b->dns[i]) != 0)

@@ -25,7 +25,14 @@ class CliLifecycle(harness.EnvTestCase):
         self.assertTrue(report["bridge"]["ok"])
         self.assertTrue(report["cgroups"]["ok"])
         self.assertIn("binder", report)
+        # What Redroid needs: one line each, never what makes the host unready.
+        for check in ("fuse", "psi", "ipv6", "page_size", "inotify", "modules", "sysctl"):
+            self.assertIn(check, report)
+            self.assertFalse(report[check]["required"], check)
+            self.assertTrue(report[check]["message"], check)
         self.assertTrue(self.env.state_file()["lxc_ready"])
+        # Recorded once per boot in the state directory's run/.
+        self.assertTrue(os.path.exists(os.path.join(self.env.state_dir, "run", "host-sysctl.ini")))
 
     def test_2_lifecycle(self):
         r = self.env.cli("init", "cli1", self.image)
@@ -76,6 +83,17 @@ class CliLifecycle(harness.EnvTestCase):
             self.assertEqual(r.returncode, 1, bad)
             self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
         self.assertFalse(os.path.exists(os.path.join(self.env.state_dir, "x")))
+
+        # Host devices are checked at create; host GPU mode names its render node.
+        for args, said in ((("--gpu-mode", "host"), "--gpu-node"),
+                           (("--gpu-node", "/dev/dri/renderD250"), "does not exist"),
+                           (("--gpu-node", "/dev/sda"), "/dev/dri"),
+                           (("--video-device", "/dev/video250"), "does not exist"),
+                           (("--video-device", "/dev/null"), "/dev/videoN")):
+            r = self.env.cli("init", "gpu1", self.image, *args, check=False)
+            self.assertEqual(r.returncode, 1, args)
+            self.assertIn(said, r.stderr, args)
+        self.assertNotIn("gpu1", self.env.state_file()["containers"])
 
         r = self.env.cli("init", "dup", self.image)
         r = self.env.cli("init", "dup", self.image, check=False)

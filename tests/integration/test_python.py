@@ -337,6 +337,28 @@ class PythonLifecycle(harness.EnvTestCase):
         self.assertIsNone(self.client.get_container("py12"))
         self.assertEqual(c.props.state, "stopped")
 
+    def test_device_options_checked_at_create(self):
+        """gpu_node and video_devices name host character devices that exist
+        now; host GPU mode without a render node is refused."""
+        cases = [
+            ({"gpu_mode": GLib.Variant("s", "host")}, "render node"),
+            ({"gpu_node": GLib.Variant("s", "/dev/dri/renderD250")}, "does not exist"),
+            ({"gpu_node": GLib.Variant("s", "/dev/dri/../sda")}, "/dev/dri"),
+            ({"gpu_node": GLib.Variant("u", 128)}, "gpu_node"),
+            ({"video_devices": GLib.Variant("as", ["/dev/video250"])}, "does not exist"),
+            ({"video_devices": GLib.Variant("as", ["/dev/zero"])}, "/dev/videoN"),
+            ({"video_devices": GLib.Variant("s", "/dev/video0")}, "video_devices"),
+        ]
+        for opts, said in cases:
+            with self.subTest(opts=opts):
+                with self.assertRaises(GLib.Error) as cm:
+                    self.manager.call_create_container_sync("py13", self.image, GLib.Variant("a{sv}", opts), None)
+                self.assertTrue(cm.exception.matches(Redway.error_quark(), Redway.Error.INVALID_ARGUMENT),
+                                cm.exception.message)
+                self.assertIn(said, cm.exception.message)
+        self.client.settle()
+        self.assertIsNone(self.client.get_container("py13"))
+
     def test_env_control_characters_refused(self):
         for bad in ["A=x\ny", "A=x\ry", "A=\x1b[0m", "NEW\nLINE=1", "A=ends with a space ", "NO VALUE"]:
             with self.assertRaises(GLib.Error) as cm:
