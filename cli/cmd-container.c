@@ -203,9 +203,10 @@ typedef enum {
   ACTION_FREEZE,
   ACTION_THAW,
   ACTION_REMOVE,
+  ACTION_CONVERT,
 } Action;
 
-static const char *const action_methods[] = { "Start", "Stop", "Restart", "Freeze", "Thaw", "Delete" };
+static const char *const action_methods[] = { "Start", "Stop", "Restart", "Freeze", "Thaw", "Delete", "Convert" };
 
 static void
 print_done (Action action, const char *name)
@@ -223,6 +224,9 @@ print_done (Action action, const char *name)
       break;
     case ACTION_REMOVE:
       g_print (_("Container “%s” removed.\n"), name);
+      break;
+    case ACTION_CONVERT:
+      g_print (_("Container “%s” now runs from redway's image cache.\n"), name);
       break;
     case ACTION_START:
     case ACTION_RESTART:
@@ -247,6 +251,8 @@ all_includes (Action action, const char *state)
       return g_strcmp0 (state, "running") == 0;
     case ACTION_THAW:
       return g_strcmp0 (state, "frozen") == 0;
+    case ACTION_CONVERT:
+      return g_strcmp0 (state, "stopped") == 0;
     case ACTION_REMOVE:
     default:
       return TRUE;
@@ -413,6 +419,7 @@ run_action (CliApp *app, Action action, int argc, char **argv)
     N_("Pause every process of a running container."),
     N_("Resume a frozen container."),
     N_("Remove a container, its overlay and (unless --keep-data) its data."),
+    N_("Move a container adopted from the Redway tool into redway's image cache (stopped)."),
   };
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(RedwayContainer) container = NULL;
@@ -500,6 +507,12 @@ cli_cmd_thaw (CliApp *app, int argc, char **argv)
 }
 
 int
+cli_cmd_convert (CliApp *app, int argc, char **argv)
+{
+  return run_action (app, ACTION_CONVERT, argc, argv);
+}
+
+int
 cli_cmd_remove (CliApp *app, int argc, char **argv)
 {
   return run_action (app, ACTION_REMOVE, argc, argv);
@@ -578,11 +591,15 @@ cli_cmd_status (CliApp *app, int argc, char **argv)
     g_autoptr(GVariant) settings = redway_container_dup_settings (container);
     const char *origin = NULL, *lxc_path = NULL;
 
-    if (settings != NULL && g_variant_lookup (settings, "origin", "&s", &origin) &&
-        g_variant_lookup (settings, "lxc_path", "&s", &lxc_path))
+    if (settings != NULL && g_variant_lookup (settings, "origin", "&s", &origin))
       {
-        g_autofree char *where = g_strdup_printf (_("adopted from the Redway tool (LXC container in %s/%s)"),
-                                                  lxc_path, redway_container_get_name (container));
+        g_autofree char *where = NULL;
+
+        if (g_variant_lookup (settings, "lxc_path", "&s", &lxc_path))
+          where = g_strdup_printf (_("adopted from the Redway tool (LXC container in %s/%s)"),
+                                   lxc_path, redway_container_get_name (container));
+        else
+          where = g_strdup (_("adopted from the Redway tool, converted into redway's image cache"));
         print_field (_("Origin:"), where);
       }
   }

@@ -97,6 +97,7 @@ int cli_cmd_stop (CliApp *app, int argc, char **argv);
 int cli_cmd_restart (CliApp *app, int argc, char **argv);
 int cli_cmd_freeze (CliApp *app, int argc, char **argv);
 int cli_cmd_thaw (CliApp *app, int argc, char **argv);
+int cli_cmd_convert (CliApp *app, int argc, char **argv);
 int cli_cmd_remove (CliApp *app, int argc, char **argv);
 int cli_cmd_status (CliApp *app, int argc, char **argv);
 int cli_cmd_list (CliApp *app, int argc, char **argv);

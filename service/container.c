@@ -12,6 +12,7 @@
 
 #include "container-private.h"
 #include "dbus-util.h"
+#include "legacy-import.h"
 #include "lxc-lifecycle.h"
 #include "names.h"
 
@@ -278,6 +279,69 @@ run_delete (RwLifecycle *lc, Call *call)
   rw_lifecycle_delete (lc, call->force, call->keep_data, call_done, g_object_ref (call->invocation));
 }
 
+/* Convert: an adopted container moves into redway's layout. */
+typedef struct {
+  RwdContainer *self;
+  RwdConversion *conversion;
+} Converting;
+
+static void
+converting_free (Converting *c)
+{
+  g_clear_object (&c->self);
+  rwd_conversion_free (c->conversion);
+  g_free (c);
+}
+
+static gboolean
+convert_work (gpointer data, GError **error)
+{
+  return rwd_conversion_run (((Converting *) data)->conversion, error);
+}
+
+static void
+convert_finish (gpointer data, const GError *error)
+{
+  Converting *c = data;
+  RwdContainer *self = c->self;
+  g_autoptr(GError) save_error = NULL;
+
+  if (error != NULL)
+    return;
+  if (!rw_store_set_converted (rwd_daemon_get_store (self->daemon), self->name,
+                               rwd_conversion_get_image (c->conversion)->id,
+                               rwd_conversion_get_ref (c->conversion), &save_error))
+    g_warning ("%s: %s", self->name, save_error->message);
+  /* From now on in redway's own lxcpath. */
+  rw_lifecycle_set_backend_data (self->lifecycle, rwd_daemon_get_lxc_runner (self->daemon, NULL));
+  rwd_container_sync (self);
+}
+
+static void
+run_convert (RwLifecycle *lc, Call *call)
+{
+  g_autoptr(GError) error = NULL;
+  RwdConversion *conversion = rwd_conversion_new (call->self->daemon, call->self->name, &error);
+  Converting *c;
+
+  if (conversion == NULL)
+    {
+      rwd_return_error (call->invocation, error);
+      return;
+    }
+  c = g_new0 (Converting, 1);
+  c->self = g_object_ref (call->self);
+  c->conversion = conversion;
+  rw_lifecycle_run_stopped (lc, _("convert"), convert_work, convert_finish, c,
+                            (GDestroyNotify) converting_free, call_done, g_object_ref (call->invocation));
+}
+
+static gboolean
+handle_convert (RedwayContainer *iface, GDBusMethodInvocation *invocation, GVariant *options)
+{
+  return authorize_then (RWD_CONTAINER (iface), invocation, options, RWD_ACTION_MANAGE, run_convert);
+}
+
 static gboolean
 handle_start (RedwayContainer *iface, GDBusMethodInvocation *invocation, GVariant *options)
 {
@@ -384,6 +448,7 @@ rwd_container_iface_init (RedwayContainerIface *iface)
   iface->handle_freeze = handle_freeze;
   iface->handle_thaw = handle_thaw;
   iface->handle_delete = handle_delete;
+  iface->handle_convert = handle_convert;
   rwd_container_exec_iface_init (iface);
 }
 

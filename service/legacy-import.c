@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <errno.h>
 #include <glib/gi18n-lib.h>
+#include <stdio.h>
 
 #include "container.h"
 #include "fsutil.h"
@@ -168,4 +170,143 @@ rwd_legacy_import_at_start (RwdDaemon *daemon, const gchar *root, const gchar *l
       if (!rw_store_add_legacy_source (store, path, &error))
         g_warning ("%s", error->message);
     }
+}
+
+/* ---- convert: into redway's layout ------------------------------------- */
+
+struct _Conversion {
+  gchar *name;
+  gchar *lxc_dir;             /* LXC_PATH/NAME of the old tool */
+  gchar *container_dir;       /* redway's */
+  gchar *ref;
+  RwImageStore *images;       /* (unowned) the daemon's */
+  RwImage *image;             /* the result */
+};
+typedef struct _Conversion Conversion;
+
+void
+rwd_conversion_free (RwdConversion *c)
+{
+  g_free (c->name);
+  g_free (c->lxc_dir);
+  g_free (c->container_dir);
+  g_free (c->ref);
+  g_clear_pointer (&c->image, rw_image_unref);
+  g_free (c);
+}
+
+/* The command the old config starts: lxc.init.cmd, else lxc.execute.cmd. */
+static gchar **
+entrypoint_of (const gchar *config_path)
+{
+  g_autofree gchar *data = NULL;
+  g_auto(GStrv) lines = NULL;
+  g_autofree gchar *init = NULL, *execute = NULL;
+  gchar **argv = NULL;
+
+  if (!g_file_get_contents (config_path, &data, NULL, NULL))
+    return NULL;
+  lines = g_strsplit (data, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_auto(GStrv) kv = g_strsplit (lines[i], "=", 2);
+      g_autofree gchar *key = NULL;
+
+      if (kv[0] == NULL || kv[1] == NULL)
+        continue;
+      key = g_strstrip (g_strdup (kv[0]));
+      if (g_str_equal (key, "lxc.init.cmd"))
+        {
+          g_free (init);
+          init = g_strdup (g_strstrip (kv[1]));
+        }
+      else if (g_str_equal (key, "lxc.execute.cmd"))
+        {
+          g_free (execute);
+          execute = g_strdup (g_strstrip (kv[1]));
+        }
+    }
+  if (!g_shell_parse_argv (init != NULL ? init : execute != NULL ? execute : "", NULL, &argv, NULL))
+    return NULL;
+  return argv;
+}
+
+static gboolean
+move_file (const gchar *from, const gchar *to, GError **error)
+{
+  int errsv;
+
+  if (rename (from, to) == 0 || errno == ENOENT)
+    return TRUE;
+  errsv = errno;
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv), _("Cannot move %s to %s: %s"),
+               from, to, g_strerror (errsv));
+  return FALSE;
+}
+
+/* Worker thread, the container stopped. */
+static gboolean
+convert_work (gpointer data, GError **error)
+{
+  Conversion *c = data;
+  g_autofree gchar *config = g_build_filename (c->lxc_dir, "config", NULL);
+  g_autofree gchar *backup = g_strconcat (config, ".redway-backup", NULL);
+  g_autofree gchar *rootfs = g_build_filename (c->lxc_dir, "rootfs", NULL);
+  g_autofree gchar *kept = g_build_filename (c->container_dir, "legacy-lxc-config", NULL);
+  g_autofree gchar *kept_orig = g_build_filename (c->container_dir, "legacy-lxc-config.orig", NULL);
+  g_auto(GStrv) entrypoint = entrypoint_of (config);
+
+  if (!g_file_test (rootfs, G_FILE_TEST_IS_DIR) || g_file_test (rootfs, G_FILE_TEST_IS_SYMLINK))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, _("No rootfs directory at %s"), rootfs);
+      return FALSE;
+    }
+  if (!rw_mkdir_p (c->container_dir, 0700, error))
+    return FALSE;
+  c->image = rw_image_store_adopt_rootfs (c->images, c->ref, rootfs, (const gchar * const *) entrypoint,
+                                          c->lxc_dir, error);
+  if (c->image == NULL)
+    return FALSE;
+  /* The old definition is kept for the user; the rest of its dir goes. */
+  return move_file (config, kept, error) && move_file (backup, kept_orig, error) &&
+         rw_rm_rf (c->lxc_dir, error);
+}
+
+Conversion *
+rwd_conversion_new (RwdDaemon *daemon, const gchar *name, GError **error)
+{
+  const RwStoreEntry *e = rw_store_lookup (rwd_daemon_get_store (daemon), name);
+  Conversion *c;
+
+  if (e == NULL || e->lxc_path == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("Container “%s” was not adopted from the Redway tool: there is nothing to convert"), name);
+      return NULL;
+    }
+  c = g_new0 (Conversion, 1);
+  c->name = g_strdup (name);
+  c->lxc_dir = g_build_filename (e->lxc_path, name, NULL);
+  c->container_dir = rw_layout_container_dir (rwd_daemon_get_layout (daemon), name);
+  c->ref = g_strdup_printf ("localhost/redway-adopted/%s:latest", name);
+  c->images = rwd_daemon_get_image_store (daemon);
+  return c;
+}
+
+gboolean
+rwd_conversion_run (RwdConversion *c, GError **error)
+{
+  return convert_work (c, error);
+}
+
+const RwImage *
+rwd_conversion_get_image (Conversion *c)
+{
+  return c->image;
+}
+
+const gchar *
+rwd_conversion_get_ref (Conversion *c)
+{
+  return c->ref;
 }

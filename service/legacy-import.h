@@ -23,4 +23,17 @@ gboolean rwd_legacy_import (RwdDaemon *daemon, const gchar *config_path, const g
  * that was never imported is, once; problems are logged, never fatal. */
 void rwd_legacy_import_at_start (RwdDaemon *daemon, const gchar *root, const gchar *lxc_path);
 
+/* Converting an adopted container into redway's layout: its rootfs
+ * becomes an image in the cache (moved, not copied), the container an
+ * overlay on it; its data dir stays. The old LXC definition is kept in
+ * the container's dir as legacy-lxc-config. */
+typedef struct _Conversion RwdConversion;
+/* InvalidArgument when @name was not adopted. */
+RwdConversion *rwd_conversion_new (RwdDaemon *daemon, const gchar *name, GError **error);
+void rwd_conversion_free (RwdConversion *c);
+/* Worker thread, the container stopped (rw_lifecycle_run_stopped()). */
+gboolean rwd_conversion_run (RwdConversion *c, GError **error);
+const RwImage *rwd_conversion_get_image (RwdConversion *c);
+const gchar *rwd_conversion_get_ref (RwdConversion *c);
+
 G_END_DECLS

@@ -132,6 +132,12 @@ struct _Op {
   int exit_fd;
   gchar **addresses;
   RwProbe probe;
+  /* rw_lifecycle_run_stopped() */
+  const gchar *what;
+  RwLifecycleWork work;
+  RwLifecycleFinish work_finish;
+  gpointer work_data;
+  GDestroyNotify work_data_free;
 };
 
 static void
@@ -149,6 +155,8 @@ op_free (Op *op)
     close (op->probe.exit_fd);
   g_strfreev (op->probe.addresses);
   g_clear_error (&op->answer);
+  if (op->work_data_free != NULL)
+    op->work_data_free (op->work_data);
   g_free (op);
 }
 
@@ -600,6 +608,52 @@ rw_lifecycle_delete (RwLifecycle *self, gboolean force, gboolean keep_data,
   op->force = force;
   op->keep_data = keep_data;
   enqueue (self, op);
+}
+
+/* ---- the owner's work on a stopped container -------------------------- */
+
+static gboolean
+work_prepare (RwLifecycle *self, Op *op, GError **error)
+{
+  if (self->creating || !self->initialized || self->state != RW_STATE_STOPPED)
+    return invalid_state (self, error, op->what);
+  return TRUE;
+}
+
+static gboolean
+work_run (Op *op, GError **error)
+{
+  return op->work (op->work_data, error);
+}
+
+static void
+work_finish (RwLifecycle *self, Op *op, const GError *error)
+{
+  if (op->work_finish != NULL)
+    op->work_finish (op->work_data, error);
+}
+
+static const OpClass work_op = { "work", work_prepare, work_run, work_finish };
+
+void
+rw_lifecycle_run_stopped (RwLifecycle *self, const gchar *what, RwLifecycleWork work,
+                          RwLifecycleFinish finish, gpointer data, GDestroyNotify data_free,
+                          RwLifecycleDone done, gpointer user_data)
+{
+  Op *op = op_new (self, &work_op, done, user_data);
+
+  op->what = what;
+  op->work = work;
+  op->work_finish = finish;
+  op->work_data = data;
+  op->work_data_free = data_free;
+  enqueue (self, op);
+}
+
+void
+rw_lifecycle_set_backend_data (RwLifecycle *self, gpointer backend_data)
+{
+  self->backend_data = backend_data;
 }
 
 /* ---- init exited on its own ------------------------------------------- */

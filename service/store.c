@@ -853,6 +853,33 @@ rw_store_set_image (RwStore *store, const gchar *name, const gchar *image_id,
 }
 
 gboolean
+rw_store_set_converted (RwStore *store, const gchar *name, const gchar *image_id,
+                        const gchar *image_url, GError **error)
+{
+  RwStoreEntry *e = lookup_or_fail (store, name, error);
+  g_autofree gchar *old_id = NULL, *old_url = NULL, *old_lxc_path = NULL;
+
+  if (e == NULL)
+    return FALSE;
+  old_id = g_steal_pointer (&e->image_id);
+  old_url = g_steal_pointer (&e->image_url);
+  old_lxc_path = g_steal_pointer (&e->lxc_path);
+  e->image_id = g_strdup (image_id);
+  e->image_url = g_strdup (image_url);
+  if (!commit_entry (store, e, error))
+    {
+      g_free (e->image_id);
+      g_free (e->image_url);
+      e->image_id = g_steal_pointer (&old_id);
+      e->image_url = g_steal_pointer (&old_url);
+      e->lxc_path = g_steal_pointer (&old_lxc_path);
+      return FALSE;
+    }
+  maybe_compact (store);
+  return TRUE;
+}
+
+gboolean
 rw_store_add_legacy_source (RwStore *store, const gchar *path, GError **error)
 {
   g_autoptr(JsonBuilder) b = json_builder_new ();

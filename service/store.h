@@ -102,6 +102,10 @@ gboolean rw_store_set_image (RwStore *store, const gchar *name, const gchar *ima
  * removed since must not come back). */
 gboolean rw_store_has_legacy_source (RwStore *store, const gchar *path);
 gboolean rw_store_add_legacy_source (RwStore *store, const gchar *path, GError **error);
+/* An adopted container moved into redway's layout: its image is now
+ * @image_id (@image_url), its LXC definition redway's own. */
+gboolean rw_store_set_converted (RwStore *store, const gchar *name, const gchar *image_id,
+                                 const gchar *image_url, GError **error);
 gboolean rw_store_set_host (RwStore *store, gboolean lxc_ready, const gchar *bridge,
                             const gchar *bridge_address, GError **error);
 

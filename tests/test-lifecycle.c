@@ -859,6 +859,61 @@ test_recover (void)
   owner_free (o);
 }
 
+static gboolean
+work_records (gpointer data, GError **error)
+{
+  g_autoptr(GMutexLocker) l = g_mutex_locker_new (&fake.lock);
+
+  return fake_call (data, error);
+}
+
+static void
+work_finish_records (gpointer data, const GError *error)
+{
+  g_mutex_lock (&fake.lock);
+  g_ptr_array_add (fake.calls, g_strdup (error == NULL ? "finish ok" : "finish failed"));
+  g_mutex_unlock (&fake.lock);
+}
+
+/* The owner's own work (convert, and later snapshots) runs in the queue,
+ * on a stopped container only, nothing else beside it. */
+static void
+test_run_stopped (void)
+{
+  Owner *o = owner_new (TRUE);
+  Answer a = { 0 }, w = { 0 }, s = { 0 };
+
+  rw_lifecycle_run_stopped (o->lc, "convert", work_records, work_finish_records, (gpointer) "work", NULL,
+                            on_done, &w);
+  assert_ok (&w);
+  assert_calls ("work,finish ok");
+
+  /* Queued behind a start: refused when its turn comes, untouched. */
+  rw_lifecycle_start (o->lc, on_done, &a);
+  rw_lifecycle_run_stopped (o->lc, "convert", work_records, work_finish_records, (gpointer) "work", NULL,
+                            on_done, &w);
+  assert_ok (&a);
+  wait_for (&w);
+  g_assert_error (w.error, RW_LIFECYCLE_ERROR, RW_LIFECYCLE_ERROR_INVALID_STATE);
+  g_assert_nonnull (strstr (w.error->message, "convert"));
+  answer_clear (&w);
+  assert_calls ("work,finish ok,start");
+
+  /* A start queued behind the work waits for it; a failing work says so. */
+  rw_lifecycle_stop (o->lc, 1, TRUE, on_done, &a);
+  assert_ok (&a);
+  fake_set_gate (TRUE);
+  fake_fail ("work");
+  rw_lifecycle_run_stopped (o->lc, "convert", work_records, work_finish_records, (gpointer) "work", NULL,
+                            on_done, &w);
+  rw_lifecycle_start (o->lc, on_done, &s);
+  fake_set_gate (FALSE);
+  assert_fails (&w, G_IO_ERROR, G_IO_ERROR_FAILED);
+  assert_ok (&s);
+  assert_calls ("work,finish ok,start,stop force,work,finish failed,start");
+  owner_free (o);
+}
+
 static void
 test_detached_owner (void)
 {
@@ -906,5 +961,6 @@ main (int argc, char **argv)
   g_test_add_func ("/lifecycle/delete-during-creation", test_delete_during_creation);
   g_test_add_func ("/lifecycle/recover", test_recover);
   g_test_add_func ("/lifecycle/detached-owner", test_detached_owner);
+  g_test_add_func ("/lifecycle/run-stopped", test_run_stopped);
   return g_test_run ();
 }

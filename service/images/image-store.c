@@ -679,6 +679,134 @@ rw_image_store_pull (RwImageStore   *store,
   return record_and_load (store, ref, id, error);
 }
 
+static const char *
+host_architecture (void)
+{
+#if defined(__x86_64__)
+  return "amd64";
+#elif defined(__aarch64__)
+  return "arm64";
+#elif defined(__arm__)
+  return "arm";
+#elif defined(__i386__)
+  return "386";
+#else
+  return "unknown";
+#endif
+}
+
+RwImage *
+rw_image_store_adopt_rootfs (RwImageStore *store, const gchar *ref, const gchar *rootfs,
+                             const gchar * const *entrypoint, const gchar *label, GError **error)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonGenerator) gen = json_generator_new ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *config = NULL, *hex = NULL, *id = NULL, *work = NULL, *final_dir = NULL;
+  g_autofree char *config_path = NULL, *work_rootfs = NULL;
+  const char *one_ref[] = { ref, NULL };
+  gsize len = 0;
+  guint64 size = 0;
+
+  /* An OCI image config with no layers: the rootfs is what it is. */
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "created");
+  {
+    g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+    g_autofree char *iso = g_date_time_format_iso8601 (now);
+    json_builder_add_string_value (b, iso);
+  }
+  json_builder_set_member_name (b, "architecture");
+  json_builder_add_string_value (b, host_architecture ());
+  json_builder_set_member_name (b, "os");
+  json_builder_add_string_value (b, "linux");
+  json_builder_set_member_name (b, "config");
+  json_builder_begin_object (b);
+  if (entrypoint != NULL && entrypoint[0] != NULL)
+    {
+      json_builder_set_member_name (b, "Entrypoint");
+      json_builder_begin_array (b);
+      for (guint i = 0; entrypoint[i] != NULL; i++)
+        json_builder_add_string_value (b, entrypoint[i]);
+      json_builder_end_array (b);
+    }
+  json_builder_set_member_name (b, "Labels");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "org.redway.adopted-from");
+  json_builder_add_string_value (b, label);
+  json_builder_end_object (b);
+  json_builder_end_object (b);
+  json_builder_set_member_name (b, "rootfs");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "type");
+  json_builder_add_string_value (b, "layers");
+  json_builder_set_member_name (b, "diff_ids");
+  json_builder_begin_array (b);
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  json_generator_set_root (gen, root);
+  config = json_generator_to_data (gen, &len);
+  hex = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) config, len);
+  id = g_strconcat ("sha256:", hex, NULL);
+
+  work = g_build_filename (store->tmp_dir, "adopt-XXXXXX", NULL);
+  if (g_mkdtemp_full (work, 0700) == NULL)
+    {
+      int errsv = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                   _("Cannot create a work directory in %s: %s"), store->tmp_dir, g_strerror (errsv));
+      return NULL;
+    }
+  config_path = g_build_filename (work, "config.json", NULL);
+  work_rootfs = g_build_filename (work, "rootfs", NULL);
+  if (!g_file_set_contents_full (config_path, config, len, G_FILE_SET_CONTENTS_CONSISTENT, 0600, error))
+    {
+      rm_rf (work);
+      return NULL;
+    }
+  if (rename (rootfs, work_rootfs) < 0)
+    {
+      int errsv = errno;
+
+      rm_rf (work);
+      if (errsv == EXDEV)
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                     _("%s is on another file system than the image cache: it can only be moved, not copied"),
+                     rootfs);
+      else
+        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                     _("Cannot move %s into the image cache: %s"), rootfs, g_strerror (errsv));
+      return NULL;
+    }
+  {
+    int fd = open (work_rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+
+    if (fd >= 0)
+      {
+        size = tree_size (fd);
+        close (fd);
+      }
+  }
+  final_dir = g_build_filename (store->images_dir, hex, NULL);
+  if (!write_image_json (work, id, (gchar **) one_ref, "", size, g_get_real_time (), error) ||
+      rename (work, final_dir) < 0)
+    {
+      int errsv = errno;
+
+      /* Put the rootfs back where it was. */
+      if (rename (work_rootfs, rootfs) < 0)
+        g_warning ("Could not move %s back to %s: %s", work_rootfs, rootfs, g_strerror (errno));
+      rm_rf (work);
+      if (error != NULL && *error == NULL)
+        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                     _("Cannot move image into %s: %s"), final_dir, g_strerror (errsv));
+      return NULL;
+    }
+  return record_and_load (store, ref, id, error);
+}
+
 /* ref or id -> id. Caller holds the lock. */
 static char *
 resolve_id (RwImageStore *store, GHashTable *refs, const char *ref_or_id, GError **error)

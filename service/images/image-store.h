@@ -99,6 +99,17 @@ RwImage *rw_image_store_pull (RwImageStore   *store,
                               GCancellable   *cancellable,
                               GError        **error);
 
+/* Makes the directory @rootfs (moved, not copied: it must be on the
+ * store's file system) an image of its own, recorded as @ref, with
+ * @entrypoint (nullable) as its command: what an adopted container's
+ * rootfs becomes when it is converted. @label makes its id its own. */
+RwImage *rw_image_store_adopt_rootfs (RwImageStore        *store,
+                                      const gchar         *ref,
+                                      const gchar         *rootfs,
+                                      const gchar * const *entrypoint,
+                                      const gchar         *label,
+                                      GError             **error);
+
 /* @ref_or_id: a reference recorded by a pull, or an image id (sha256:...). */
 RwImage *rw_image_store_lookup (RwImageStore *store,
                                 const gchar  *ref_or_id,

@@ -255,6 +255,72 @@ class Legacy(harness.EnvTestCase):
         self.assertTrue(os.path.isdir(data))
         self.assertTrue(os.path.exists(cfg))
 
+    def test_6_convert(self):
+        # An adopted container moves into redway's layout: its rootfs becomes
+        # an image in the cache (moved, so the same file system), the
+        # container an overlay on it; the data dir stays where it is.
+        env = self.env
+        home = os.path.join(env.tmp, "home4")
+        cfg = os.path.join(home, ".config", "redway", "config.json")
+        os.makedirs(os.path.dirname(cfg))
+        data = os.path.join(home, "data-conv1")
+        os.makedirs(data)
+        with open(cfg, "w") as f:
+            json.dump({"containers": {"conv1": {"name": "conv1", "initialized": True, "data_path": data,
+                                                "image_url": "docker://redroid/redroid:13.0.0_64only-latest",
+                                                "log_file": "conv1.log", "gpu_mode": "guest"}}}, f)
+        lxc4 = os.path.join(env.tmp, "legacy-lxc4")
+        old_lxc, self.__class__.legacy_lxc = self.legacy_lxc, lxc4
+        try:
+            self.make_container("conv1", data)
+        finally:
+            self.__class__.legacy_lxc = old_lxc
+        rootfs_digest = tree_digest(os.path.join(lxc4, "conv1", "rootfs"))
+        env.cli("import-legacy", "--config", cfg, "--lxc-path", lxc4)
+        self.addCleanup(env.cli, "remove", "--force", "conv1", check=False)
+        env.cli("start", "conv1")
+        env.cli("exec", "conv1", "--", "sh", "-c", "echo kept > /data/marker")
+        # Not while it runs.
+        r = env.cli("convert", "conv1", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("running", r.stderr)
+        env.cli("stop", "conv1")
+        env.cli("convert", "conv1")
+
+        self.assertFalse(os.path.exists(os.path.join(lxc4, "conv1")))
+        kept = os.path.join(env.state_dir, "containers", "conv1", "legacy-lxc-config")
+        with open(kept + ".orig") as f:
+            self.assertIn("lxc.net.0.link = lxcbr0", f.read())
+        self.assertTrue(os.path.exists(kept))
+        st = self.status("conv1")
+        self.assertEqual(st["image"], "localhost/redway-adopted/conv1:latest")
+        self.assertEqual(st["data_path"], data)
+        self.assertIn("converted into redway's image cache", env.cli("status", "conv1").stdout)
+        images = json.loads(env.cli("images", "--json").stdout)
+        img = [i for i in images if "localhost/redway-adopted/conv1:latest" in i.get("refs", [])]
+        self.assertEqual(len(img), 1, images)
+        self.assertEqual(img[0]["id"], st["image_id"])
+        # The image is the old rootfs, unchanged.
+        cache_rootfs = os.path.join(env.state_dir, "images", "images", st["image_id"].split(":")[1], "rootfs")
+        self.assertEqual(tree_digest(cache_rootfs), rootfs_digest)
+
+        # It runs from redway's own definition now, with its data.
+        env.cli("start", "conv1")
+        self.assertEqual(env.cli("exec", "conv1", "--", "cat", "/data/marker").stdout, "kept\n")
+        self.assertEqual(env.cli("exec", "conv1", "--", "hostname").stdout, "conv1\n")
+        self.assertTrue(os.path.exists(os.path.join(env.lxc_path, "conv1", "config")))
+        # Writes go to its overlay, not into the image.
+        env.cli("exec", "conv1", "--", "sh", "-c", "echo new > /etc/written-after")
+        self.assertFalse(os.path.exists(os.path.join(cache_rootfs, "etc", "written-after")))
+        env.cli("stop", "conv1")
+        # Converting twice: nothing left to convert.
+        r = env.cli("convert", "conv1", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("not adopted", r.stderr)
+        # A container redway made cannot be converted either.
+        r = env.cli("convert", "clash-none", check=False)
+        self.assertNotEqual(r.returncode, 0)
+
 
 if __name__ == "__main__":
     harness.main()
