@@ -187,9 +187,16 @@ class Legacy(harness.EnvTestCase):
         self.assertIn("Skipped halfmade:", r.stdout)
         self.assertIn("Skipped gone: no LXC container", r.stdout)
         self.assertEqual(self.env.state_file()["containers"], before["containers"])
-        # And a restart of the service does not bring back what it imported once.
+        # And a restart of the service does not bring back what it imported
+        # once; a user's corrupt old config found then is logged, not fatal.
+        bad = os.path.join(self.env.tmp, "legacy-root", "home", "eve", ".config", "redway", "config.json")
+        os.makedirs(os.path.dirname(bad))
+        with open(bad, "w") as f:
+            f.write("{\"containers\": {\"x\": ")
         self.env.stop_daemon()
         self.env.start_daemon()
+        self.assertIn("Not importing the Redway tool's config: %s is not a Redway config" % bad,
+                      self.env.daemon_log())
         self.assertEqual(self.env.state_file()["containers"], before["containers"])
         self.env.prepare_host()
 
