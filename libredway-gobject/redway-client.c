@@ -282,6 +282,9 @@ redway_client_settle (RedwayClient *client)
 typedef struct {
   GMainLoop *loop;
   gboolean finished;
+  gboolean service_gone;
+  RedwayJobProgressFunc progress;
+  gpointer progress_data;
 } WaitData;
 
 static void
@@ -292,6 +295,31 @@ on_job_notify (GObject *object, GParamSpec *pspec, gpointer user_data)
   if (redway_job_get_finished (REDWAY_JOB (object)))
     {
       data->finished = TRUE;
+      g_main_loop_quit (data->loop);
+    }
+}
+
+static void
+on_job_progress (GObject *object, GParamSpec *pspec, gpointer user_data)
+{
+  WaitData *data = user_data;
+  RedwayJob *job = REDWAY_JOB (object);
+
+  if (data->progress != NULL)
+    data->progress (job, redway_job_get_progress (job), redway_job_get_bytes (job),
+                    redway_job_get_expected_bytes (job), data->progress_data);
+}
+
+/* The service went away (crashed, restarted): the job will never finish. */
+static void
+on_owner_changed (GObject *object, GParamSpec *pspec, gpointer user_data)
+{
+  WaitData *data = user_data;
+  g_autofree gchar *owner = g_dbus_proxy_get_name_owner (G_DBUS_PROXY (object));
+
+  if (owner == NULL)
+    {
+      data->service_gone = TRUE;
       g_main_loop_quit (data->loop);
     }
 }
@@ -320,8 +348,46 @@ redway_client_wait_for_job_sync (RedwayClient *client,
                                  GCancellable *cancellable,
                                  GError      **error)
 {
-  WaitData data = { NULL, FALSE };
-  gulong notify_id, cancel_id = 0;
+  return redway_client_wait_for_job_full_sync (client, job, NULL, NULL, cancellable, error);
+}
+
+/**
+ * RedwayJobProgressFunc:
+ * @job: the job
+ * @fraction: its Progress, 0.0 to 1.0
+ * @bytes: its Bytes
+ * @expected_bytes: its ExpectedBytes (0: not known)
+ * @user_data: user data
+ *
+ * Called as the job's progress moves.
+ */
+
+/**
+ * redway_client_wait_for_job_full_sync:
+ * @client: a #RedwayClient
+ * @job: a job proxy obtained from @client
+ * @progress: (nullable) (scope call): called each time the job's progress moves
+ * @progress_data: (closure progress): data for @progress
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Runs a private main loop until @job has finished, calling @progress as it
+ * moves. The job's own outcome is turned into @error when it failed; when
+ * the service goes away meanwhile (the job can never finish) @error is
+ * %G_IO_ERROR_CLOSED.
+ *
+ * Returns: %TRUE if the job succeeded
+ */
+gboolean
+redway_client_wait_for_job_full_sync (RedwayClient          *client,
+                                      RedwayJob             *job,
+                                      RedwayJobProgressFunc  progress,
+                                      gpointer               progress_data,
+                                      GCancellable          *cancellable,
+                                      GError               **error)
+{
+  WaitData data = { NULL, FALSE, FALSE, progress, progress_data };
+  gulong notify_id, progress_id, owner_id, cancel_id = 0;
 
   g_return_val_if_fail (REDWAY_IS_CLIENT (client), FALSE);
   g_return_val_if_fail (REDWAY_IS_JOB (job), FALSE);
@@ -329,18 +395,35 @@ redway_client_wait_for_job_sync (RedwayClient *client,
   /* Property updates are delivered on the proxy's own context. */
   data.loop = g_main_loop_new (g_main_context_get_thread_default (), FALSE);
   notify_id = g_signal_connect (job, "notify::finished", G_CALLBACK (on_job_notify), &data);
+  progress_id = g_signal_connect (job, "notify::progress", G_CALLBACK (on_job_progress), &data);
+  owner_id = g_signal_connect (job, "notify::g-name-owner", G_CALLBACK (on_owner_changed), &data);
   if (cancellable != NULL)
     cancel_id = g_cancellable_connect (cancellable, G_CALLBACK (on_wait_cancelled), &data, NULL);
 
   if (redway_job_get_finished (job))
     data.finished = TRUE;
   else
-    g_main_loop_run (data.loop);
+    {
+      g_autofree gchar *owner = g_dbus_proxy_get_name_owner (G_DBUS_PROXY (job));
+
+      if (owner == NULL)
+        data.service_gone = TRUE;
+      else
+        g_main_loop_run (data.loop);
+    }
 
   g_signal_handler_disconnect (job, notify_id);
+  g_signal_handler_disconnect (job, progress_id);
+  g_signal_handler_disconnect (job, owner_id);
   g_cancellable_disconnect (cancellable, cancel_id);
   g_main_loop_unref (data.loop);
 
+  if (!data.finished && data.service_gone)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CLOSED,
+                           "The redway service went away before the job finished");
+      return FALSE;
+    }
   if (!data.finished)
     {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "Cancelled");

@@ -10,6 +10,14 @@ G_BEGIN_DECLS
 #define REDWAY_OBJECT_PATH "/org/redway/Redway1"
 #define REDWAY_MANAGER_PATH "/org/redway/Redway1/Manager"
 
+/* The values of org.redway.Redway1.Container:State. */
+#define REDWAY_STATE_STOPPED "stopped"
+#define REDWAY_STATE_STARTING "starting"
+#define REDWAY_STATE_RUNNING "running"
+#define REDWAY_STATE_STOPPING "stopping"
+#define REDWAY_STATE_FROZEN "frozen"
+#define REDWAY_STATE_ERROR "error"
+
 #define REDWAY_TYPE_CLIENT (redway_client_get_type ())
 G_DECLARE_FINAL_TYPE (RedwayClient, redway_client, REDWAY, CLIENT, GObject)
 
@@ -37,5 +45,17 @@ gboolean redway_client_wait_for_job_sync (RedwayClient *client,
                                           RedwayJob    *job,
                                           GCancellable *cancellable,
                                           GError      **error);
+
+typedef void (*RedwayJobProgressFunc) (RedwayJob *job,
+                                       gdouble    fraction,
+                                       guint64    bytes,
+                                       guint64    expected_bytes,
+                                       gpointer   user_data);
+gboolean redway_client_wait_for_job_full_sync (RedwayClient          *client,
+                                               RedwayJob             *job,
+                                               RedwayJobProgressFunc  progress,
+                                               gpointer               progress_data,
+                                               GCancellable          *cancellable,
+                                               GError               **error);
 
 G_END_DECLS

@@ -200,6 +200,27 @@ class Polkit(harness.EnvTestCase):
         self.assertDenied(r, "PullImage denied by rule")
         self.assertIn("Not authorized to perform this operation", r.stderr)
 
+    def test_library_calls_carry_call_flags(self):
+        """The generated calls take GDBusCallFlags: a PyGObject client (and
+        so a C one) can allow interactive authorization, and the service sees it."""
+        script = (
+            "import gi, sys\n"
+            "gi.require_version('Redway', '1.0')\n"
+            "from gi.repository import Gio, GLib, Redway\n"
+            "client = Redway.Client.new_sync(None)\n"
+            "c = client.get_container('target1')\n"
+            "for flags in (Gio.DBusCallFlags.NONE, Gio.DBusCallFlags.ALLOW_INTERACTIVE_AUTHORIZATION):\n"
+            "    try:\n"
+            "        c.call_start_sync(GLib.Variant('a{sv}', {}), flags, -1, None)\n"
+            "        print('started')\n"
+            "    except GLib.Error as e:\n"
+            "        print(e.message)\n")
+        r = self.env.run(["/usr/bin/python3", "-c", script], user="nobody")
+        lines = r.stdout.splitlines()
+        self.assertEqual(len(lines), 2, r.stdout + r.stderr)
+        self.assertIn("did not allow interactive authorization", lines[0])
+        self.assertIn("no authentication agent", lines[1])
+
     def test_nobody_cannot_cancel_root_job(self):
         path, job = self._root_create("jobs1")
         self.addCleanup(self._root_call, path, CIFACE, "Delete", "a{sv}", "0")

@@ -26,7 +26,7 @@ import harness
 import gi
 gi.require_version("Gio", "2.0")
 gi.require_version("Redway", "1.0")
-from gi.repository import GLib, Redway  # noqa: E402
+from gi.repository import Gio, GLib, Redway  # noqa: E402
 
 CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -162,7 +162,7 @@ class PullTests(unittest.TestCase):
         cls.manager = cls.client.get_manager()
         report = cls.manager.call_prepare_host_sync(
             GLib.Variant("a{sv}", {"bridge": GLib.Variant("s", "rwt0"),
-                                   "subnet": GLib.Variant("s", harness.NET_PREFIX + ".1/24")}), None)
+                                   "subnet": GLib.Variant("s", harness.NET_PREFIX + ".1/24")}), Gio.DBusCallFlags.NONE, -1, None)
         cls.client.settle()
         assert report["bridge"]["ok"], report
         cls.images_dir = os.path.join(cls.env.state_dir, "images")
@@ -200,12 +200,12 @@ class PullTests(unittest.TestCase):
         return "docker://%s/%s:%s" % (self.proxy, repo, tag), json.loads(m)
 
     def list_images(self):
-        images = self.manager.call_list_images_sync(GLib.Variant("a{sv}", {}), None)
+        images = self.manager.call_list_images_sync(GLib.Variant("a{sv}", {}), Gio.DBusCallFlags.NONE, -1, None)
         self.client.settle()
         return {i["id"]: i for i in images}
 
     def start_pull(self, ref, **options):
-        job_path = self.manager.call_pull_image_sync(ref, GLib.Variant("a{sv}", options), None)
+        job_path = self.manager.call_pull_image_sync(ref, GLib.Variant("a{sv}", options), Gio.DBusCallFlags.NONE, -1, None)
         self.client.settle()
         job = self.client.get_job(job_path)
         self.assertIsNotNone(job, job_path)
@@ -225,8 +225,9 @@ class PullTests(unittest.TestCase):
         return job
 
     def assert_error(self, code, fn, *args):
+        """fn: a generated call_*_sync; args: its in-arguments and cancellable."""
         with self.assertRaises(GLib.Error) as cm:
-            fn(*args)
+            fn(*args[:-1], Gio.DBusCallFlags.NONE, -1, args[-1])
         self.client.settle()
         self.assertTrue(cm.exception.matches(Redway.error_quark(), code),
                         "%s: %s" % (cm.exception.domain, cm.exception.message))
@@ -304,7 +305,7 @@ class PullTests(unittest.TestCase):
             self.proxy_config()
             start = time.monotonic()
             container_path, job_path = self.manager.call_create_container_sync(
-                name, ref, GLib.Variant("a{sv}", {}), None)
+                name, ref, GLib.Variant("a{sv}", {}), Gio.DBusCallFlags.NONE, -1, None)
             self.client.settle()
             job = self.client.get_job(job_path)
             self.assertEqual(job.props.operation, "create-container")
@@ -329,9 +330,9 @@ class PullTests(unittest.TestCase):
         self.assertIn("pull1", e.message)
         self.assertIn(config, self.list_images())
         for c in paths:
-            c.call_delete_sync(GLib.Variant("a{sv}", {}), None)
+            c.call_delete_sync(GLib.Variant("a{sv}", {}), Gio.DBusCallFlags.NONE, -1, None)
             self.client.settle()
-        self.manager.call_remove_image_sync(config, GLib.Variant("a{sv}", {}), None)
+        self.manager.call_remove_image_sync(config, GLib.Variant("a{sv}", {}), Gio.DBusCallFlags.NONE, -1, None)
         self.client.settle()
         self.assertNotIn(config, self.list_images())
 
@@ -429,7 +430,7 @@ class PullTests(unittest.TestCase):
         self.assertFalse(job.props.finished)
         self.assertTrue(job.props.cancelable)
         start = time.monotonic()
-        job.call_cancel_sync(GLib.Variant("a{sv}", {}), None)
+        job.call_cancel_sync(GLib.Variant("a{sv}", {}), Gio.DBusCallFlags.NONE, -1, None)
         ok, msg = self.finish(job, timeout=30)
         self.assertLess(time.monotonic() - start, 1.0, "Cancel must end a job within a second")
         self.assertFalse(ok)
@@ -445,6 +446,43 @@ class PullTests(unittest.TestCase):
         self.assertFalse(os.path.exists(blob))
         self.assertFalse(os.path.exists(blob + ".partial"))
 
+    def test_zz_wait_for_job(self):
+        """The library waits for a job with progress, and notices when the
+        service goes away (the job could never finish). Runs last: it stops
+        the service."""
+        ref, man = self.push("test/waited", [{"data/w.bin": os.urandom(2 * 1024 * 1024)}])
+        throttle = Throttle(int(self.proxy.split(":")[1]), 1024 * 1024)
+        self.addCleanup(throttle.close)
+        ref = ref.replace(self.proxy, "127.0.0.1:%d" % throttle.port)
+        seen = []
+        job = self.start_pull(ref)
+        ok = self.client.wait_for_job_full_sync(
+            job, lambda j, fraction, done, total, *_: seen.append((fraction, done, total)), None, None)
+        self.assertTrue(ok)
+        self.assertGreater(len(seen), 1, seen)
+        fractions = [f for f, _, _ in seen]
+        self.assertEqual(fractions, sorted(fractions))
+        self.assertEqual(fractions[-1], 1.0)
+
+        # A pull in flight when the service stops: a clear error, no hang.
+        ref2, _ = self.push("test/waited2", [{"data/w2.bin": os.urandom(8 * 1024 * 1024)}])
+        slow = Throttle(int(self.proxy.split(":")[1]), 128 * 1024)
+        self.addCleanup(slow.close)
+        job = self.start_pull(ref2.replace(self.proxy, "127.0.0.1:%d" % slow.port))
+        stopped = []
+
+        def on_progress(j, fraction, done, total, *_):
+            if done > 0 and not stopped:
+                stopped.append(True)
+                self.env.stop_daemon()
+        start = time.monotonic()
+        with self.assertRaises(GLib.Error) as cm:
+            self.client.wait_for_job_full_sync(job, on_progress, None, None)
+        self.assertTrue(stopped)
+        self.assertTrue(cm.exception.matches(Gio.io_error_quark(), Gio.IOErrorEnum.CLOSED), cm.exception.message)
+        self.assertLess(time.monotonic() - start, 30)
+        self.env.start_daemon()
+
     def test_delete_while_creating(self):
         """A creation stuck on a slow registry ends when the container is deleted."""
         ref, man = self.push("test/slowcreate", [{"data/slow.bin": os.urandom(8 * 1024 * 1024)}])
@@ -452,7 +490,7 @@ class PullTests(unittest.TestCase):
         self.addCleanup(throttle.close)
         ref = ref.replace(self.proxy, "127.0.0.1:%d" % throttle.port)
         self.proxy_config()
-        path, job_path = self.manager.call_create_container_sync("stuck1", ref, GLib.Variant("a{sv}", {}), None)
+        path, job_path = self.manager.call_create_container_sync("stuck1", ref, GLib.Variant("a{sv}", {}), Gio.DBusCallFlags.NONE, -1, None)
         self.client.settle()
         job = self.client.get_job(job_path)
         completed = []
@@ -461,7 +499,7 @@ class PullTests(unittest.TestCase):
         wait_until(lambda: job.props.bytes > 64 * 1024, timeout=30)
         c = self.client.get_container_for_path(path)
         start = time.monotonic()
-        c.call_delete_sync(GLib.Variant("a{sv}", {}), None)
+        c.call_delete_sync(GLib.Variant("a{sv}", {}), Gio.DBusCallFlags.NONE, -1, None)
         self.assertLess(time.monotonic() - start, 5)
         self.client.settle()
         self.assertIsNone(self.client.get_container("stuck1"))
@@ -470,12 +508,12 @@ class PullTests(unittest.TestCase):
         self.assertFalse(ok)
         # The name is free again.
         quick, _ = self.push("test/quick", [{"hello": b"x"}])
-        path, job_path = self.manager.call_create_container_sync("stuck1", quick, GLib.Variant("a{sv}", {}), None)
+        path, job_path = self.manager.call_create_container_sync("stuck1", quick, GLib.Variant("a{sv}", {}), Gio.DBusCallFlags.NONE, -1, None)
         self.client.settle()
         job = self.client.get_job(job_path)
         self.client.wait_for_job_sync(job, None)
         self.assertTrue(job.props.success, job.props.message)
-        self.client.get_container("stuck1").call_delete_sync(GLib.Variant("a{sv}", {}), None)
+        self.client.get_container("stuck1").call_delete_sync(GLib.Variant("a{sv}", {}), Gio.DBusCallFlags.NONE, -1, None)
         self.client.settle()
 
     def test_gzip_bomb_is_bounded(self):
@@ -523,7 +561,7 @@ class PullTests(unittest.TestCase):
         self.proxy_config()
         self.pull(ref)
         self.assertIn(config, self.list_images())
-        self.manager.call_remove_image_sync(ref, GLib.Variant("a{sv}", {}), None)
+        self.manager.call_remove_image_sync(ref, GLib.Variant("a{sv}", {}), Gio.DBusCallFlags.NONE, -1, None)
         self.client.settle()
         self.assertNotIn(config, self.list_images())
         self.assertFalse(os.path.exists(os.path.join(self.images_dir, "images", config.split(":")[1])))

@@ -57,13 +57,13 @@ class PythonLifecycle(harness.EnvTestCase):
         cls.manager = cls.client.get_manager()
         report = cls.manager.call_prepare_host_sync(
             GLib.Variant("a{sv}", {"bridge": GLib.Variant("s", "rwt0"),
-                                   "subnet": GLib.Variant("s", harness.NET_PREFIX + ".1/24")}), None)
+                                   "subnet": GLib.Variant("s", harness.NET_PREFIX + ".1/24")}), Gio.DBusCallFlags.NONE, -1, None)
         cls.client.settle()
         assert report["bridge"]["ok"], report
 
     def create(self, name, **options):
         opts = GLib.Variant("a{sv}", options)
-        container_path, job_path = self.manager.call_create_container_sync(name, self.image, opts, None)
+        container_path, job_path = self.manager.call_create_container_sync(name, self.image, opts, Gio.DBusCallFlags.NONE, -1, None)
         self.client.settle()
         job = self.client.get_job(job_path)
         self.assertIsNotNone(job)
@@ -98,7 +98,7 @@ class PythonLifecycle(harness.EnvTestCase):
             seen_in_handler.append((new, c.props.state))
         c.connect("state-changed", on_state_changed)
 
-        c.call_start_sync(GLib.Variant("a{sv}", {}), None)
+        c.call_start_sync(GLib.Variant("a{sv}", {}), Gio.DBusCallFlags.NONE, -1, None)
 
         self.client.settle()
         # Properties are updated before the call returns.
@@ -108,39 +108,39 @@ class PythonLifecycle(harness.EnvTestCase):
         self.assertEqual(len(c.props.addresses), 1)
         self.assertTrue(c.props.addresses[0].startswith(harness.NET_PREFIX + "."))
 
-        status, out, _ = c.call_exec_sync(["ip", "-4", "addr", "show", "eth0"], GLib.Variant("a{sv}", {}), None)
+        status, out, _ = c.call_exec_sync(["ip", "-4", "addr", "show", "eth0"], GLib.Variant("a{sv}", {}), Gio.DBusCallFlags.NONE, -1, None)
         self.assertIn(("inet %s/24 brd %s.255" % (c.props.addresses[0], harness.NET_PREFIX)).encode(), bytes(out))
-        status, out, _ = c.call_exec_sync(["ping", "-c1", "-W5", harness.NET_PREFIX + ".1"], GLib.Variant("a{sv}", {}), None)
+        status, out, _ = c.call_exec_sync(["ping", "-c1", "-W5", harness.NET_PREFIX + ".1"], GLib.Variant("a{sv}", {}), Gio.DBusCallFlags.NONE, -1, None)
         self.assertEqual(status, 0, bytes(out))
         # A clean environment: redway's defaults, then the caller's entries, which win.
         env = GLib.Variant("a{sv}", {"env": GLib.Variant("as", ["GREETING=hi", "HOME=/tmp"])})
-        status, out, _ = c.call_exec_sync(["sh", "-c", "echo $GREETING $HOME $TERM; echo $PATH"], env, None)
+        status, out, _ = c.call_exec_sync(["sh", "-c", "echo $GREETING $HOME $TERM; echo $PATH"], env, Gio.DBusCallFlags.NONE, -1, None)
         self.assertEqual(status, 0)
         first, path = bytes(out).decode().splitlines()
         self.assertEqual(first, "hi /tmp xterm-256color")
         self.assertIn("/bin", path.split(":"))
-        status, out, err = c.call_exec_sync(["hostname"], GLib.Variant("a{sv}", {}), None)
+        status, out, err = c.call_exec_sync(["hostname"], GLib.Variant("a{sv}", {}), Gio.DBusCallFlags.NONE, -1, None)
 
         self.client.settle()
         self.assertEqual(status, 0)
         self.assertEqual(bytes(out).strip(), b"py1")
         status, out, err = c.call_exec_sync(["sh", "-c", "cat; echo oops >&2; exit 3"],
-                                            GLib.Variant("a{sv}", {"stdin": GLib.Variant("ay", b"in\x00put")}), None)
+                                            GLib.Variant("a{sv}", {"stdin": GLib.Variant("ay", b"in\x00put")}), Gio.DBusCallFlags.NONE, -1, None)
         self.client.settle()
         self.assertEqual(status, 3)
         self.assertEqual(bytes(out), b"in\x00put")
         self.assertEqual(bytes(err), b"oops\n")
 
-        c.call_freeze_sync(GLib.Variant("a{sv}", {}), None)
+        c.call_freeze_sync(GLib.Variant("a{sv}", {}), Gio.DBusCallFlags.NONE, -1, None)
 
         self.client.settle()
         self.assertEqual(c.props.state, "frozen")
-        c.call_thaw_sync(GLib.Variant("a{sv}", {}), None)
+        c.call_thaw_sync(GLib.Variant("a{sv}", {}), Gio.DBusCallFlags.NONE, -1, None)
         self.client.settle()
         self.assertEqual(c.props.state, "running")
 
         pid = c.props.pid
-        c.call_stop_sync(GLib.Variant("a{sv}", {"timeout": GLib.Variant("u", 10)}), None)
+        c.call_stop_sync(GLib.Variant("a{sv}", {"timeout": GLib.Variant("u", 10)}), Gio.DBusCallFlags.NONE, -1, None)
         self.client.settle()
         self.assertEqual(c.props.state, "stopped")
         self.assertEqual(c.props.pid, 0)
@@ -153,9 +153,9 @@ class PythonLifecycle(harness.EnvTestCase):
                                   ("running", "stopping"), ("stopping", "stopped")])
 
         # Restart goes through every state once more.
-        c.call_start_sync(GLib.Variant("a{sv}", {}), None)
-        c.call_restart_sync(GLib.Variant("a{sv}", {}), None)
-        c.call_stop_sync(GLib.Variant("a{sv}", {"force": GLib.Variant("b", True)}), None)
+        c.call_start_sync(GLib.Variant("a{sv}", {}), Gio.DBusCallFlags.NONE, -1, None)
+        c.call_restart_sync(GLib.Variant("a{sv}", {}), Gio.DBusCallFlags.NONE, -1, None)
+        c.call_stop_sync(GLib.Variant("a{sv}", {"force": GLib.Variant("b", True)}), Gio.DBusCallFlags.NONE, -1, None)
         wait_until(lambda: len(states) >= 13)
         self.assertEqual(states[6:], [("stopped", "starting"), ("starting", "running"),
                                       ("running", "stopping"), ("stopping", "starting"),
@@ -166,7 +166,7 @@ class PythonLifecycle(harness.EnvTestCase):
             self.assertEqual(prop, new, "State read in the StateChanged handler")
 
         data_path = c.props.data_path
-        c.call_delete_sync(GLib.Variant("a{sv}", {}), None)
+        c.call_delete_sync(GLib.Variant("a{sv}", {}), Gio.DBusCallFlags.NONE, -1, None)
         self.client.settle()
         self.assertIsNone(self.client.get_container("py1"))
         self.assertFalse(os.path.exists(data_path))
@@ -174,12 +174,12 @@ class PythonLifecycle(harness.EnvTestCase):
 
     def test_typed_errors(self):
         with self.assertRaises(GLib.Error) as cm:
-            self.manager.call_get_container_sync("nope", None)
+            self.manager.call_get_container_sync("nope", Gio.DBusCallFlags.NONE, -1, None)
             self.client.settle()
         self.assertTrue(cm.exception.matches(Redway.error_quark(), Redway.Error.NOT_FOUND))
 
         with self.assertRaises(GLib.Error) as cm:
-            self.manager.call_create_container_sync("../etc", self.image, GLib.Variant("a{sv}", {}), None)
+            self.manager.call_create_container_sync("../etc", self.image, GLib.Variant("a{sv}", {}), Gio.DBusCallFlags.NONE, -1, None)
             self.client.settle()
         self.assertTrue(cm.exception.matches(Redway.error_quark(), Redway.Error.INVALID_ARGUMENT))
 
@@ -187,37 +187,37 @@ class PythonLifecycle(harness.EnvTestCase):
         for subnet in ("0.0.0.0/8", "8.8.8.1/24", "10.213.0.0/24"):
             with self.assertRaises(GLib.Error) as cm:
                 self.manager.call_prepare_host_sync(
-                    GLib.Variant("a{sv}", {"bridge": GLib.Variant("s", "rwt0"), "subnet": GLib.Variant("s", subnet)}), None)
+                    GLib.Variant("a{sv}", {"bridge": GLib.Variant("s", "rwt0"), "subnet": GLib.Variant("s", subnet)}), Gio.DBusCallFlags.NONE, -1, None)
             self.assertTrue(cm.exception.matches(Redway.error_quark(), Redway.Error.INVALID_ARGUMENT), subnet)
 
         c = self.create("py2")
         with self.assertRaises(GLib.Error) as cm:
-            self.manager.call_create_container_sync("py2", self.image, GLib.Variant("a{sv}", {}), None)
+            self.manager.call_create_container_sync("py2", self.image, GLib.Variant("a{sv}", {}), Gio.DBusCallFlags.NONE, -1, None)
             self.client.settle()
         self.assertTrue(cm.exception.matches(Redway.error_quark(), Redway.Error.ALREADY_EXISTS))
 
         with self.assertRaises(GLib.Error) as cm:
-            c.call_stop_sync(GLib.Variant("a{sv}", {}), None)
+            c.call_stop_sync(GLib.Variant("a{sv}", {}), Gio.DBusCallFlags.NONE, -1, None)
             self.client.settle()
         self.assertTrue(cm.exception.matches(Redway.error_quark(), Redway.Error.INVALID_STATE))
         with self.assertRaises(GLib.Error) as cm:
-            c.call_exec_sync(["true"], GLib.Variant("a{sv}", {}), None)
+            c.call_exec_sync(["true"], GLib.Variant("a{sv}", {}), Gio.DBusCallFlags.NONE, -1, None)
             self.client.settle()
         self.assertTrue(cm.exception.matches(Redway.error_quark(), Redway.Error.INVALID_STATE))
         with self.assertRaises(GLib.Error) as cm:
-            c.call_stop_sync(GLib.Variant("a{sv}", {"timeout": GLib.Variant("s", "x")}), None)
+            c.call_stop_sync(GLib.Variant("a{sv}", {"timeout": GLib.Variant("s", "x")}), Gio.DBusCallFlags.NONE, -1, None)
             self.client.settle()
         self.assertTrue(cm.exception.matches(Redway.error_quark(), Redway.Error.INVALID_ARGUMENT))
 
         # A wrongly typed option is refused, never silently replaced by its default.
         wrong = [
-            (c.call_exec_sync, (["true"], GLib.Variant("a{sv}", {"tty": GLib.Variant("s", "no")}))),
-            (c.call_exec_sync, (["true"], GLib.Variant("a{sv}", {"stdin": GLib.Variant("s", "text")}))),
-            (c.call_open_shell_sync, (GLib.Variant("a{sv}", {"command": GLib.Variant("s", "sh")}), None)),
-            (c.call_open_log_sync, (GLib.Variant("a{sv}", {"which": GLib.Variant("u", 1)}), None)),
-            (c.call_delete_sync, (GLib.Variant("a{sv}", {"keep_data": GLib.Variant("s", "yes")}),)),
-            (self.manager.call_prepare_host_sync, (GLib.Variant("a{sv}", {"nat": GLib.Variant("s", "off")}),)),
-            (self.manager.call_pull_image_sync, (self.image, GLib.Variant("a{sv}", {"platform": GLib.Variant("u", 1)}))),
+            (c.call_exec_sync, (["true"], GLib.Variant("a{sv}", {"tty": GLib.Variant("s", "no")}), Gio.DBusCallFlags.NONE, -1)),
+            (c.call_exec_sync, (["true"], GLib.Variant("a{sv}", {"stdin": GLib.Variant("s", "text")}), Gio.DBusCallFlags.NONE, -1)),
+            (c.call_open_shell_sync, (GLib.Variant("a{sv}", {"command": GLib.Variant("s", "sh")}), Gio.DBusCallFlags.NONE, -1, None)),
+            (c.call_open_log_sync, (GLib.Variant("a{sv}", {"which": GLib.Variant("u", 1)}), Gio.DBusCallFlags.NONE, -1, None)),
+            (c.call_delete_sync, (GLib.Variant("a{sv}", {"keep_data": GLib.Variant("s", "yes")}), Gio.DBusCallFlags.NONE, -1)),
+            (self.manager.call_prepare_host_sync, (GLib.Variant("a{sv}", {"nat": GLib.Variant("s", "off")}), Gio.DBusCallFlags.NONE, -1)),
+            (self.manager.call_pull_image_sync, (self.image, GLib.Variant("a{sv}", {"platform": GLib.Variant("u", 1)}), Gio.DBusCallFlags.NONE, -1)),
         ]
         for method, args in wrong:
             with self.assertRaises(GLib.Error) as cm:
@@ -225,7 +225,7 @@ class PythonLifecycle(harness.EnvTestCase):
             self.assertTrue(cm.exception.matches(Redway.error_quark(), Redway.Error.INVALID_ARGUMENT),
                             "%s: %s" % (method.__name__, cm.exception.message))
             self.assertIn("must be of type", cm.exception.message)
-        c.call_delete_sync(GLib.Variant("a{sv}", {}), None)
+        c.call_delete_sync(GLib.Variant("a{sv}", {}), Gio.DBusCallFlags.NONE, -1, None)
         self.client.settle()
 
     def test_delete_rules(self):
@@ -233,13 +233,13 @@ class PythonLifecycle(harness.EnvTestCase):
         data = c.props.data_path
         with open(os.path.join(data, "keepme"), "w") as f:
             f.write("precious")
-        c.call_start_sync(GLib.Variant("a{sv}", {}), None)
+        c.call_start_sync(GLib.Variant("a{sv}", {}), Gio.DBusCallFlags.NONE, -1, None)
         self.client.settle()
         pid = c.props.pid
 
         # A running container is not deleted without force.
         with self.assertRaises(GLib.Error) as cm:
-            c.call_delete_sync(GLib.Variant("a{sv}", {}), None)
+            c.call_delete_sync(GLib.Variant("a{sv}", {}), Gio.DBusCallFlags.NONE, -1, None)
         self.assertTrue(cm.exception.matches(Redway.error_quark(), Redway.Error.INVALID_STATE), cm.exception.message)
         self.client.settle()
         self.assertEqual(c.props.state, "running")
@@ -249,7 +249,7 @@ class PythonLifecycle(harness.EnvTestCase):
 
         # force stops it; keep_data leaves the data directory as it was.
         c.call_delete_sync(GLib.Variant("a{sv}", {"force": GLib.Variant("b", True),
-                                                  "keep_data": GLib.Variant("b", True)}), None)
+                                                  "keep_data": GLib.Variant("b", True)}), Gio.DBusCallFlags.NONE, -1, None)
         self.client.settle()
         self.assertIsNone(self.client.get_container("py6"))
         self.assertFalse(os.path.exists("/proc/%d" % pid))
@@ -260,7 +260,7 @@ class PythonLifecycle(harness.EnvTestCase):
 
     def test_queued_operations_belong_to_the_object(self):
         c = self.create("py9")
-        c.call_start_sync(GLib.Variant("a{sv}", {}), None)
+        c.call_start_sync(GLib.Variant("a{sv}", {}), Gio.DBusCallFlags.NONE, -1, None)
         results = {}
 
         def done(proxy, res, tag):
@@ -270,8 +270,8 @@ class PythonLifecycle(harness.EnvTestCase):
             except GLib.Error as e:
                 results[tag] = e
         force = GLib.Variant("a{sv}", {"force": GLib.Variant("b", True)})
-        c.call_delete(force, None, done, "first")
-        c.call_delete(force, None, done, "second")
+        c.call_delete(force, Gio.DBusCallFlags.NONE, -1, None, done, "first")
+        c.call_delete(force, Gio.DBusCallFlags.NONE, -1, None, done, "second")
         wait_until(lambda: len(results) == 2)
         # polkitd answers the two authorization checks concurrently, so which
         # call wins is not fixed; what is fixed is that exactly one succeeds
@@ -293,7 +293,7 @@ class PythonLifecycle(harness.EnvTestCase):
         layout = os.path.join(self.env.tmp, "layout-fake-android")
         harness.make_layout(layout, entrypoint=["/init", "androidboot.hardware=redroid"], extra_layer=[])
         container_path, job_path = self.manager.call_create_container_sync(
-            "py10", "oci:" + layout + ":latest", GLib.Variant("a{sv}", {}), None)
+            "py10", "oci:" + layout + ":latest", GLib.Variant("a{sv}", {}), Gio.DBusCallFlags.NONE, -1, None)
         self.client.settle()
         job = self.client.get_job(job_path)
         with self.assertRaises(GLib.Error) as cm:
@@ -308,23 +308,24 @@ class PythonLifecycle(harness.EnvTestCase):
         """A key a method does not know is InvalidArgument naming it, never
         silently ignored (e.g. a misspelt "memory_limit")."""
         c = self.create("py11")
-        self.addCleanup(c.call_delete_sync, GLib.Variant("a{sv}", {"force": GLib.Variant("b", True)}), None)
+        self.addCleanup(c.call_delete_sync, GLib.Variant("a{sv}", {"force": GLib.Variant("b", True)}),
+                        Gio.DBusCallFlags.NONE, -1, None)
         bogus = GLib.Variant("a{sv}", {"memory_limit": GLib.Variant("t", 1 << 30)})
         calls = [
-            (self.manager.call_prepare_host_sync, (bogus,)),
-            (self.manager.call_create_container_sync, ("py12", self.image, bogus)),
-            (self.manager.call_pull_image_sync, (self.image, bogus)),
-            (self.manager.call_list_images_sync, (bogus,)),
-            (self.manager.call_remove_image_sync, (self.image, bogus)),
-            (c.call_start_sync, (bogus,)),
-            (c.call_stop_sync, (bogus,)),
-            (c.call_restart_sync, (bogus,)),
-            (c.call_freeze_sync, (bogus,)),
-            (c.call_thaw_sync, (bogus,)),
-            (c.call_delete_sync, (bogus,)),
-            (c.call_exec_sync, (["true"], bogus)),
-            (c.call_open_shell_sync, (bogus, None)),
-            (c.call_open_log_sync, (bogus, None)),
+            (self.manager.call_prepare_host_sync, (bogus, Gio.DBusCallFlags.NONE, -1)),
+            (self.manager.call_create_container_sync, ("py12", self.image, bogus, Gio.DBusCallFlags.NONE, -1)),
+            (self.manager.call_pull_image_sync, (self.image, bogus, Gio.DBusCallFlags.NONE, -1)),
+            (self.manager.call_list_images_sync, (bogus, Gio.DBusCallFlags.NONE, -1)),
+            (self.manager.call_remove_image_sync, (self.image, bogus, Gio.DBusCallFlags.NONE, -1)),
+            (c.call_start_sync, (bogus, Gio.DBusCallFlags.NONE, -1)),
+            (c.call_stop_sync, (bogus, Gio.DBusCallFlags.NONE, -1)),
+            (c.call_restart_sync, (bogus, Gio.DBusCallFlags.NONE, -1)),
+            (c.call_freeze_sync, (bogus, Gio.DBusCallFlags.NONE, -1)),
+            (c.call_thaw_sync, (bogus, Gio.DBusCallFlags.NONE, -1)),
+            (c.call_delete_sync, (bogus, Gio.DBusCallFlags.NONE, -1)),
+            (c.call_exec_sync, (["true"], bogus, Gio.DBusCallFlags.NONE, -1)),
+            (c.call_open_shell_sync, (bogus, Gio.DBusCallFlags.NONE, -1, None)),
+            (c.call_open_log_sync, (bogus, Gio.DBusCallFlags.NONE, -1, None)),
         ]
         for method, args in calls:
             with self.subTest(method=method.__name__):
@@ -352,7 +353,7 @@ class PythonLifecycle(harness.EnvTestCase):
         for opts, said in cases:
             with self.subTest(opts=opts):
                 with self.assertRaises(GLib.Error) as cm:
-                    self.manager.call_create_container_sync("py13", self.image, GLib.Variant("a{sv}", opts), None)
+                    self.manager.call_create_container_sync("py13", self.image, GLib.Variant("a{sv}", opts), Gio.DBusCallFlags.NONE, -1, None)
                 self.assertTrue(cm.exception.matches(Redway.error_quark(), Redway.Error.INVALID_ARGUMENT),
                                 cm.exception.message)
                 self.assertIn(said, cm.exception.message)
@@ -363,7 +364,7 @@ class PythonLifecycle(harness.EnvTestCase):
         for bad in ["A=x\ny", "A=x\ry", "A=\x1b[0m", "NEW\nLINE=1", "A=ends with a space ", "NO VALUE"]:
             with self.assertRaises(GLib.Error) as cm:
                 self.manager.call_create_container_sync(
-                    "py7", self.image, GLib.Variant("a{sv}", {"env": GLib.Variant("as", [bad])}), None)
+                    "py7", self.image, GLib.Variant("a{sv}", {"env": GLib.Variant("as", [bad])}), Gio.DBusCallFlags.NONE, -1, None)
             self.assertTrue(cm.exception.matches(Redway.error_quark(), Redway.Error.INVALID_ARGUMENT),
                             "%r: %s" % (bad, cm.exception.message))
             self.client.settle()
@@ -371,17 +372,17 @@ class PythonLifecycle(harness.EnvTestCase):
         self.assertNotIn("py7", harness.Env.state_file(self.env)["containers"])
 
     def open_fd(self, method, options):
-        handle, *rest = method(GLib.Variant("a{sv}", options), None, None)
+        handle, *rest = method(GLib.Variant("a{sv}", options), Gio.DBusCallFlags.NONE, -1, None, None)
         fd_list = rest[-1]
         return fd_list.get(handle.get_handle() if hasattr(handle, "get_handle") else handle)
 
     def open_shell(self, c, options):
-        handle, shell, fd_list = c.call_open_shell_sync(GLib.Variant("a{sv}", options), None, None)
+        handle, shell, fd_list = c.call_open_shell_sync(GLib.Variant("a{sv}", options), Gio.DBusCallFlags.NONE, -1, None, None)
         return fd_list.get(handle.get_handle() if hasattr(handle, "get_handle") else handle), shell
 
     def test_shell_ends_with_the_shell(self):
         c = self.create("py8")
-        c.call_start_sync(GLib.Variant("a{sv}", {}), None)
+        c.call_start_sync(GLib.Variant("a{sv}", {}), Gio.DBusCallFlags.NONE, -1, None)
         self.client.settle()
         exited = {}
         c.connect("shell-exited", lambda _c, shell, status: exited.__setitem__(shell, status))
@@ -415,7 +416,7 @@ class PythonLifecycle(harness.EnvTestCase):
                 os.close(fd)
 
         def run(cmd):
-            status, out, _ = c.call_exec_sync(["sh", "-c", cmd], GLib.Variant("a{sv}", {}), None)
+            status, out, _ = c.call_exec_sync(["sh", "-c", cmd], GLib.Variant("a{sv}", {}), Gio.DBusCallFlags.NONE, -1, None)
             return status, bytes(out).decode()
         # The jobs left behind got the session's hangup...
         for marker in ("hup-pty", "hup-socket"):
@@ -440,12 +441,12 @@ class PythonLifecycle(harness.EnvTestCase):
         wait_until(lambda: shell in exited, timeout=20)
         ignored = read_all(fd).split()[1]
         self.assertEqual(int(ignored, 16) & hup_pipe, 0, ignored)
-        c.call_delete_sync(GLib.Variant("a{sv}", {"force": GLib.Variant("b", True)}), None)
+        c.call_delete_sync(GLib.Variant("a{sv}", {"force": GLib.Variant("b", True)}), Gio.DBusCallFlags.NONE, -1, None)
         self.client.settle()
 
     def test_shell(self):
         c = self.create("py5")
-        c.call_start_sync(GLib.Variant("a{sv}", {}), None)
+        c.call_start_sync(GLib.Variant("a{sv}", {}), Gio.DBusCallFlags.NONE, -1, None)
         self.client.settle()
 
         # A pty: the shell has a controlling terminal.
@@ -474,12 +475,12 @@ class PythonLifecycle(harness.EnvTestCase):
         sock.close()
         self.assertEqual(out, b"through the socket\npy5\n")
 
-        c.call_stop_sync(GLib.Variant("a{sv}", {"force": GLib.Variant("b", True)}), None)
+        c.call_stop_sync(GLib.Variant("a{sv}", {"force": GLib.Variant("b", True)}), Gio.DBusCallFlags.NONE, -1, None)
         self.client.settle()
         with self.assertRaises(GLib.Error) as cm:
-            c.call_open_shell_sync(GLib.Variant("a{sv}", {}), None, None)
+            c.call_open_shell_sync(GLib.Variant("a{sv}", {}), Gio.DBusCallFlags.NONE, -1, None, None)
         self.assertTrue(cm.exception.matches(Redway.error_quark(), Redway.Error.INVALID_STATE))
-        c.call_delete_sync(GLib.Variant("a{sv}", {}), None)
+        c.call_delete_sync(GLib.Variant("a{sv}", {}), Gio.DBusCallFlags.NONE, -1, None)
 
     def test_redroid_needs_binder(self):
         with open("/proc/filesystems") as f:
@@ -487,12 +488,12 @@ class PythonLifecycle(harness.EnvTestCase):
                 self.skipTest("this host has binder")
         with self.assertRaises(GLib.Error) as cm:
             self.manager.call_create_container_sync("android1", "docker://redroid/redroid:13.0.0_64only-latest",
-                                                    GLib.Variant("a{sv}", {}), None)
+                                                    GLib.Variant("a{sv}", {}), Gio.DBusCallFlags.NONE, -1, None)
         self.assertTrue(cm.exception.matches(Redway.error_quark(), Redway.Error.HOST_NOT_READY))
         self.assertIn("binder", cm.exception.message)
         with self.assertRaises(GLib.Error) as cm:
             self.manager.call_create_container_sync("android1", self.image,
-                                                    GLib.Variant("a{sv}", {"profile": GLib.Variant("s", "redroid")}), None)
+                                                    GLib.Variant("a{sv}", {"profile": GLib.Variant("s", "redroid")}), Gio.DBusCallFlags.NONE, -1, None)
         self.assertTrue(cm.exception.matches(Redway.error_quark(), Redway.Error.HOST_NOT_READY))
         self.client.settle()
         self.assertIsNone(self.client.get_container("android1"))
@@ -505,19 +506,19 @@ class PythonLifecycle(harness.EnvTestCase):
                             env=["GREETING=hello world"], workdir="/tmp", extra_layer=[])
         opts = GLib.Variant("a{sv}", {"env": GLib.Variant("as", ["EXTRA=from redway"])})
         container_path, job_path = self.manager.call_create_container_sync(
-            "py4", "oci:" + layout + ":latest", opts, None)
+            "py4", "oci:" + layout + ":latest", opts, Gio.DBusCallFlags.NONE, -1, None)
         self.client.settle()
         self.client.wait_for_job_sync(self.client.get_job(job_path), None)
         c = self.client.get_container_for_path(container_path)
-        c.call_start_sync(GLib.Variant("a{sv}", {}), None)
+        c.call_start_sync(GLib.Variant("a{sv}", {}), Gio.DBusCallFlags.NONE, -1, None)
         self.client.settle()
         self.assertEqual(c.props.state, "running")
-        status, out, _ = c.call_exec_sync(["cat", "/tmp/marker", "/proc/1/environ"], GLib.Variant("a{sv}", {}), None)
+        status, out, _ = c.call_exec_sync(["cat", "/tmp/marker", "/proc/1/environ"], GLib.Variant("a{sv}", {}), Gio.DBusCallFlags.NONE, -1, None)
         self.assertEqual(status, 0)
         self.assertIn(b"started\n", bytes(out))
         self.assertIn(b"GREETING=hello world", bytes(out))
         self.assertIn(b"EXTRA=from redway", bytes(out))
-        status, out, _ = c.call_exec_sync(["readlink", "/proc/1/cwd"], GLib.Variant("a{sv}", {}), None)
+        status, out, _ = c.call_exec_sync(["readlink", "/proc/1/cwd"], GLib.Variant("a{sv}", {}), Gio.DBusCallFlags.NONE, -1, None)
         self.assertEqual(bytes(out).strip(), b"/tmp")
 
         # The console of init is logged and readable through OpenLog.
@@ -526,20 +527,20 @@ class PythonLifecycle(harness.EnvTestCase):
         lxc_log = read_all(self.open_fd(c.call_open_log_sync, {"which": GLib.Variant("s", "lxc")}))
         self.assertIn(b"py4", lxc_log)
         with self.assertRaises(GLib.Error) as cm:
-            c.call_open_log_sync(GLib.Variant("a{sv}", {"which": GLib.Variant("s", "../../etc/shadow")}), None, None)
+            c.call_open_log_sync(GLib.Variant("a{sv}", {"which": GLib.Variant("s", "../../etc/shadow")}), Gio.DBusCallFlags.NONE, -1, None, None)
         self.assertTrue(cm.exception.matches(Redway.error_quark(), Redway.Error.INVALID_ARGUMENT))
-        c.call_stop_sync(GLib.Variant("a{sv}", {}), None)
+        c.call_stop_sync(GLib.Variant("a{sv}", {}), Gio.DBusCallFlags.NONE, -1, None)
         self.client.settle()
         self.assertEqual(c.props.state, "stopped")
-        c.call_delete_sync(GLib.Variant("a{sv}", {}), None)
+        c.call_delete_sync(GLib.Variant("a{sv}", {}), Gio.DBusCallFlags.NONE, -1, None)
 
     def test_init_exit_is_noticed(self):
         """The container's init dies on its own: the pidfd wakes the daemon."""
         c = self.create("py3")
-        c.call_start_sync(GLib.Variant("a{sv}", {}), None)
+        c.call_start_sync(GLib.Variant("a{sv}", {}), Gio.DBusCallFlags.NONE, -1, None)
         self.client.settle()
         self.assertEqual(c.props.state, "running")
-        status, _, _ = c.call_exec_sync(["kill", "-TERM", "1"], GLib.Variant("a{sv}", {}), None)
+        status, _, _ = c.call_exec_sync(["kill", "-TERM", "1"], GLib.Variant("a{sv}", {}), Gio.DBusCallFlags.NONE, -1, None)
         self.client.settle()
         # When init exits the kernel kills the rest of the namespace, kill included.
         self.assertIn(status, (0, 137))
@@ -547,10 +548,10 @@ class PythonLifecycle(harness.EnvTestCase):
         self.assertEqual(c.props.pid, 0)
         self.assertNotEqual(c.props.last_error, "")
         # And it starts again.
-        c.call_start_sync(GLib.Variant("a{sv}", {}), None)
+        c.call_start_sync(GLib.Variant("a{sv}", {}), Gio.DBusCallFlags.NONE, -1, None)
         self.client.settle()
         self.assertEqual(c.props.state, "running")
-        c.call_delete_sync(GLib.Variant("a{sv}", {"force": GLib.Variant("b", True)}), None)
+        c.call_delete_sync(GLib.Variant("a{sv}", {"force": GLib.Variant("b", True)}), Gio.DBusCallFlags.NONE, -1, None)
         self.client.settle()
         self.assertIsNone(self.client.get_container("py3"))
 
