@@ -329,6 +329,81 @@ rwd_daemon_export_job (RwdDaemon *self, RwdJob *job)
   return path;
 }
 
+typedef struct {
+  RwdJob *job;
+  RwdJobFunc func;
+  RwdJobDone done;
+  gpointer data;
+  GDestroyNotify data_free;
+} Launched;
+
+static void
+launched_free (Launched *l)
+{
+  if (l->data_free != NULL)
+    l->data_free (l->data);
+  g_clear_object (&l->job);
+  g_free (l);
+}
+
+static void
+launched_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  Launched *l = task_data;
+  GError *error = NULL;
+
+  if (l->func (l->job, l->data, cancellable, &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+static void
+launched_done (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  Launched *l = g_task_get_task_data (G_TASK (res));
+  g_autoptr(GError) error = NULL;
+
+  g_task_propagate_boolean (G_TASK (res), &error);
+  /* A job cancelled says so, whatever the work stopped on. */
+  if (error != NULL && g_cancellable_is_cancelled (rwd_job_get_cancellable (l->job)))
+    {
+      g_clear_error (&error);
+      g_set_error_literal (&error, G_IO_ERROR, G_IO_ERROR_CANCELLED, _("Cancelled"));
+    }
+  if (l->done != NULL)
+    l->done (l->job, l->data, error);
+  else
+    rwd_job_complete (l->job, error == NULL, error != NULL ? error->message : NULL);
+}
+
+RwdJob *
+rwd_daemon_launch_threaded_job (RwdDaemon *self, const gchar *operation, guint uid,
+                                gboolean cancelable, const gchar * const *objects,
+                                RwdJobFunc func, RwdJobDone done,
+                                gpointer data, GDestroyNotify data_free, gchar **out_path)
+{
+  Launched *l = g_new0 (Launched, 1);
+  g_autoptr(GTask) task = NULL;
+  g_autofree gchar *path = NULL;
+
+  l->job = rwd_job_new (operation, uid, cancelable);
+  l->func = func;
+  l->done = done;
+  l->data = data;
+  l->data_free = data_free;
+  if (objects != NULL)
+    redway_job_set_objects (REDWAY_JOB (l->job), objects);
+  path = rwd_daemon_export_job (self, l->job);
+  task = g_task_new (NULL, rwd_job_get_cancellable (l->job), launched_done, NULL);
+  g_task_set_name (task, operation);
+  g_task_set_task_data (task, l, (GDestroyNotify) launched_free);
+  g_task_run_in_thread (task, launched_thread);
+  if (out_path != NULL)
+    *out_path = g_steal_pointer (&path);
+  return l->job;
+}
+
 GDBusObjectManagerServer *
 rwd_daemon_get_object_manager (RwdDaemon *self)
 {

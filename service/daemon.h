@@ -59,6 +59,24 @@ GPtrArray *rwd_daemon_get_image_users (RwdDaemon *daemon, const gchar *image_id)
 gchar *rwd_daemon_export_job (RwdDaemon *daemon, RwdJob *job);
 GDBusObjectManagerServer *rwd_daemon_get_object_manager (RwdDaemon *daemon);
 
+/* The blocking part of a job, in a worker thread; @cancellable is the
+ * job's (Cancel). Progress: rwd_job_report_progress(). */
+typedef gboolean (*RwdJobFunc) (RwdJob *job, gpointer data, GCancellable *cancellable, GError **error);
+/* Main thread, after it: completes @job, or hands it on (a creation goes
+ * on to define and start the container, which completes it then). */
+typedef void (*RwdJobDone) (RwdJob *job, gpointer data, const GError *error);
+
+/* Creates a job for @operation started by @uid (naming @objects,
+ * nullable), exports it, runs @func with @data in a worker and then @done
+ * (NULL: complete the job with @func's result), then frees @data. Returns
+ * the job; *@out_path (nullable) its object path, to put in the reply.
+ * (udisks' launch_threaded_job.) */
+RwdJob *rwd_daemon_launch_threaded_job (RwdDaemon *daemon, const gchar *operation, guint uid,
+                                        gboolean cancelable, const gchar * const *objects,
+                                        RwdJobFunc func, RwdJobDone done,
+                                        gpointer data, GDestroyNotify data_free,
+                                        gchar **out_path);
+
 gboolean rwd_daemon_get_host_ready (RwdDaemon *daemon);
 void rwd_daemon_set_host_ready (RwdDaemon *daemon, gboolean ready, const gchar *missing);
 const gchar *rwd_daemon_get_host_missing (RwdDaemon *daemon);

@@ -202,8 +202,6 @@ rwd_manager_restore_host (RwdManager *self)
 
 typedef struct {
   RwdManager *self;
-  GDBusMethodInvocation *invocation;
-  RwdJob *job;
   RwdContainer *container;    /* (nullable) CreateContainer */
   gchar *ref;
   gchar *platform;
@@ -232,8 +230,6 @@ static void
 pull_request_free (PullRequest *req)
 {
   g_clear_object (&req->self);
-  g_clear_object (&req->invocation);
-  g_clear_object (&req->job);
   g_clear_object (&req->container);
   g_free (req->ref);
   g_free (req->platform);
@@ -252,8 +248,8 @@ on_pull_progress (guint64 done, guint64 total, gpointer data)
   rwd_job_report_progress (RWD_JOB (data), done, total);
 }
 
-static void
-pull_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+static gboolean
+pull_work (RwdJob *job, gpointer data, GCancellable *cancellable, GError **error)
 {
   PullRequest *req = data;
   RwPullOptions options = {
@@ -264,30 +260,24 @@ pull_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancella
     .password = req->password,
     .caller = req->caller,
   };
-  GError *error = NULL;
 
   req->image = rw_pull_image (rwd_daemon_get_image_store (req->self->daemon), req->ref, &options,
-                              on_pull_progress, req->job, cancellable, &error);
-  if (req->image == NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_boolean (task, TRUE);
+                              on_pull_progress, job, cancellable, error);
+  return req->image != NULL;
 }
 
 static gboolean binder_ready (RwdDaemon *daemon, gchar **why);
 
+/* After the pull of a CreateContainer: the creation goes on (the job is
+ * completed once the container is defined, or started). */
 static void
-pull_done (GObject *source, GAsyncResult *res, gpointer data)
+creation_pull_done (RwdJob *job, gpointer data, const GError *pull_error)
 {
-  PullRequest *req = g_task_get_task_data (G_TASK (res));
-  g_autoptr(GError) error = NULL;
+  PullRequest *req = data;
+  g_autoptr(GError) error = pull_error != NULL ? g_error_copy (pull_error) : NULL;
 
-  g_task_propagate_boolean (G_TASK (res), &error);
-  if (g_cancellable_is_cancelled (rwd_job_get_cancellable (req->job)) && error != NULL)
-    {
-      g_clear_error (&error);
-      g_set_error_literal (&error, G_IO_ERROR, G_IO_ERROR_CANCELLED, _("Cancelled"));
-    }
+  /* From here on Cancel would do nothing: say so. */
+  redway_job_set_cancelable (REDWAY_JOB (job), FALSE);
 
   if (req->container != NULL)
     {
@@ -317,21 +307,18 @@ pull_done (GObject *source, GAsyncResult *res, gpointer data)
           else
             rw_store_set_image (store, name, req->image->id, profile, redroid, &error);
         }
-      rwd_container_finish_creation (req->container, req->job, error, req->start_after);
+      rwd_container_finish_creation (req->container, job, error, req->start_after);
       return;
     }
-  rwd_job_complete (req->job, error == NULL, error != NULL ? error->message : NULL);
+  rwd_job_complete (job, error == NULL, error != NULL ? error->message : NULL);
 }
 
 static PullRequest *
-pull_request_new (RwdManager *self, GDBusMethodInvocation *invocation, const gchar *operation,
-                  guint uid, const gchar *ref)
+pull_request_new (RwdManager *self, guint uid, const gchar *ref)
 {
   PullRequest *req = g_new0 (PullRequest, 1);
 
   req->self = g_object_ref (self);
-  req->invocation = g_object_ref (invocation);
-  req->job = rwd_job_new (operation, uid, TRUE);
   req->ref = g_strdup (ref);
   req->blob_dir = rw_layout_blobs_dir (rwd_daemon_get_layout (self->daemon));
   req->insecure = g_strdupv ((gchar **) rwd_daemon_get_insecure_registries (self->daemon));
@@ -340,14 +327,6 @@ pull_request_new (RwdManager *self, GDBusMethodInvocation *invocation, const gch
   return req;
 }
 
-static void
-start_pull (PullRequest *req)
-{
-  g_autoptr(GTask) task = g_task_new (req->self, rwd_job_get_cancellable (req->job), pull_done, NULL);
-
-  g_task_set_task_data (task, req, (GDestroyNotify) pull_request_free);
-  g_task_run_in_thread (task, pull_thread);
-}
 
 typedef struct {
   RwdManager *self;
@@ -388,15 +367,15 @@ static void
 on_pull_authorized (GDBusMethodInvocation *invocation, guint uid, gpointer data)
 {
   PullArgs *args = data;
-  PullRequest *req = pull_request_new (args->self, invocation, "pull-image", uid, args->ref);
+  PullRequest *req = pull_request_new (args->self, uid, args->ref);
   g_autofree gchar *job_path = NULL;
 
   req->platform = g_strdup (args->platform);
   req->username = g_steal_pointer (&args->username);
   req->password = g_steal_pointer (&args->password);
-  job_path = rwd_daemon_export_job (args->self->daemon, req->job);
+  rwd_daemon_launch_threaded_job (args->self->daemon, "pull-image", uid, TRUE, NULL, pull_work, NULL,
+                                  req, (GDestroyNotify) pull_request_free, &job_path);
   redway_manager_complete_pull_image (REDWAY_MANAGER (args->self), invocation, job_path);
-  start_pull (req);
   pull_args_free (args);
 }
 
@@ -908,10 +887,8 @@ create_container (CreateArgs *args, GDBusMethodInvocation *invocation, guint uid
     }
 
   container = rwd_container_new (daemon, args->name);
-  req = pull_request_new (self, invocation, "create-container", uid, args->image);
-  rwd_container_set_creating (container, req->job);
   rwd_daemon_add_container (daemon, container);
-
+  req = pull_request_new (self, uid, args->image);
   req->username = g_steal_pointer (&args->username);
   req->password = g_steal_pointer (&args->password);
   req->container = g_object_ref (container);
@@ -919,12 +896,15 @@ create_container (CreateArgs *args, GDBusMethodInvocation *invocation, guint uid
   req->may_be_privileged = args->may_be_privileged;
   {
     const gchar *objects[] = { rwd_container_get_object_path (container), NULL };
-    redway_job_set_objects (REDWAY_JOB (req->job), objects);
+    RwdJob *job = rwd_daemon_launch_threaded_job (daemon, "create-container", uid, TRUE, objects,
+                                                  pull_work, creation_pull_done,
+                                                  req, (GDestroyNotify) pull_request_free, &job_path);
+
+    /* Delete meanwhile cancels it. */
+    rwd_container_set_creating (container, job);
   }
-  job_path = rwd_daemon_export_job (daemon, req->job);
   redway_manager_complete_create_container (REDWAY_MANAGER (self), invocation,
                                             rwd_container_get_object_path (container), job_path);
-  start_pull (req);
 }
 
 static gboolean

@@ -69,10 +69,23 @@ class PythonLifecycle(harness.EnvTestCase):
         self.assertIsNotNone(job)
         self.assertEqual(job.props.operation, "create-container")
         self.assertIn(container_path, job.props.objects)
+        seen = []
+        job.connect("notify::cancelable", lambda j, _p: seen.append((j.props.cancelable, j.props.finished)))
         self.client.wait_for_job_sync(job, None)
         self.assertTrue(job.props.success)
+        # Once the image is there Cancel would do nothing: the job says so
+        # before it finishes (the definition and start come after).
+        if "start" in options:
+            self.assertIn((False, False), seen)
         self.assertAlmostEqual(job.props.progress, 1.0)
         return self.client.get_container_for_path(container_path)
+
+    def test_create_and_start(self):
+        c = self.create("py13", start=GLib.Variant("b", True))
+        self.addCleanup(c.call_delete_sync, GLib.Variant("a{sv}", {"force": GLib.Variant("b", True)}),
+                        Gio.DBusCallFlags.NONE, -1, None)
+        self.client.settle()
+        self.assertEqual(c.props.state, Redway.STATE_RUNNING)
 
     def test_properties(self):
         self.assertEqual(self.manager.props.version, "0.1.0")
