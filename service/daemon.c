@@ -36,9 +36,6 @@ struct _RwdDaemon
   RwdManager *manager;
   GHashTable *containers;     /* name -> RwdContainer* */
   guint64 next_job_id;
-  gboolean host_ready;
-  gchar *host_missing;
-  GVariant *host_report;
 };
 
 G_DEFINE_TYPE (RwdDaemon, rwd_daemon, G_TYPE_OBJECT)
@@ -61,8 +58,6 @@ rwd_daemon_finalize (GObject *object)
   g_hash_table_unref (self->other_runners);
   g_free (self->legacy_root);
   g_free (self->legacy_lxc_path);
-  g_free (self->host_missing);
-  g_clear_pointer (&self->host_report, g_variant_unref);
   g_strfreev (self->insecure_registries);
   G_OBJECT_CLASS (rwd_daemon_parent_class)->finalize (object);
 }
@@ -410,35 +405,3 @@ rwd_daemon_get_object_manager (RwdDaemon *self)
   return self->object_manager;
 }
 
-gboolean
-rwd_daemon_get_host_ready (RwdDaemon *self)
-{
-  return self->host_ready;
-}
-
-void
-rwd_daemon_set_host_ready (RwdDaemon *self, gboolean ready, const gchar *missing)
-{
-  self->host_ready = ready;
-  g_free (self->host_missing);
-  self->host_missing = g_strdup (missing);
-}
-
-const gchar *
-rwd_daemon_get_host_missing (RwdDaemon *self)
-{
-  return self->host_missing;
-}
-
-GVariant *
-rwd_daemon_get_host_report (RwdDaemon *self)
-{
-  return self->host_report;
-}
-
-void
-rwd_daemon_set_host_report (RwdDaemon *self, GVariant *report)
-{
-  g_clear_pointer (&self->host_report, g_variant_unref);
-  self->host_report = report != NULL ? g_variant_ref_sink (report) : NULL;
-}

@@ -77,11 +77,5 @@ RwdJob *rwd_daemon_launch_threaded_job (RwdDaemon *daemon, const gchar *operatio
                                         gpointer data, GDestroyNotify data_free,
                                         gchar **out_path);
 
-gboolean rwd_daemon_get_host_ready (RwdDaemon *daemon);
-void rwd_daemon_set_host_ready (RwdDaemon *daemon, gboolean ready, const gchar *missing);
-const gchar *rwd_daemon_get_host_missing (RwdDaemon *daemon);
-/* The last PrepareHost report (nullable). */
-GVariant *rwd_daemon_get_host_report (RwdDaemon *daemon);
-void rwd_daemon_set_host_report (RwdDaemon *daemon, GVariant *report);
 
 G_END_DECLS

@@ -22,6 +22,11 @@ struct _RwdManager
   RedwayManagerSkeleton parent_instance;
 
   RwdDaemon *daemon;          /* (unowned) */
+  /* Whether the host is prepared this boot: held here only (the HostReady
+   * property shows it; the store keeps what PrepareHost was asked for). */
+  gboolean host_ready;
+  gchar *host_missing;        /* (nullable) what is missing, when not ready */
+  GVariant *host_report;      /* (nullable) the last PrepareHost report */
 };
 
 static void rwd_manager_iface_init (RedwayManagerIface *iface);
@@ -30,6 +35,21 @@ G_DEFINE_TYPE_WITH_CODE (RwdManager, rwd_manager, REDWAY_TYPE_MANAGER_SKELETON,
                          G_IMPLEMENT_INTERFACE (REDWAY_TYPE_MANAGER, rwd_manager_iface_init))
 
 /* ---- host ------------------------------------------------------------- */
+
+/* @report: (nullable) keep the last one. */
+static void
+set_host_ready (RwdManager *self, gboolean ready, const gchar *missing, GVariant *report)
+{
+  self->host_ready = ready;
+  g_free (self->host_missing);
+  self->host_missing = g_strdup (missing);
+  if (report != NULL)
+    {
+      g_clear_pointer (&self->host_report, g_variant_unref);
+      self->host_report = g_variant_ref_sink (report);
+    }
+  redway_manager_set_host_ready (REDWAY_MANAGER (self), ready);
+}
 
 typedef struct {
   RwdManager *self;
@@ -101,8 +121,7 @@ prepare_done (GObject *source, GAsyncResult *res, gpointer data)
 
   if (report == NULL)
     {
-      rwd_daemon_set_host_ready (self->daemon, FALSE, error->message);
-      redway_manager_set_host_ready (REDWAY_MANAGER (self), FALSE);
+      set_host_ready (self, FALSE, error->message, NULL);
       if (req->invocation != NULL)
         rwd_return_error (req->invocation, error);
       else
@@ -110,8 +129,7 @@ prepare_done (GObject *source, GAsyncResult *res, gpointer data)
       return;
     }
 
-  rwd_daemon_set_host_ready (self->daemon, req->ready, req->missing);
-  rwd_daemon_set_host_report (self->daemon, report);
+  set_host_ready (self, req->ready, req->missing, report);
   if (req->invocation != NULL)
     {
       g_autoptr(GError) save_error = NULL;
@@ -120,7 +138,6 @@ prepare_done (GObject *source, GAsyncResult *res, gpointer data)
                               &save_error))
         g_warning ("Could not record the host preparation: %s", save_error->message);
     }
-  redway_manager_set_host_ready (REDWAY_MANAGER (self), req->ready);
   g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (self));
   if (req->invocation != NULL)
     redway_manager_complete_prepare_host (REDWAY_MANAGER (self), req->invocation, report);
@@ -266,7 +283,7 @@ pull_work (RwdJob *job, gpointer data, GCancellable *cancellable, GError **error
   return req->image != NULL;
 }
 
-static gboolean binder_ready (RwdDaemon *daemon, gchar **why);
+static gboolean binder_ready (RwdManager *self, gchar **why);
 
 /* After the pull of a CreateContainer: the creation goes on (the job is
  * completed once the container is defined, or started). */
@@ -297,7 +314,7 @@ creation_pull_done (RwdJob *job, gpointer data, const GError *pull_error)
           /* Only the image showed it is Redroid (its /init): binder is
            * needed all the same, and better said now than at start; and
            * Redroid runs privileged, which needs its own authorization. */
-          if (redroid && !binder_ready (req->self->daemon, &why))
+          if (redroid && !binder_ready (req->self, &why))
             g_set_error (&error, REDWAY_ERROR, REDWAY_ERROR_HOST_NOT_READY,
                          _("Redroid containers need binder: %s"), why);
           else if (redroid && !req->may_be_privileged)
@@ -714,9 +731,9 @@ create_args_free (CreateArgs *args)
 }
 
 static gboolean
-binder_ready (RwdDaemon *daemon, gchar **why)
+binder_ready (RwdManager *self, gchar **why)
 {
-  GVariant *report = rwd_daemon_get_host_report (daemon);
+  GVariant *report = self->host_report;
   g_autoptr(GVariant) binder = NULL;
   gboolean ok = FALSE;
   const gchar *message = NULL;
@@ -842,9 +859,9 @@ create_container (CreateArgs *args, GDBusMethodInvocation *invocation, guint uid
                                              _("Container “%s” already exists"), args->name);
       return;
     }
-  if (!rwd_daemon_get_host_ready (daemon))
+  if (!self->host_ready)
     {
-      const gchar *missing = rwd_daemon_get_host_missing (daemon);
+      const gchar *missing = self->host_missing;
       g_dbus_method_invocation_return_error (invocation, REDWAY_ERROR, REDWAY_ERROR_HOST_NOT_READY,
                                              _("The host is not prepared for containers (%s); run “redway prepare-lxc” first"),
                                              missing != NULL ? missing : _("PrepareHost was never run"));
@@ -860,7 +877,7 @@ create_container (CreateArgs *args, GDBusMethodInvocation *invocation, guint uid
   if (redroid_by_name (profile, canonical))
     {
       g_autofree gchar *why = NULL;
-      if (!binder_ready (daemon, &why))
+      if (!binder_ready (self, &why))
         {
           g_dbus_method_invocation_return_error (invocation, REDWAY_ERROR, REDWAY_ERROR_HOST_NOT_READY,
                                                  _("Redroid containers need binder: %s"), why);
@@ -962,8 +979,19 @@ handle_get_container (RedwayManager *iface, GDBusMethodInvocation *invocation, c
 /* ---- object ----------------------------------------------------------- */
 
 static void
+rwd_manager_finalize (GObject *object)
+{
+  RwdManager *self = RWD_MANAGER (object);
+
+  g_free (self->host_missing);
+  g_clear_pointer (&self->host_report, g_variant_unref);
+  G_OBJECT_CLASS (rwd_manager_parent_class)->finalize (object);
+}
+
+static void
 rwd_manager_class_init (RwdManagerClass *klass)
 {
+  G_OBJECT_CLASS (klass)->finalize = rwd_manager_finalize;
 }
 
 static void
