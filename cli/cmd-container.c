@@ -116,11 +116,10 @@ cli_cmd_init (CliApp *app, int argc, char **argv)
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(RedwayManager) manager = NULL;
   g_autoptr(RedwayContainer) container = NULL;
-  g_autoptr(GVariant) reply = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *name = NULL;
   const char *image;
-  const char *container_path, *job_path;
+  g_autofree char *container_path = NULL, *job_path = NULL;
   GVariantBuilder options;
   int code = CLI_EXIT_OK;
 
@@ -174,11 +173,10 @@ cli_cmd_init (CliApp *app, int argc, char **argv)
       return code;
     }
 
-  reply = cli_call (app, manager, "CreateContainer",
-                    g_variant_new ("(ssa{sv})", name, image, &options), NULL, &error);
-  if (reply == NULL)
+  if (!redway_manager_call_create_container_sync (manager, name, image, g_variant_builder_end (&options),
+                                                  cli_call_flags (app), G_MAXINT,
+                                                  &container_path, &job_path, NULL, &error))
     return cli_report_error (error);
-  g_variant_get (reply, "(&o&o)", &container_path, &job_path);
 
   if (!cli_wait_for_job (app, job_path, &error))
     return cli_report_error (error);
@@ -360,21 +358,19 @@ run_action_many (CliApp *app, Action action, gboolean all, int argc, char **argv
         return CLI_EXIT_FAILURE;
       for (int i = 1; i < argc; i++)
         {
-          g_autoptr(GVariant) reply = NULL;
           g_autoptr(GError) local = NULL;
-          const char *path;
+          char *path = NULL;
 
-          reply = cli_call (app, manager, "GetContainer", g_variant_new ("(s)", argv[i]), NULL, &local);
-          if (reply == NULL)
+          if (!redway_manager_call_get_container_sync (manager, argv[i], cli_call_flags (app), -1,
+                                                       &path, NULL, &local))
             {
               g_dbus_error_strip_remote_error (local);
               g_printerr ("redway: %s: %s\n", argv[i], local->message);
               missing++;
               continue;
             }
-          g_variant_get (reply, "(&o)", &path);
           g_ptr_array_add (names, g_strdup (argv[i]));
-          g_ptr_array_add (paths, g_strdup (path));
+          g_ptr_array_add (paths, path);
         }
     }
 
@@ -389,6 +385,30 @@ run_action_many (CliApp *app, Action action, gboolean all, int argc, char **argv
   if (m.running > 0)
     g_main_loop_run (loop);
   return m.failed + missing > 0 ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
+}
+
+/* Start/Stop/PrepareHost may legitimately take long: no timeout. */
+static gboolean
+call_action (RedwayContainer *c, Action action, GVariant *options, GDBusCallFlags flags, GError **error)
+{
+  switch (action)
+    {
+    case ACTION_START:
+      return redway_container_call_start_sync (c, options, flags, G_MAXINT, NULL, error);
+    case ACTION_STOP:
+      return redway_container_call_stop_sync (c, options, flags, G_MAXINT, NULL, error);
+    case ACTION_RESTART:
+      return redway_container_call_restart_sync (c, options, flags, G_MAXINT, NULL, error);
+    case ACTION_FREEZE:
+      return redway_container_call_freeze_sync (c, options, flags, G_MAXINT, NULL, error);
+    case ACTION_THAW:
+      return redway_container_call_thaw_sync (c, options, flags, G_MAXINT, NULL, error);
+    case ACTION_REMOVE:
+      return redway_container_call_delete_sync (c, options, flags, G_MAXINT, NULL, error);
+    case ACTION_CONVERT:
+    default:
+      return redway_container_call_convert_sync (c, options, flags, G_MAXINT, NULL, error);
+    }
 }
 
 static int
@@ -423,7 +443,6 @@ run_action (CliApp *app, Action action, int argc, char **argv)
   };
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(RedwayContainer) container = NULL;
-  g_autoptr(GVariant) reply = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *name = NULL;
   GVariantBuilder options;
@@ -462,9 +481,9 @@ run_action (CliApp *app, Action action, int argc, char **argv)
   if (container == NULL)
     return CLI_EXIT_FAILURE;
 
-  reply = cli_call (app, container, action_methods[action], g_variant_new ("(a{sv})", &options), NULL, &error);
-  if (reply == NULL)
+  if (!call_action (container, action, g_variant_builder_end (&options), cli_call_flags (app), &error))
     return cli_report_error (error);
+  cli_flush_events ();
 
   if (action == ACTION_START || action == ACTION_RESTART)
     {

@@ -53,7 +53,6 @@ cli_cmd_prepare_lxc (CliApp *app, int argc, char **argv)
   };
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(RedwayManager) manager = NULL;
-  g_autoptr(GVariant) reply = NULL;
   g_autoptr(GVariant) report = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GArray) checks = NULL;
@@ -83,10 +82,11 @@ cli_cmd_prepare_lxc (CliApp *app, int argc, char **argv)
   if (no_nat)
     g_variant_builder_add (&options, "{sv}", "nat", g_variant_new_boolean (FALSE));
 
-  reply = cli_call (app, manager, "PrepareHost", g_variant_new ("(a{sv})", &options), NULL, &error);
-  if (reply == NULL)
+  /* Loading modules, bridge, NAT: may take long, no timeout. */
+  if (!redway_manager_call_prepare_host_sync (manager, g_variant_builder_end (&options), cli_call_flags (app),
+                                              G_MAXINT, &report, NULL, &error))
     return cli_report_error (error);
-  report = g_variant_get_child_value (reply, 0);
+  cli_flush_events ();
 
   checks = g_array_new (FALSE, TRUE, sizeof (Check));
   g_variant_iter_init (&iter, report);
@@ -159,10 +159,9 @@ cli_cmd_import_legacy (CliApp *app, int argc, char **argv)
   };
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(RedwayManager) manager = NULL;
-  g_autoptr(GVariant) reply = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree const char **imported = NULL;
-  g_autofree const char **skipped = NULL;
+  g_auto(GStrv) imported = NULL;
+  g_auto(GStrv) skipped = NULL;
   GVariantBuilder options;
 
   context = cli_option_context_new (NULL, _("Adopt the containers of the Redway tool where they are."));
@@ -186,10 +185,9 @@ cli_cmd_import_legacy (CliApp *app, int argc, char **argv)
       g_autofree char *abs = g_canonicalize_filename (lxc_path, NULL);
       g_variant_builder_add (&options, "{sv}", "lxc_path", g_variant_new_string (abs));
     }
-  reply = cli_call (app, manager, "ImportLegacy", g_variant_new ("(a{sv})", &options), NULL, &error);
-  if (reply == NULL)
+  if (!redway_manager_call_import_legacy_sync (manager, g_variant_builder_end (&options), cli_call_flags (app),
+                                               G_MAXINT, &imported, &skipped, NULL, &error))
     return cli_report_error (error);
-  g_variant_get (reply, "(^a&s^a&s)", &imported, &skipped);
   for (guint i = 0; imported[i] != NULL; i++)
     g_print (_("Adopted %s\n"), imported[i]);
   for (guint i = 0; skipped[i] != NULL; i++)

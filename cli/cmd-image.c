@@ -24,10 +24,9 @@ cli_cmd_pull (CliApp *app, int argc, char **argv)
   };
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(RedwayManager) manager = NULL;
-  g_autoptr(GVariant) reply = NULL;
   g_autoptr(GError) error = NULL;
   GVariantBuilder options;
-  const char *job_path;
+  g_autofree char *job_path = NULL;
 
   context = cli_option_context_new (_("REF"),
                                     _("Fetch and unpack an image into the shared cache.\n"
@@ -53,10 +52,9 @@ cli_cmd_pull (CliApp *app, int argc, char **argv)
       return rc;
     }
 
-  reply = cli_call (app, manager, "PullImage", g_variant_new ("(sa{sv})", argv[1], &options), NULL, &error);
-  if (reply == NULL)
+  if (!redway_manager_call_pull_image_sync (manager, argv[1], g_variant_builder_end (&options),
+                                            cli_call_flags (app), -1, &job_path, NULL, &error))
     return cli_report_error (error);
-  g_variant_get (reply, "(&o)", &job_path);
 
   if (!cli_wait_for_job (app, job_path, &error))
     return cli_report_error (error);
@@ -84,7 +82,6 @@ cli_cmd_images (CliApp *app, int argc, char **argv)
   };
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(RedwayManager) manager = NULL;
-  g_autoptr(GVariant) reply = NULL;
   g_autoptr(GVariant) images = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonBuilder) b = NULL;
@@ -103,10 +100,9 @@ cli_cmd_images (CliApp *app, int argc, char **argv)
   if (manager == NULL)
     return CLI_EXIT_FAILURE;
 
-  reply = cli_call (app, manager, "ListImages", g_variant_new ("(a{sv})", NULL), NULL, &error);
-  if (reply == NULL)
+  if (!redway_manager_call_list_images_sync (manager, g_variant_new ("a{sv}", NULL), cli_call_flags (app), -1,
+                                             &images, NULL, &error))
     return cli_report_error (error);
-  images = g_variant_get_child_value (reply, 0);
 
   b = json_builder_new ();
   json_builder_begin_array (b);
@@ -195,10 +191,8 @@ image_rm (CliApp *app, int argc, char **argv)
 
   for (int i = 1; i < argc; i++)
     {
-      g_autoptr(GVariant) reply = NULL;
-
-      reply = cli_call (app, manager, "RemoveImage", g_variant_new ("(sa{sv})", argv[i], NULL), NULL, &error);
-      if (reply == NULL)
+      if (!redway_manager_call_remove_image_sync (manager, argv[i], g_variant_new ("a{sv}", NULL),
+                                                  cli_call_flags (app), -1, NULL, &error))
         {
           cli_report_error (error);
           g_clear_error (&error);

@@ -37,11 +37,11 @@ split_at_separator (int argc, char **argv, char ***out_command)
 }
 
 static int
-get_received_fd (GVariant *reply, GUnixFDList *fd_list, GError **error)
+get_received_fd (GVariant *handle_v, GUnixFDList *fd_list, GError **error)
 {
-  gint32 handle = -1;
+  gint32 handle = handle_v != NULL && g_variant_is_of_type (handle_v, G_VARIANT_TYPE_HANDLE)
+                  ? g_variant_get_handle (handle_v) : -1;
 
-  g_variant_get (reply, "(h)", &handle);
   if (fd_list == NULL || handle < 0 || handle >= g_unix_fd_list_get_length (fd_list))
     {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED,
@@ -87,7 +87,6 @@ static int
 run_exec (CliApp *app, RedwayContainer *container, const char *const *command,
           const char *const *env, const char *cwd, gboolean forward_stdin)
 {
-  g_autoptr(GVariant) reply = NULL;
   g_autoptr(GVariant) out_data = NULL;
   g_autoptr(GVariant) err_data = NULL;
   g_autoptr(GError) error = NULL;
@@ -110,11 +109,10 @@ run_exec (CliApp *app, RedwayContainer *container, const char *const *command,
                              g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, input, TRUE));
     }
 
-  reply = cli_call (app, container, "Exec",
-                    g_variant_new ("(^asa{sv})", command, &options), NULL, &error);
-  if (reply == NULL)
+  if (!redway_container_call_exec_sync (container, command, g_variant_builder_end (&options),
+                                         cli_call_flags (app), G_MAXINT, &status, &out_data, &err_data,
+                                         NULL, &error))
     return cli_report_error (error);
-  g_variant_get (reply, "(i@ay@ay)", &status, &out_data, &err_data);
 
   if (!write_bytestring (STDOUT_FILENO, out_data, &error) ||
       !write_bytestring (STDERR_FILENO, err_data, &error))
@@ -432,7 +430,7 @@ cli_cmd_shell (CliApp *app, int argc, char **argv)
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(RedwayContainer) container = NULL;
   g_autoptr(GUnixFDList) fd_list = NULL;
-  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) pty = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *name = NULL;
   g_autoptr(GPtrArray) env = g_ptr_array_new_with_free_func (g_free);
@@ -485,13 +483,13 @@ cli_cmd_shell (CliApp *app, int argc, char **argv)
   exited_handler = g_signal_connect (container, "shell-exited", G_CALLBACK (on_shell_exited), &relay);
   owner_handler = g_signal_connect (container, "notify::g-name-owner", G_CALLBACK (on_name_owner), &relay);
 
-  reply = cli_call (app, container, "OpenShell", g_variant_new ("(a{sv})", &options), &fd_list, &error);
-  if (reply == NULL)
+  if (!redway_container_call_open_shell_sync (container, g_variant_builder_end (&options), cli_call_flags (app),
+                                              -1, NULL, &pty, &relay.shell_id, &fd_list, NULL, &error))
     {
       ret = cli_report_error (error);
       goto out;
     }
-  g_variant_get (reply, "(hu)", &handle, &relay.shell_id);
+  handle = g_variant_get_handle (pty);
   if (fd_list == NULL || handle < 0 || handle >= g_unix_fd_list_get_length (fd_list) ||
       (relay.fd = g_unix_fd_list_get (fd_list, handle, &error)) < 0)
     {
@@ -554,15 +552,15 @@ static int
 open_log (CliApp *app, RedwayContainer *container, const char *which, GError **error)
 {
   g_autoptr(GUnixFDList) fd_list = NULL;
-  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) log = NULL;
   GVariantBuilder options;
 
   g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);
   g_variant_builder_add (&options, "{sv}", "which", g_variant_new_string (which));
-  reply = cli_call (app, container, "OpenLog", g_variant_new ("(a{sv})", &options), &fd_list, error);
-  if (reply == NULL)
+  if (!redway_container_call_open_log_sync (container, g_variant_builder_end (&options), cli_call_flags (app), -1,
+                                            NULL, &log, &fd_list, NULL, error))
     return -1;
-  return get_received_fd (reply, fd_list, error);
+  return get_received_fd (log, fd_list, error);
 }
 
 static void

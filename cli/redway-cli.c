@@ -118,29 +118,6 @@ cli_call_flags (CliApp *app)
   return G_DBUS_CALL_FLAGS_NONE;
 }
 
-GVariant *
-cli_call (CliApp       *app,
-          gpointer      proxy,
-          const char   *method,
-          GVariant     *parameters,
-          GUnixFDList **out_fd_list,
-          GError      **error)
-{
-  GDBusCallFlags flags = G_DBUS_CALL_FLAGS_NONE;
-  GVariant *ret;
-
-  /* A password prompt only makes sense with someone at the terminal. */
-  if (!cli_app_get_no_ask_password (app) && cli_stdin_is_tty ())
-    flags |= G_DBUS_CALL_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION;
-
-  /* Start/Stop/PrepareHost may legitimately take long: no timeout. */
-  ret = g_dbus_proxy_call_with_unix_fd_list_sync (G_DBUS_PROXY (proxy), method, parameters,
-                                                  flags, G_MAXINT, NULL, out_fd_list,
-                                                  NULL, error);
-  cli_flush_events ();
-  return ret;
-}
-
 RedwayManager *
 cli_get_manager (CliApp *app)
 {
@@ -178,17 +155,15 @@ RedwayContainer *
 cli_get_container (CliApp *app, const char *name)
 {
   g_autoptr(RedwayManager) manager = NULL;
-  g_autoptr(GVariant) reply = NULL;
   g_autoptr(GError) error = NULL;
+  g_autofree char *path = NULL;
   RedwayContainer *container;
-  const char *path;
 
   manager = cli_get_manager (app);
   if (manager == NULL)
     return NULL;
 
-  reply = cli_call (app, manager, "GetContainer", g_variant_new ("(s)", name), NULL, &error);
-  if (reply == NULL)
+  if (!redway_manager_call_get_container_sync (manager, name, cli_call_flags (app), -1, &path, NULL, &error))
     {
       if (g_error_matches (error, REDWAY_ERROR, REDWAY_ERROR_NOT_FOUND))
         cli_error (_("No container named “%s”"), name);
@@ -196,7 +171,6 @@ cli_get_container (CliApp *app, const char *name)
         cli_report_error (error);
       return NULL;
     }
-  g_variant_get (reply, "(&o)", &path);
 
   if (cli_app_has_client (app))
     {
@@ -358,12 +332,10 @@ cli_parse_options (CliApp *app, GOptionContext *context, int *argc, char ***argv
 typedef struct {
   CliApp *app;
   RedwayJob *job;
-  GMainLoop *loop;
+  GCancellable *stop_waiting;   /* a second Ctrl-C */
   gboolean tty;
   gboolean drawn;
   int last_step;
-  gboolean vanished;
-  gboolean interrupted;
   gboolean cancel_requested;
 } JobWatch;
 
@@ -468,38 +440,18 @@ draw_progress (JobWatch *w, gboolean done)
 }
 
 static void
-on_job_notify (GObject *object, GParamSpec *pspec, gpointer user_data)
+on_job_progress (RedwayJob *job, gdouble fraction, guint64 bytes, guint64 expected, gpointer user_data)
 {
-  JobWatch *w = user_data;
-
-  if (redway_job_get_finished (w->job))
-    g_main_loop_quit (w->loop);
-  else
-    draw_progress (w, FALSE);
-}
-
-static void
-on_name_owner (GObject *object, GParamSpec *pspec, gpointer user_data)
-{
-  JobWatch *w = user_data;
-  g_autofree char *owner = g_dbus_object_manager_client_get_name_owner (G_DBUS_OBJECT_MANAGER_CLIENT (object));
-
-  if (owner == NULL)
-    {
-      w->vanished = TRUE;
-      g_main_loop_quit (w->loop);
-    }
+  draw_progress (user_data, FALSE);
 }
 
 static void
 on_job_cancelled (GObject *source, GAsyncResult *res, gpointer user_data)
 {
-  g_autoptr(GVariant) ret = NULL;
   g_autoptr(GError) error = NULL;
 
-  ret = g_dbus_proxy_call_finish (G_DBUS_PROXY (source), res, &error);
   /* Too late or not allowed: the job just runs to its end. */
-  if (ret == NULL)
+  if (!redway_job_call_cancel_finish (REDWAY_JOB (source), res, &error))
     g_debug ("Cancel failed: %s", error->message);
 }
 
@@ -512,16 +464,15 @@ on_sigint (gpointer user_data)
    * one stops waiting (the job goes on in the service). */
   if (w->cancel_requested || !redway_job_get_cancelable (w->job))
     {
-      w->interrupted = TRUE;
-      g_main_loop_quit (w->loop);
+      g_cancellable_cancel (w->stop_waiting);
       return G_SOURCE_CONTINUE;
     }
   w->cancel_requested = TRUE;
   if (w->tty && w->drawn)
     g_print ("\n");
   g_print ("%s\n", _("Cancelling…"));
-  g_dbus_proxy_call (G_DBUS_PROXY (w->job), "Cancel", g_variant_new ("(a{sv})", NULL),
-                     G_DBUS_CALL_FLAGS_NONE, -1, NULL, on_job_cancelled, NULL);
+  redway_job_call_cancel (w->job, g_variant_new ("a{sv}", NULL), cli_call_flags (w->app), -1, NULL,
+                          on_job_cancelled, NULL);
   return G_SOURCE_CONTINUE;
 }
 
@@ -529,39 +480,30 @@ gboolean
 cli_wait_for_job (CliApp *app, const char *job_path, GError **error)
 {
   g_autoptr(RedwayJob) job = NULL;
-  g_autoptr(GMainLoop) loop = NULL;
-  GDBusObjectManager *om;
+  g_autoptr(GCancellable) stop_waiting = g_cancellable_new ();
+  g_autoptr(GError) local_error = NULL;
   JobWatch w = { 0 };
-  gulong notify_id, owner_id;
+  gboolean ok;
   guint sigint_id;
 
   job = cli_get_job (app, job_path, error);
   if (job == NULL)
     return FALSE;
 
-  om = redway_client_get_object_manager (cli_app_get_client (app, NULL));
-  loop = g_main_loop_new (NULL, FALSE);
   w.app = app;
   w.job = job;
-  w.loop = loop;
+  w.stop_waiting = stop_waiting;
   w.tty = cli_stdout_is_tty ();
   w.last_step = -1;
 
-  notify_id = g_signal_connect (job, "notify", G_CALLBACK (on_job_notify), &w);
-  owner_id = g_signal_connect (om, "notify::name-owner", G_CALLBACK (on_name_owner), &w);
   sigint_id = g_unix_signal_add (SIGINT, on_sigint, &w);
-
   if (!redway_job_get_finished (job))
-    {
-      draw_progress (&w, FALSE);
-      g_main_loop_run (loop);
-    }
-
+    draw_progress (&w, FALSE);
+  ok = redway_client_wait_for_job_full_sync (cli_app_get_client (app, NULL), job, on_job_progress, &w,
+                                             stop_waiting, &local_error);
   g_source_remove (sigint_id);
-  g_signal_handler_disconnect (om, owner_id);
-  g_signal_handler_disconnect (job, notify_id);
 
-  if (redway_job_get_finished (job) && redway_job_get_success (job))
+  if (ok)
     {
       /* Show the job as complete even if the last update was not 100 %. */
       if ((w.tty && w.drawn) || (!w.tty && w.last_step < 10))
@@ -569,28 +511,20 @@ cli_wait_for_job (CliApp *app, const char *job_path, GError **error)
     }
   if (w.tty && w.drawn)
     g_print ("\n");
+  if (ok)
+    return TRUE;
 
-  if (w.vanished)
-    {
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CLOSED,
-                           _("The redway service exited while the job was running"));
-      return FALSE;
-    }
-  if (w.interrupted)
-    {
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                           _("Interrupted; the job goes on in the background"));
-      return FALSE;
-    }
-  if (!redway_job_get_success (job))
-    {
-      const char *msg = redway_job_get_message (job);
-
-      g_set_error_literal (error, REDWAY_ERROR, REDWAY_ERROR_FAILED,
-                           msg != NULL && *msg != '\0' ? msg : _("The job failed"));
-      return FALSE;
-    }
-  return TRUE;
+  if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CLOSED))
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CLOSED,
+                         _("The redway service exited while the job was running"));
+  else if (g_cancellable_is_cancelled (stop_waiting))
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                         _("Interrupted; the job goes on in the background"));
+  else if (local_error->message == NULL || *local_error->message == '\0')
+    g_set_error_literal (error, REDWAY_ERROR, REDWAY_ERROR_FAILED, _("The job failed"));
+  else
+    g_propagate_error (error, g_steal_pointer (&local_error));
+  return FALSE;
 }
 
 /* ---- Output ------------------------------------------------------------- */

@@ -43,12 +43,6 @@ RedwayJob *cli_get_job (CliApp     *app,
                         const char *object_path,
                         GError    **error);
 
-GVariant *cli_call (CliApp       *app,
-                    gpointer      proxy,
-                    const char   *method,
-                    GVariant     *parameters,
-                    GUnixFDList **out_fd_list,
-                    GError      **error);
 void cli_flush_events (void);
 
 /* Argument parsing */

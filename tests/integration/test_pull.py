@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import random
+import signal
 import socket
 import subprocess
 import threading
@@ -630,6 +631,24 @@ class PullTests(unittest.TestCase):
         self.env.cli("image", "rm", ref)
         r = self.env.cli("images", "--json")
         self.assertNotIn(config, [i["id"] for i in json.loads(r.stdout)])
+
+    def test_cli_ctrl_c(self):
+        """redway pull: the first Ctrl-C cancels the job and reports it."""
+        ref, man = self.push("test/clictrlc", [{"data/c.bin": os.urandom(8 * 1024 * 1024)}])
+        throttle = Throttle(int(self.proxy.split(":")[1]), 128 * 1024)
+        self.addCleanup(throttle.close)
+        ref = ref.replace(self.proxy, "127.0.0.1:%d" % throttle.port)
+        p = subprocess.Popen([harness.REDWAY, "pull", ref], env=self.env.env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        # Once it shows progress, the job runs.
+        line = p.stdout.readline()
+        self.assertIn("Pulling", line)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 1, out + err)
+        self.assertIn("Cancelling", out)
+        self.assertIn("Cancel", err)
+        self.assertNotIn(man["config"]["digest"], self.list_images())
 
 
 if __name__ == "__main__":
