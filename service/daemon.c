@@ -248,6 +248,19 @@ rwd_daemon_get_insecure_registries (RwdDaemon *self)
 }
 
 
+GPtrArray *
+rwd_daemon_get_containers (RwdDaemon *self)
+{
+  GPtrArray *all = g_ptr_array_sized_new (g_hash_table_size (self->containers));
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->containers);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    g_ptr_array_add (all, value);
+  return all;
+}
+
 RwdContainer *
 rwd_daemon_find_container (RwdDaemon *self, const gchar *name)
 {

@@ -49,6 +49,8 @@ const gchar * const *rwd_daemon_get_insecure_registries (RwdDaemon *daemon);
 const RwLayout *rwd_daemon_get_layout (RwdDaemon *daemon);
 
 RwdContainer *rwd_daemon_find_container (RwdDaemon *daemon, const gchar *name);
+/* Every container. (transfer container) */
+GPtrArray *rwd_daemon_get_containers (RwdDaemon *daemon);
 void rwd_daemon_add_container (RwdDaemon *daemon, RwdContainer *container);
 void rwd_daemon_remove_container (RwdDaemon *daemon, RwdContainer *container);
 /* Names of containers using @image_id. */

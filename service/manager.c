@@ -976,6 +976,30 @@ handle_get_container (RedwayManager *iface, GDBusMethodInvocation *invocation, c
   return TRUE;
 }
 
+static gboolean
+handle_list_containers (RedwayManager *iface, GDBusMethodInvocation *invocation, GVariant *options)
+{
+  RwdManager *self = RWD_MANAGER (iface);
+  g_autoptr(GPtrArray) all = rwd_daemon_get_containers (self->daemon);
+  GVariantBuilder b;
+
+  /* Straight from the properties: no GValue round trip per field. */
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("a(osssas)"));
+  for (guint i = 0; i < all->len; i++)
+    {
+      RwdContainer *c = all->pdata[i];
+      RedwayContainer *p = REDWAY_CONTAINER (c);
+      const gchar * const *addresses = redway_container_get_addresses (p);
+      const gchar * const none[] = { NULL };
+
+      g_variant_builder_add (&b, "(osss^as)", rwd_container_get_object_path (c),
+                             redway_container_get_name (p), redway_container_get_state (p),
+                             redway_container_get_image (p), addresses != NULL ? addresses : none);
+    }
+  redway_manager_complete_list_containers (iface, invocation, g_variant_builder_end (&b));
+  return TRUE;
+}
+
 /* ---- object ----------------------------------------------------------- */
 
 static void
@@ -1005,6 +1029,7 @@ rwd_manager_iface_init (RedwayManagerIface *iface)
   iface->handle_prepare_host = handle_prepare_host;
   iface->handle_create_container = handle_create_container;
   iface->handle_get_container = handle_get_container;
+  iface->handle_list_containers = handle_list_containers;
   iface->handle_pull_image = handle_pull_image;
   iface->handle_list_images = handle_list_images;
   iface->handle_remove_image = handle_remove_image;

@@ -167,9 +167,17 @@ id_hex (const char *id)
   return id + strlen ("sha256:");
 }
 
-/* ref -> id. Caller holds the lock. A missing file is an empty table. */
+/*
+ * refs.json: {"version": 1, "refs": {REF: ID}, "digests": {REF: DIGEST}}.
+ * The one map of references to images; "digests" keeps, for a registry
+ * reference, the manifest digest a HEAD request returned when it was
+ * pulled, so a later pull of an unmoved tag needs no manifest GET.
+ */
+
+/* ref -> id, and (nullable) ref -> digest. Caller holds the lock. A
+ * missing file is an empty table. */
 static GHashTable *
-refs_load (RwImageStore *store, GError **error)
+refs_load_full (RwImageStore *store, GHashTable **out_digests, GError **error)
 {
   g_autoptr(GHashTable) refs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   g_autoptr(JsonNode) root = NULL;
@@ -178,6 +186,8 @@ refs_load (RwImageStore *store, GError **error)
   JsonObject *obj;
   g_autoptr(GList) members = NULL;
 
+  if (out_digests != NULL)
+    *out_digests = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   root = rw_json_parse_file (store->refs_path, STATE_JSON_MAX, &local_error);
   if (root == NULL)
     {
@@ -205,12 +215,33 @@ refs_load (RwImageStore *store, GError **error)
           image_id_valid (json_node_get_string (v)))
         g_hash_table_insert (refs, g_strdup (l->data), g_strdup (json_node_get_string (v)));
     }
+  if (out_digests != NULL)
+    {
+      JsonObject *digests = rw_json_get_object (json_node_get_object (root), "digests");
+      g_autoptr(GList) dmembers = digests != NULL ? json_object_get_members (digests) : NULL;
+
+      for (GList *l = dmembers; l != NULL; l = l->next)
+        {
+          const gchar *d = rw_json_get_string (digests, l->data);
+
+          if (d != NULL && rw_digest_is_valid (d) && g_hash_table_contains (refs, l->data))
+            g_hash_table_insert (*out_digests, g_strdup (l->data), g_strdup (d));
+        }
+    }
   return g_steal_pointer (&refs);
 }
 
-static gboolean
-refs_save (RwImageStore *store, GHashTable *refs, GError **error)
+static GHashTable *
+refs_load (RwImageStore *store, GError **error)
 {
+  return refs_load_full (store, NULL, error);
+}
+
+/* @digests: (nullable) keep those on file, of references still in @refs. */
+static gboolean
+refs_save_full (RwImageStore *store, GHashTable *refs, GHashTable *digests, GError **error)
+{
+  g_autoptr(GHashTable) kept = NULL;
   g_autoptr(JsonBuilder) b = json_builder_new ();
   g_autoptr(JsonGenerator) gen = json_generator_new ();
   g_autoptr(JsonNode) root = NULL;
@@ -228,6 +259,24 @@ refs_save (RwImageStore *store, GHashTable *refs, GError **error)
       json_builder_add_string_value (b, g_hash_table_lookup (refs, l->data));
     }
   json_builder_end_object (b);
+  if (digests == NULL)
+    {
+      g_autoptr(GHashTable) on_file = refs_load_full (store, &kept, NULL);
+      digests = kept;
+    }
+  json_builder_set_member_name (b, "digests");
+  json_builder_begin_object (b);
+  for (GList *l = keys; l != NULL; l = l->next)
+    {
+      const gchar *d = digests != NULL ? g_hash_table_lookup (digests, l->data) : NULL;
+
+      if (d != NULL)
+        {
+          json_builder_set_member_name (b, l->data);
+          json_builder_add_string_value (b, d);
+        }
+    }
+  json_builder_end_object (b);
   json_builder_end_object (b);
   root = json_builder_get_root (b);
   json_generator_set_root (gen, root);
@@ -235,6 +284,12 @@ refs_save (RwImageStore *store, GHashTable *refs, GError **error)
   data = json_generator_to_data (gen, NULL);
   return g_file_set_contents_full (store->refs_path, data, -1,
                                    G_FILE_SET_CONTENTS_CONSISTENT, 0600, error);
+}
+
+static gboolean
+refs_save (RwImageStore *store, GHashTable *refs, GError **error)
+{
+  return refs_save_full (store, refs, NULL, error);
 }
 
 static int
@@ -477,15 +532,18 @@ static RwImage *
 record_and_load (RwImageStore *store, const char *ref, const char *id, GError **error)
 {
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&store->lock);
-  g_autoptr(GHashTable) refs = refs_load (store, error);
+  g_autoptr(GHashTable) digests = NULL;
+  g_autoptr(GHashTable) refs = refs_load_full (store, &digests, error);
   g_autoptr(RwImage) image = NULL;
 
   if (refs == NULL)
     return NULL;
   if (ref != NULL && g_strcmp0 (g_hash_table_lookup (refs, ref), id) != 0)
     {
+      /* Another image now: what a HEAD said of the old one is void. */
       g_hash_table_replace (refs, g_strdup (ref), g_strdup (id));
-      if (!refs_save (store, refs, error))
+      g_hash_table_remove (digests, ref);
+      if (!refs_save_full (store, refs, digests, error))
         return NULL;
     }
   image = image_load (store, id, refs, error);
@@ -805,6 +863,38 @@ rw_image_store_adopt_rootfs (RwImageStore *store, const gchar *ref, const gchar 
       return NULL;
     }
   return record_and_load (store, ref, id, error);
+}
+
+gboolean
+rw_image_store_set_ref_digest (RwImageStore *store, const gchar *ref, const gchar *image_id,
+                               const gchar *digest, GError **error)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&store->lock);
+  g_autoptr(GHashTable) digests = NULL;
+  g_autoptr(GHashTable) refs = refs_load_full (store, &digests, error);
+
+  if (refs == NULL)
+    return FALSE;
+  if (!rw_digest_is_valid (digest) || g_strcmp0 (g_hash_table_lookup (refs, ref), image_id) != 0)
+    return TRUE;    /* moved meanwhile: nothing to say of it */
+  if (g_strcmp0 (g_hash_table_lookup (digests, ref), digest) == 0)
+    return TRUE;
+  g_hash_table_replace (digests, g_strdup (ref), g_strdup (digest));
+  return refs_save_full (store, refs, digests, error);
+}
+
+RwImage *
+rw_image_store_lookup_unmoved (RwImageStore *store, const gchar *ref, const gchar *digest)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&store->lock);
+  g_autoptr(GHashTable) digests = NULL;
+  g_autoptr(GHashTable) refs = refs_load_full (store, &digests, NULL);
+  const gchar *id;
+
+  if (refs == NULL || digest == NULL || g_strcmp0 (g_hash_table_lookup (digests, ref), digest) != 0 ||
+      (id = g_hash_table_lookup (refs, ref)) == NULL)
+    return NULL;
+  return image_load (store, id, refs, NULL);
 }
 
 /* ref or id -> id. Caller holds the lock. */

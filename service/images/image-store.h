@@ -110,6 +110,14 @@ RwImage *rw_image_store_adopt_rootfs (RwImageStore        *store,
                                       const gchar         *label,
                                       GError             **error);
 
+/* What a HEAD of @ref's manifest returned when @image_id was pulled for it
+ * (kept in refs.json beside the reference; dropped when @ref moves on). */
+gboolean rw_image_store_set_ref_digest (RwImageStore *store, const gchar *ref, const gchar *image_id,
+                                        const gchar *digest, GError **error);
+/* The image @ref names when its recorded digest is still @digest (the tag
+ * has not moved), else NULL. */
+RwImage *rw_image_store_lookup_unmoved (RwImageStore *store, const gchar *ref, const gchar *digest);
+
 /* @ref_or_id: a reference recorded by a pull, or an image id (sha256:...). */
 RwImage *rw_image_store_lookup (RwImageStore *store,
                                 const gchar  *ref_or_id,

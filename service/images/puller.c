@@ -37,74 +37,12 @@ client_for_ref (const RwImageRef *ref, const RwPullOptions *options, GError **er
 }
 
 /*
- * Tags seen before: "tags.json" in the blob dir maps a canonical reference
- * to the digest a HEAD of its manifest returned (the index digest for
- * multi-platform images) and the image it gave. A HEAD is not counted
- * against Docker Hub's anonymous pull limit, a manifest GET is: when the
- * tag has not moved and the image is still cached, nothing else is fetched.
- * A lost update between two concurrent pulls only costs a later GET.
+ * Tags seen before: the image store keeps, beside each registry reference,
+ * the digest a HEAD of its manifest returned (the index digest for
+ * multi-platform images). A HEAD is not counted against Docker Hub's
+ * anonymous pull limit, a manifest GET is: when the tag has not moved and
+ * the image is still cached, nothing else is fetched.
  */
-static gchar *
-tags_path (const RwPullOptions *options)
-{
-  return options != NULL && options->blob_dir != NULL
-         ? g_build_filename (options->blob_dir, "tags.json", NULL) : NULL;
-}
-
-static JsonObject *
-tags_load (const gchar *path)
-{
-  g_autoptr(JsonNode) root = path != NULL ? rw_json_parse_file (path, 16 * 1024 * 1024, NULL) : NULL;
-
-  /* A damaged cache only costs a manifest GET. */
-  if (root != NULL && JSON_NODE_HOLDS_OBJECT (root))
-    return json_object_ref (json_node_get_object (root));
-  return json_object_new ();
-}
-
-static void
-tags_remember (const gchar *path, const gchar *ref, const gchar *digest, const gchar *image_id)
-{
-  g_autoptr(JsonObject) tags = tags_load (path);
-  g_autoptr(JsonObject) entry = json_object_new ();
-  g_autoptr(JsonNode) root = NULL;
-  g_autoptr(JsonGenerator) gen = json_generator_new ();
-  g_autofree gchar *data = NULL;
-  g_autofree gchar *dir = NULL;
-
-  if (path == NULL)
-    return;
-  json_object_set_string_member (entry, "digest", digest);
-  json_object_set_string_member (entry, "image", image_id);
-  json_object_set_object_member (tags, ref, g_steal_pointer (&entry));
-  root = json_node_init_object (json_node_alloc (), tags);
-  json_generator_set_root (gen, root);
-  data = json_generator_to_data (gen, NULL);
-  dir = g_path_get_dirname (path);
-  g_mkdir_with_parents (dir, 0700);
-  if (!g_file_set_contents_full (path, data, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, NULL))
-    g_debug ("Could not write %s", path);
-}
-
-/* The cached image for @canonical when its tag still points where it did. */
-static RwImage *
-cached_if_unmoved (RwImageStore *store, const RwImageRef *ref, const gchar *canonical,
-                   const gchar *head_digest, const RwPullOptions *options)
-{
-  g_autofree gchar *path = tags_path (options);
-  g_autoptr(JsonObject) tags = tags_load (path);
-  JsonObject *entry;
-  const gchar *digest, *image_id;
-
-  if (!json_object_has_member (tags, canonical) ||
-      (entry = rw_json_get_object (tags, canonical)) == NULL)
-    return NULL;
-  digest = rw_json_get_string (entry, "digest");
-  image_id = rw_json_get_string (entry, "image");
-  if (g_strcmp0 (digest, head_digest) != 0 || image_id == NULL)
-    return NULL;
-  return rw_image_store_lookup (store, image_id, NULL);
-}
 
 static RwImageSource *
 source_for_ref (const RwImageRef *ref, const RwPullOptions *options, GError **error)
@@ -229,7 +167,7 @@ rw_pull_image (RwImageStore        *store,
     return NULL;
   canonical = rw_image_ref_to_string (parsed);
 
-  /* Only for the default platform: tags.json does not key on platforms. */
+  /* Only for the default platform: the recorded digest does not key on platforms. */
   if (parsed->transport == RW_TRANSPORT_DOCKER && (options == NULL || options->platform == NULL))
     {
       g_autoptr(RwRegistryClient) client = client_for_ref (parsed, options, NULL);
@@ -239,7 +177,7 @@ rw_pull_image (RwImageStore        *store,
                                                  rw_image_ref_get_reference (parsed),
                                                  NULL, cancellable, NULL);
       if (head_digest != NULL &&
-          (image = cached_if_unmoved (store, parsed, canonical, head_digest, options)) != NULL)
+          (image = rw_image_store_lookup_unmoved (store, canonical, head_digest)) != NULL)
         return image;
     }
 
@@ -262,8 +200,11 @@ rw_pull_image (RwImageStore        *store,
       drop_blobs (options != NULL ? options->blob_dir : NULL, source, "");
       if (head_digest != NULL)
         {
-          g_autofree gchar *path = tags_path (options);
-          tags_remember (path, canonical, head_digest, image->id);
+          g_autoptr(GError) digest_error = NULL;
+
+          /* Only costs a manifest GET next time if it cannot be kept. */
+          if (!rw_image_store_set_ref_digest (store, canonical, image->id, head_digest, &digest_error))
+            g_debug ("Could not record the digest of %s: %s", canonical, digest_error->message);
         }
     }
   source->free (source);

@@ -60,6 +60,16 @@ class BusctlLifecycle(harness.EnvTestCase):
         self.assertEqual(self.prop(path, CIFACE, "State"), "running")
         self.assertGreater(self.prop(path, CIFACE, "Pid"), 0)
 
+        # The list's columns in one small reply.
+        r = self.busctl("call", DEST, MANAGER, MIFACE, "ListContainers", "a{sv}", "0")
+        rows = json.loads(r.stdout)["data"][0]
+        row = [x for x in rows if x[1] == "bus1"]
+        self.assertEqual(len(row), 1, rows)
+        self.assertEqual(row[0][0], path)
+        self.assertEqual(row[0][2], "running")
+        self.assertEqual(row[0][3], self.image)
+        self.assertEqual(row[0][4], self.prop(path, CIFACE, "Addresses"))
+
         r = self.gdbus("call", "--dest", DEST, "--object-path", path, "--method", CIFACE + ".Exec",
                        "['uname', '-n']", "{}")
         self.assertRegex(r.stdout, r"^\(0, ")
