@@ -113,6 +113,7 @@ cli_cmd_init (CliApp *app, int argc, char **argv)
     { "password-stdin", 0, 0, G_OPTION_ARG_NONE, &password_stdin, N_("Read the registry password from standard input"), NULL },
     { NULL }
   };
+  g_auto(CliLimits) limits = { 0 };
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(RedwayManager) manager = NULL;
   g_autoptr(RedwayContainer) container = NULL;
@@ -127,6 +128,7 @@ cli_cmd_init (CliApp *app, int argc, char **argv)
                                     _("Create a container. IMAGE is oci:/path[:tag] or docker://[registry/]repo[:tag|@digest];\n"
                                       "without it, the default Redroid image is used."));
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  g_option_context_add_group (context, cli_limits_option_group (&limits));
   if (!cli_parse_options (app, context, &argc, &argv))
     return CLI_EXIT_USAGE;
   if (argc > 3)
@@ -167,6 +169,11 @@ cli_cmd_init (CliApp *app, int argc, char **argv)
   add_string (&options, "proxy_pac", proxy_pac);
   if (start)
     g_variant_builder_add (&options, "{sv}", "start", g_variant_new_boolean (TRUE));
+  if (!cli_limits_to_options (&limits, &options, &code))
+    {
+      g_variant_builder_clear (&options);
+      return code;
+    }
   if ((code = cli_add_credentials (&options, username, password_stdin)) != 0)
     {
       g_variant_builder_clear (&options);
@@ -604,6 +611,12 @@ cli_cmd_status (CliApp *app, int argc, char **argv)
                                  : _("no (own user namespace)"));
   print_field (_("Initialized:"), redway_container_get_initialized (container) ? _("yes") : _("no"));
   print_field (_("CreatedAt:"), created);
+  {
+    g_autoptr(GVariant) lim = redway_container_dup_limits (container);
+    g_autofree char *described = cli_limits_describe (lim);
+
+    print_field (_("Limits:"), described);
+  }
   if (last_error != NULL && *last_error != '\0')
     print_field (_("LastError:"), last_error);
   {

@@ -92,6 +92,24 @@ int cli_cmd_restart (CliApp *app, int argc, char **argv);
 int cli_cmd_freeze (CliApp *app, int argc, char **argv);
 int cli_cmd_thaw (CliApp *app, int argc, char **argv);
 int cli_cmd_convert (CliApp *app, int argc, char **argv);
+int cli_cmd_update (CliApp *app, int argc, char **argv);
+
+/* Resource limit options (cmd-limits.c), shared by init and update. */
+typedef struct {
+  char *memory;
+  char *memory_swap;
+  char *cpus;
+  int cpu_weight;
+  char *cpuset;
+  char *pids;
+  int io_weight;
+} CliLimits;
+void cli_limits_clear (CliLimits *limits);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CliLimits, cli_limits_clear)
+GOptionGroup *cli_limits_option_group (CliLimits *limits);
+gboolean cli_limits_to_options (const CliLimits *limits, GVariantBuilder *options, int *code);
+/* "memory 512 MiB, cpus 1.5" or "none". */
+char *cli_limits_describe (GVariant *limits);
 int cli_cmd_remove (CliApp *app, int argc, char **argv);
 int cli_cmd_status (CliApp *app, int argc, char **argv);
 int cli_cmd_list (CliApp *app, int argc, char **argv);

@@ -13,6 +13,7 @@
 #include "container-private.h"
 #include "dbus-util.h"
 #include "legacy-import.h"
+#include "lxc-backend.h"
 #include "lxc-lifecycle.h"
 #include "names.h"
 
@@ -182,6 +183,7 @@ typedef void (*CallFunc) (RwLifecycle *lifecycle, Call *call);
 struct _Call {
   RwdContainer *self;
   GDBusMethodInvocation *invocation;
+  GVariant *options;
   CallFunc func;
   guint timeout;
   gboolean force;
@@ -193,6 +195,7 @@ call_free (Call *call)
 {
   g_clear_object (&call->self);
   g_clear_object (&call->invocation);
+  g_clear_pointer (&call->options, g_variant_unref);
   g_free (call);
 }
 
@@ -229,6 +232,7 @@ authorize_then (RwdContainer *self, GDBusMethodInvocation *invocation, GVariant 
   call->self = g_object_ref (self);
   call->invocation = g_object_ref (invocation);
   call->func = func;
+  call->options = g_variant_ref (options);
   call->timeout = 10;
   if (!rwd_option_get (options, "timeout", "u", &call->timeout, &error) ||
       !rwd_option_get (options, "force", "b", &call->force, &error) ||
@@ -279,6 +283,92 @@ run_delete (RwLifecycle *lc, Call *call)
   rw_lifecycle_delete (lc, call->force, call->keep_data, call_done, g_object_ref (call->invocation));
 }
 
+/* Update: new settings, stored at once, applied live to a running container. */
+typedef struct {
+  gchar *lxcpath;
+  gchar *name;
+  RwLimits old_limits;
+  RwLimits new_limits;
+  gboolean cgroup2;
+} Updating;
+
+static void
+updating_free (Updating *u)
+{
+  g_free (u->lxcpath);
+  g_free (u->name);
+  rw_limits_clear (&u->old_limits);
+  rw_limits_clear (&u->new_limits);
+  g_free (u);
+}
+
+static gboolean
+update_work (gpointer data, gboolean running, GError **error)
+{
+  Updating *u = data;
+  g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) values = g_ptr_array_new_with_free_func (g_free);
+
+  if (!running)
+    return TRUE;    /* the next start applies them */
+  rw_limits_live_changes (&u->old_limits, &u->new_limits, u->cgroup2, files, values);
+  for (guint i = 0; i < files->len; i++)
+    if (!rw_lxc_set_cgroup (u->lxcpath, u->name, files->pdata[i], values->pdata[i], error))
+      {
+        g_prefix_error (error, _("Stored; applied at the next start: "));
+        return FALSE;
+      }
+  return TRUE;
+}
+
+static void
+copy_limits (RwLimits *to, const RwLimits *from)
+{
+  *to = *from;
+  to->cpuset = g_strdup (from->cpuset);
+}
+
+static void
+run_update (RwLifecycle *lc, Call *call)
+{
+  RwdContainer *self = call->self;
+  const RwStoreEntry *e = get_entry (self);
+  g_autoptr(GError) error = NULL;
+  Updating *u;
+
+  if (e == NULL)
+    {
+      g_set_error (&error, RW_LIFECYCLE_ERROR, RW_LIFECYCLE_ERROR_GONE,
+                   _("Container “%s” no longer exists"), self->name);
+      rwd_return_error (call->invocation, error);
+      return;
+    }
+  u = g_new0 (Updating, 1);
+  u->name = g_strdup (self->name);
+  u->lxcpath = g_strdup (rwd_container_get_lxc_path (self));
+  u->cgroup2 = !rwd_daemon_get_host_facts (self->daemon)->devices_cgroup_v1;
+  copy_limits (&u->old_limits, &e->limits);
+  copy_limits (&u->new_limits, &e->limits);
+  /* Validated as at creation; stored before anything is applied, so a
+   * start queued meanwhile gets them too. */
+  if (!rw_limits_from_options (&u->new_limits, call->options, &error) ||
+      !rw_store_set_limits (rwd_daemon_get_store (self->daemon), self->name, &u->new_limits, &error))
+    {
+      rwd_return_error (call->invocation, error);
+      updating_free (u);
+      return;
+    }
+  rwd_container_sync (self);
+  rw_lifecycle_run (lc, _("update"), update_work, NULL, u, (GDestroyNotify) updating_free,
+                    call_done, g_object_ref (call->invocation));
+}
+
+static gboolean
+handle_update (RedwayContainer *iface, GDBusMethodInvocation *invocation, GVariant *options)
+{
+  return authorize_then (RWD_CONTAINER (iface), invocation, options, RWD_ACTION_MANAGE, run_update);
+}
+
 /* Convert: an adopted container moves into redway's layout. */
 typedef struct {
   RwdContainer *self;
@@ -294,7 +384,7 @@ converting_free (Converting *c)
 }
 
 static gboolean
-convert_work (gpointer data, GError **error)
+convert_work (gpointer data, gboolean running, GError **error)
 {
   return rwd_conversion_run (((Converting *) data)->conversion, error);
 }
@@ -449,6 +539,7 @@ rwd_container_iface_init (RedwayContainerIface *iface)
   iface->handle_thaw = handle_thaw;
   iface->handle_delete = handle_delete;
   iface->handle_convert = handle_convert;
+  iface->handle_update = handle_update;
   rwd_container_exec_iface_init (iface);
 }
 
@@ -520,6 +611,7 @@ rwd_container_sync (RwdContainer *self)
       g_variant_builder_add (&b, "{sv}", "legacy_config", g_variant_new_string (e->legacy_config));
     redway_container_set_settings (iface, g_variant_builder_end (&b));
   }
+  redway_container_set_limits (iface, rw_limits_to_variant (&e->limits));
 }
 
 /* ---- for container-exec.c --------------------------------------------- */

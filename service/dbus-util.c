@@ -5,6 +5,7 @@
 
 #include "dbus-util.h"
 #include "lifecycle.h"
+#include "resource-limits.h"
 #include "redway-error.h"
 
 void
@@ -57,12 +58,14 @@ rwd_option_get (GVariant *options, const gchar *key, const gchar *format,
 /* The keys each method takes. A method not listed takes none. */
 static const struct {
   const gchar *method;
-  const gchar *keys[24];
+  const gchar *keys[32];
 } known_options[] = {
   { "PrepareHost", { "bridge", "subnet", "nat", NULL } },
   { "CreateContainer", { "profile", "gpu_mode", "env", "start", "width", "height", "dpi", "fps", "dns",
                          "proxy_type", "proxy_host", "proxy_port", "proxy_exclude_list", "proxy_pac",
-                         "gpu_node", "video_devices", "username", "password", "privileged", NULL } },
+                         "gpu_node", "video_devices", "username", "password", "privileged",
+                         RW_LIMIT_KEYS, NULL } },
+  { "Update", { RW_LIMIT_KEYS, NULL } },
   { "PullImage", { "platform", "username", "password", NULL } },
   { "Stop", { "timeout", "force", NULL } },
   { "Restart", { "timeout", "force", NULL } },

@@ -621,9 +621,19 @@ work_prepare (RwLifecycle *self, Op *op, GError **error)
 }
 
 static gboolean
+work_any_prepare (RwLifecycle *self, Op *op, GError **error)
+{
+  if (self->creating || !self->initialized ||
+      self->state == RW_STATE_STARTING || self->state == RW_STATE_STOPPING)
+    return invalid_state (self, error, op->what);
+  op->was_running = self->state == RW_STATE_RUNNING || self->state == RW_STATE_FROZEN;
+  return TRUE;
+}
+
+static gboolean
 work_run (Op *op, GError **error)
 {
-  return op->work (op->work_data, error);
+  return op->work (op->work_data, op->was_running, error);
 }
 
 static void
@@ -634,13 +644,14 @@ work_finish (RwLifecycle *self, Op *op, const GError *error)
 }
 
 static const OpClass work_op = { "work", work_prepare, work_run, work_finish };
+static const OpClass work_any_op = { "work", work_any_prepare, work_run, work_finish };
 
-void
-rw_lifecycle_run_stopped (RwLifecycle *self, const gchar *what, RwLifecycleWork work,
-                          RwLifecycleFinish finish, gpointer data, GDestroyNotify data_free,
-                          RwLifecycleDone done, gpointer user_data)
+static void
+run_work (RwLifecycle *self, const OpClass *klass, const gchar *what, RwLifecycleWork work,
+          RwLifecycleFinish finish, gpointer data, GDestroyNotify data_free,
+          RwLifecycleDone done, gpointer user_data)
 {
-  Op *op = op_new (self, &work_op, done, user_data);
+  Op *op = op_new (self, klass, done, user_data);
 
   op->what = what;
   op->work = work;
@@ -648,6 +659,22 @@ rw_lifecycle_run_stopped (RwLifecycle *self, const gchar *what, RwLifecycleWork 
   op->work_data = data;
   op->work_data_free = data_free;
   enqueue (self, op);
+}
+
+void
+rw_lifecycle_run (RwLifecycle *self, const gchar *what, RwLifecycleWork work,
+                  RwLifecycleFinish finish, gpointer data, GDestroyNotify data_free,
+                  RwLifecycleDone done, gpointer user_data)
+{
+  run_work (self, &work_any_op, what, work, finish, data, data_free, done, user_data);
+}
+
+void
+rw_lifecycle_run_stopped (RwLifecycle *self, const gchar *what, RwLifecycleWork work,
+                          RwLifecycleFinish finish, gpointer data, GDestroyNotify data_free,
+                          RwLifecycleDone done, gpointer user_data)
+{
+  run_work (self, &work_op, what, work, finish, data, data_free, done, user_data);
 }
 
 void

@@ -136,13 +136,20 @@ void rw_lifecycle_delete (RwLifecycle *self, gboolean force, gboolean keep_data,
 /* Work of the owner's on a stopped container, queued like any operation
  * (InvalidState unless it is stopped when its turn comes): @work in a
  * worker thread, then @finish (nullable) on the main thread with its
- * result, before @done. Nothing else runs on the container meanwhile. */
-typedef gboolean (*RwLifecycleWork) (gpointer data, GError **error);
+ * result, before @done. Nothing else runs on the container meanwhile.
+ * @running: whether it runs (or is frozen) as the work starts. */
+typedef gboolean (*RwLifecycleWork) (gpointer data, gboolean running, GError **error);
 typedef void (*RwLifecycleFinish) (gpointer data, const GError *error);
 void rw_lifecycle_run_stopped (RwLifecycle *self, const gchar *what,
                                RwLifecycleWork work, RwLifecycleFinish finish,
                                gpointer data, GDestroyNotify data_free,
                                RwLifecycleDone done, gpointer user_data);
+/* The same in any state but while starting or stopping (when it would
+ * race the transition): a running container's settings changed live. */
+void rw_lifecycle_run (RwLifecycle *self, const gchar *what,
+                       RwLifecycleWork work, RwLifecycleFinish finish,
+                       gpointer data, GDestroyNotify data_free,
+                       RwLifecycleDone done, gpointer user_data);
 /* What the backend gets for this container from now on (from a finish of
  * rw_lifecycle_run_stopped(): the container moved). */
 void rw_lifecycle_set_backend_data (RwLifecycle *self, gpointer backend_data);

@@ -368,6 +368,23 @@ rw_lxc_freeze (const gchar *lxcpath, const gchar *name, GError **error)
 }
 
 gboolean
+rw_lxc_set_cgroup (const gchar *lxcpath, const gchar *name, const gchar *file, const gchar *value,
+                   GError **error)
+{
+  g_autoptr(RwLxc) c = open_container (lxcpath, name, TRUE, error);
+
+  if (c == NULL)
+    return FALSE;
+  if (!c->set_cgroup_item (c, file, value))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, _("Cannot set %s to %s on the running container"),
+                   file, value);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
 rw_lxc_thaw (const gchar *lxcpath, const gchar *name, GError **error)
 {
   g_autoptr(RwLxc) c = open_container (lxcpath, name, TRUE, error);

@@ -46,6 +46,9 @@ gboolean rw_lxc_stop (const gchar *lxcpath, const gchar *name,
 gboolean rw_lxc_wait_stopped (const gchar *lxcpath, const gchar *name, gint timeout);
 gboolean rw_lxc_freeze (const gchar *lxcpath, const gchar *name, GError **error);
 gboolean rw_lxc_thaw (const gchar *lxcpath, const gchar *name, GError **error);
+/* Writes a cgroup file (e.g. "pids.max") of the running container. */
+gboolean rw_lxc_set_cgroup (const gchar *lxcpath, const gchar *name, const gchar *file, const gchar *value,
+                            GError **error);
 /* Removes the LXC definition (<lxcpath>/<name>), not the rootfs directories. */
 gboolean rw_lxc_destroy (const gchar *lxcpath, const gchar *name, GError **error);
 

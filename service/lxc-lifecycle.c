@@ -102,6 +102,7 @@ rw_start_plan_new (const RwStoreEntry *e, const gchar *bridge, const gchar *brid
     }
   spec.rootfs_upper = plan->upper_dir;
   spec.host = facts;
+  spec.limits = &e->limits;
   spec.data_path = e->data_path;
   spec.log_path = lxc_log;
   spec.console_log_path = e->log_file;

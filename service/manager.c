@@ -886,6 +886,11 @@ create_container (CreateArgs *args, GDBusMethodInvocation *invocation, guint uid
     }
 
   e = rw_store_entry_new (args->name);
+  if (!rw_limits_from_options (&e->limits, args->options, &error))
+    {
+      rwd_return_error (invocation, error);
+      return;
+    }
   e->image_url = g_strdup (args->image);
   e->profile = g_steal_pointer (&profile);
   g_free (e->gpu_mode);

@@ -52,6 +52,7 @@ rw_store_entry_free (RwStoreEntry *e)
   g_free (e->lxc_path);
   g_free (e->legacy_config);
   g_free (e->legacy_log_file);
+  rw_limits_clear (&e->limits);
   g_clear_pointer (&e->options, json_object_unref);
   g_clear_pointer (&e->extra, json_object_unref);
   g_free (e);
@@ -138,7 +139,7 @@ get_int (JsonObject *obj, const gchar *key, gint64 *out, GError **error)
 static const gchar *entry_keys[] = {
   "name", "image_url", "image_id", "profile", "data_path", "log_file", "gpu_mode",
   "initialized", "created_at", "ipv4", "mac", "env", "options", "privileged",
-  "origin", "lxc_path", "legacy_config", "legacy_log_file", NULL
+  "origin", "lxc_path", "legacy_config", "legacy_log_file", "limits", NULL
 };
 
 static RwStoreEntry *
@@ -205,6 +206,16 @@ entry_from_json (const gchar *name, JsonObject *obj, GError **error)
   if (node != NULL && JSON_NODE_HOLDS_OBJECT (node))
     e->options = json_object_ref (json_node_get_object (node));
 
+  node = json_object_get_member (obj, "limits");
+  if (node != NULL && (!JSON_NODE_HOLDS_OBJECT (node) ||
+                       !rw_limits_from_json (&e->limits, json_node_get_object (node), error)))
+    {
+      if (error != NULL && *error == NULL)
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, _("“limits” must be an object"));
+      g_prefix_error (error, _("Container “%s”: "), name);
+      return NULL;
+    }
+
   e->extra = json_object_new ();
   members = json_object_get_members (obj);
   for (l = members; l != NULL; l = l->next)
@@ -250,6 +261,11 @@ entry_to_json (const RwStoreEntry *e)
       for (gchar **p = e->env; *p != NULL; p++)
         json_builder_add_string_value (b, *p);
       json_builder_end_array (b);
+    }
+  if (e->limits.set != 0)
+    {
+      json_builder_set_member_name (b, "limits");
+      json_builder_add_value (b, json_node_init_object (json_node_alloc (), rw_limits_to_json (&e->limits)));
     }
   if (e->options != NULL)
     {
@@ -848,6 +864,28 @@ rw_store_set_image (RwStore *store, const gchar *name, const gchar *image_id,
       e->privileged = old_privileged;
       return FALSE;
     }
+  maybe_compact (store);
+  return TRUE;
+}
+
+gboolean
+rw_store_set_limits (RwStore *store, const gchar *name, const RwLimits *limits, GError **error)
+{
+  RwStoreEntry *e = lookup_or_fail (store, name, error);
+  RwLimits old;
+
+  if (e == NULL)
+    return FALSE;
+  old = e->limits;
+  e->limits = *limits;
+  e->limits.cpuset = g_strdup (limits->cpuset);
+  if (!commit_entry (store, e, error))
+    {
+      rw_limits_clear (&e->limits);
+      e->limits = old;
+      return FALSE;
+    }
+  g_free (old.cpuset);
   maybe_compact (store);
   return TRUE;
 }

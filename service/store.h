@@ -11,6 +11,8 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+#include "resource-limits.h"
+
 G_BEGIN_DECLS
 
 /* Far more than 100,000 containers take; more is not a state file of ours. */
@@ -37,6 +39,7 @@ typedef struct {
                              * (an adopted container stays where it was) */
   gchar *legacy_config;     /* (nullable) the old tool's config it came from */
   gchar *legacy_log_file;   /* (nullable) the old tool's log of it, removed with it */
+  RwLimits limits;          /* resource limits ("limits" in the file) */
   JsonObject *extra;        /* keys we do not know, written back untouched */
 } RwStoreEntry;
 
@@ -106,6 +109,8 @@ gboolean rw_store_add_legacy_source (RwStore *store, const gchar *path, GError *
  * @image_id (@image_url), its LXC definition redway's own. */
 gboolean rw_store_set_converted (RwStore *store, const gchar *name, const gchar *image_id,
                                  const gchar *image_url, GError **error);
+/* Copies @limits. */
+gboolean rw_store_set_limits (RwStore *store, const gchar *name, const RwLimits *limits, GError **error);
 gboolean rw_store_set_host (RwStore *store, gboolean lxc_ready, const gchar *bridge,
                             const gchar *bridge_address, GError **error);
 

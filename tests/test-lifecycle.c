@@ -860,7 +860,7 @@ test_recover (void)
 }
 
 static gboolean
-work_records (gpointer data, GError **error)
+work_records (gpointer data, gboolean running, GError **error)
 {
   g_autoptr(GMutexLocker) l = g_mutex_locker_new (&fake.lock);
 

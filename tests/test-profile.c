@@ -387,6 +387,23 @@ test_generic_golden (void)
   f.spec.bridge = f.spec.ipv4_cidr = f.spec.ipv4_gateway = f.spec.mac = NULL;
   check_golden ("generic", &f, "generic-no-network");
 
+  /* Resource limits: v1 controller files, or the unified ones on a host
+   * without v1 hierarchies. */
+  {
+    RwLimits limits = { .set = RW_LIMIT_MEMORY | RW_LIMIT_CPUS | RW_LIMIT_PIDS | RW_LIMIT_CPU_WEIGHT,
+                        .memory = 512 * 1024 * 1024, .cpus = 1.5, .pids = 200, .cpu_weight = 50 };
+    RwHostFacts unified = { .devices_cgroup_v1 = FALSE, .lxc_cgroup_keys = FALSE };
+
+    fixture_init (&f);
+    f.spec.limits = &limits;
+    check_golden ("generic", &f, "generic-limits-v1");
+    fixture_init (&f);
+    f.spec.limits = &limits;
+    f.spec.host = &unified;
+    /* LXC 7 on a unified host: no lxc.cgroup.* key at all. */
+    check_golden ("generic", &f, "generic-limits-v2");
+  }
+
   /* Unprivileged: its own user namespace over the id-shifted copy of the
    * image, LXC's seccomp policy, a generated AppArmor profile. */
   fixture_init (&f);

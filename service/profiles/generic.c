@@ -252,9 +252,14 @@ rw_profile_generic (const RwContainerSpec *spec, GError **error)
       rw_lxc_config_add (config, "lxc.seccomp.profile", RW_LXC_DEFAULT_SECCOMP);
     }
   rw_lxc_config_add (config, "lxc.cap.drop", "sys_module mac_admin mac_override sys_time");
-  rw_lxc_config_add (config, "lxc.cgroup.devices.deny", "a");
-  for (guint i = 0; generic_devices[i] != NULL; i++)
-    rw_lxc_config_add (config, "lxc.cgroup.devices.allow", generic_devices[i]);
+  /* LXC 7 refuses lxc.cgroup.* keys ("Unsupported config key"): only
+   * where liblxc takes them (unknown host facts: as LXC 5 and 6 do). */
+  if (spec->host == NULL || spec->host->lxc_cgroup_keys)
+    {
+      rw_lxc_config_add (config, "lxc.cgroup.devices.deny", "a");
+      for (guint i = 0; generic_devices[i] != NULL; i++)
+        rw_lxc_config_add (config, "lxc.cgroup.devices.allow", generic_devices[i]);
+    }
   rw_lxc_config_add (config, "lxc.cgroup2.devices.deny", "a");
   for (guint i = 0; generic_devices[i] != NULL; i++)
     rw_lxc_config_add (config, "lxc.cgroup2.devices.allow", generic_devices[i]);

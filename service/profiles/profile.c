@@ -296,6 +296,22 @@ rw_profile_common (const RwContainerSpec *spec, RwLxcConfig *config)
       rw_lxc_config_add (config, "lxc.apparmor.profile", "unconfined");
     }
 
+  if (spec->limits != NULL && spec->limits->set != 0)
+    {
+      /* On the unified hierarchy only where the host has no v1 one. */
+      gboolean cgroup2 = spec->host != NULL && !spec->host->devices_cgroup_v1;
+      g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_free);
+      g_autoptr(GPtrArray) values = g_ptr_array_new_with_free_func (g_free);
+
+      rw_limits_to_cgroup (spec->limits, cgroup2, files, values);
+      for (guint i = 0; i < files->len; i++)
+        {
+          g_autofree gchar *key = g_strconcat (cgroup2 ? "lxc.cgroup2." : "lxc.cgroup.",
+                                               (const gchar *) files->pdata[i], NULL);
+          rw_lxc_config_add (config, key, values->pdata[i]);
+        }
+    }
+
   if (spec->bridge == NULL)
     {
       /* Loopback only: a fresh network namespace without links. */

@@ -7,6 +7,7 @@
 
 #include <glib.h>
 #include "images/image-types.h"
+#include "resource-limits.h"
 
 G_BEGIN_DECLS
 
@@ -54,6 +55,7 @@ typedef struct {
   const gchar *mac;                /* e.g. 02:52:57:xx:xx:xx */
   const RwRedroidOptions *redroid; /* (nullable) */
   const RwHostFacts *host;         /* (nullable) unknown: no device cgroup rules, no ashmem */
+  const RwLimits *limits;          /* (nullable) resource limits (limits.h) */
 } RwContainerSpec;
 
 /* LXC's own default seccomp policy (Debian: liblxc-common), which LXC

@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Resource limits on the command line: the options init and update share,
+ * redway update, and how status shows them. */
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <stdlib.h>
+
+#include "redway-cli.h"
+
+void
+cli_limits_clear (CliLimits *l)
+{
+  g_clear_pointer (&l->memory, g_free);
+  g_clear_pointer (&l->memory_swap, g_free);
+  g_clear_pointer (&l->cpus, g_free);
+  g_clear_pointer (&l->cpuset, g_free);
+  g_clear_pointer (&l->pids, g_free);
+}
+
+GOptionGroup *
+cli_limits_option_group (CliLimits *l)
+{
+  const GOptionEntry entries[] = {
+    { "memory", 0, 0, G_OPTION_ARG_STRING, &l->memory, N_("Memory limit, e.g. 512M or 2G (0: none)"), N_("SIZE") },
+    { "memory-swap", 0, 0, G_OPTION_ARG_STRING, &l->memory_swap, N_("Swap it may use beyond --memory (0: none)"), N_("SIZE") },
+    { "cpus", 0, 0, G_OPTION_ARG_STRING, &l->cpus, N_("CPU time, in CPUs, e.g. 1.5 (0: no limit)"), N_("N") },
+    { "cpu-weight", 0, 0, G_OPTION_ARG_INT, &l->cpu_weight, N_("CPU share against other containers, 1 to 10000 (default 100)"), N_("N") },
+    { "cpuset", 0, 0, G_OPTION_ARG_STRING, &l->cpuset, N_("CPUs it may run on, e.g. 0-3,6"), N_("LIST") },
+    { "pids", 0, 0, G_OPTION_ARG_STRING, &l->pids, N_("Most processes it may have (0: no limit)"), N_("N") },
+    { "io-weight", 0, 0, G_OPTION_ARG_INT, &l->io_weight, N_("Block I/O share, 1 to 10000 (default 100)"), N_("N") },
+    { NULL }
+  };
+  GOptionGroup *group = g_option_group_new ("limits", _("Resource limits:"), _("Show the resource limit options"),
+                                            NULL, NULL);
+
+  l->cpu_weight = -1;
+  l->io_weight = -1;
+  g_option_group_set_translation_domain (group, GETTEXT_PACKAGE);
+  g_option_group_add_entries (group, entries);
+  return group;
+}
+
+/* "512M", "2G", "1048576": bytes, powers of 1024. */
+static gboolean
+parse_size (const char *s, guint64 *out)
+{
+  char *end = NULL;
+  guint64 n, mult = 1;
+
+  if (s == NULL || !g_ascii_isdigit (*s))
+    return FALSE;
+  n = g_ascii_strtoull (s, &end, 10);
+  switch (g_ascii_toupper (*end))
+    {
+    case '\0': break;
+    case 'K': mult = 1024; end++; break;
+    case 'M': mult = 1024 * 1024; end++; break;
+    case 'G': mult = 1024 * 1024 * 1024; end++; break;
+    case 'T': mult = G_GUINT64_CONSTANT (1024) * 1024 * 1024 * 1024; end++; break;
+    default: return FALSE;
+    }
+  if (g_ascii_toupper (*end) == 'B' || g_ascii_toupper (*end) == 'I')
+    end++;
+  if (*end == 'B')
+    end++;
+  if (*end != '\0' || (n != 0 && mult > G_MAXUINT64 / n))
+    return FALSE;
+  *out = n * mult;
+  return TRUE;
+}
+
+gboolean
+cli_limits_to_options (const CliLimits *l, GVariantBuilder *b, int *code)
+{
+  guint64 v;
+
+  if (l->memory != NULL)
+    {
+      if (!parse_size (l->memory, &v))
+        return (*code = cli_usage_error (_("--memory takes a size such as 512M or 2G, not “%s”"), l->memory)), FALSE;
+      g_variant_builder_add (b, "{sv}", "memory", g_variant_new_uint64 (v));
+    }
+  if (l->memory_swap != NULL)
+    {
+      if (!parse_size (l->memory_swap, &v))
+        return (*code = cli_usage_error (_("--memory-swap takes a size such as 1G, not “%s”"), l->memory_swap)), FALSE;
+      g_variant_builder_add (b, "{sv}", "memory_swap", g_variant_new_uint64 (v));
+    }
+  if (l->cpus != NULL)
+    {
+      char *end = NULL;
+      gdouble c = g_ascii_strtod (l->cpus, &end);
+
+      if (end == l->cpus || *end != '\0' || c < 0)
+        return (*code = cli_usage_error (_("--cpus takes a number such as 1.5, not “%s”"), l->cpus)), FALSE;
+      g_variant_builder_add (b, "{sv}", "cpus", g_variant_new_double (c));
+    }
+  if (l->cpu_weight >= 0)
+    g_variant_builder_add (b, "{sv}", "cpu_weight", g_variant_new_uint32 ((guint32) l->cpu_weight));
+  if (l->cpuset != NULL)
+    g_variant_builder_add (b, "{sv}", "cpuset", g_variant_new_string (l->cpuset));
+  if (l->pids != NULL)
+    {
+      if (!g_ascii_string_to_unsigned (l->pids, 10, 0, G_MAXUINT64, &v, NULL))
+        return (*code = cli_usage_error (_("--pids takes a number, not “%s”"), l->pids)), FALSE;
+      g_variant_builder_add (b, "{sv}", "pids", g_variant_new_uint64 (v));
+    }
+  if (l->io_weight >= 0)
+    g_variant_builder_add (b, "{sv}", "io_weight", g_variant_new_uint32 ((guint32) l->io_weight));
+  return TRUE;
+}
+
+char *
+cli_limits_describe (GVariant *limits)
+{
+  g_autoptr(GString) s = g_string_new (NULL);
+  guint64 t;
+  guint32 u;
+  gdouble d;
+  const char *str;
+
+  if (limits == NULL)
+    return g_strdup (_("none"));
+#define SEP() (s->len > 0 ? ", " : "")
+  if (g_variant_lookup (limits, "memory", "t", &t))
+    {
+      g_autofree char *size = g_format_size_full (t, G_FORMAT_SIZE_IEC_UNITS);
+      g_string_append_printf (s, "%s%s %s", SEP (), _("memory"), size);
+    }
+  if (g_variant_lookup (limits, "memory_swap", "t", &t))
+    {
+      g_autofree char *size = g_format_size_full (t, G_FORMAT_SIZE_IEC_UNITS);
+      g_string_append_printf (s, "%s%s %s", SEP (), _("swap"), size);
+    }
+  if (g_variant_lookup (limits, "cpus", "d", &d))
+    g_string_append_printf (s, "%s%s %g", SEP (), _("cpus"), d);
+  if (g_variant_lookup (limits, "cpu_weight", "u", &u))
+    g_string_append_printf (s, "%s%s %u", SEP (), _("cpu weight"), u);
+  if (g_variant_lookup (limits, "cpuset", "&s", &str))
+    g_string_append_printf (s, "%s%s %s", SEP (), _("cpuset"), str);
+  if (g_variant_lookup (limits, "pids", "t", &t))
+    g_string_append_printf (s, "%s%s %" G_GUINT64_FORMAT, SEP (), _("pids"), t);
+  if (g_variant_lookup (limits, "io_weight", "u", &u))
+    g_string_append_printf (s, "%s%s %u", SEP (), _("io weight"), u);
+#undef SEP
+  if (s->len == 0)
+    return g_strdup (_("none"));
+  return g_string_free (g_steal_pointer (&s), FALSE);
+}
+
+/* redway update NAME [--memory …]: Container.Update. */
+int
+cli_cmd_update (CliApp *app, int argc, char **argv)
+{
+  g_auto(CliLimits) limits = { 0 };
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(RedwayContainer) container = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) now = NULL;
+  g_autofree char *name = NULL;
+  g_autofree char *described = NULL;
+  GVariantBuilder options;
+  int code = CLI_EXIT_OK;
+
+  context = cli_option_context_new (_("[NAME]"),
+                                    _("Change the settings of a container: applied at once when it runs, else at its next start."));
+  g_option_context_set_main_group (context, cli_limits_option_group (&limits));
+  if (!cli_parse_options (app, context, &argc, &argv))
+    return CLI_EXIT_USAGE;
+  if (argc > 2)
+    return cli_usage_error (_("Unexpected argument “%s”"), argv[2]);
+  g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);
+  if (!cli_limits_to_options (&limits, &options, &code))
+    {
+      g_variant_builder_clear (&options);
+      return code;
+    }
+  name = argc >= 2 ? g_strdup (argv[1]) : cli_default_container_name (app);
+  if (name == NULL)
+    {
+      g_variant_builder_clear (&options);
+      return CLI_EXIT_FAILURE;
+    }
+  container = cli_get_container (app, name);
+  if (container == NULL)
+    {
+      g_variant_builder_clear (&options);
+      return CLI_EXIT_FAILURE;
+    }
+  if (!redway_container_call_update_sync (container, g_variant_builder_end (&options), cli_call_flags (app),
+                                          G_MAXINT, NULL, &error))
+    return cli_report_error (error);
+  cli_flush_events ();
+  now = redway_container_dup_limits (container);
+  described = cli_limits_describe (now);
+  g_print (_("Container “%s” updated; limits: %s\n"), name, described);
+  return CLI_EXIT_OK;
+}
