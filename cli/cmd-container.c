@@ -645,8 +645,8 @@ compare_by_name (gconstpointer a, gconstpointer b)
                     redway_container_get_name ((RedwayContainer *) b));
 }
 
-static gint
-compare_rows (gconstpointer a, gconstpointer b)
+gint
+cli_compare_rows (gconstpointer a, gconstpointer b)
 {
   return g_strcmp0 ((*(char ***) a)[0], (*(char ***) b)[0]);
 }
@@ -716,7 +716,7 @@ cli_cmd_list (CliApp *app, int argc, char **argv)
           g_clear_pointer (&addresses, g_free);
           g_ptr_array_add (rows, row);
         }
-      g_ptr_array_sort (rows, compare_rows);
+      g_ptr_array_sort (rows, cli_compare_rows);
       if (rows->len > 0)
         cli_print_table (headers, rows);
     }

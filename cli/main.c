@@ -42,6 +42,7 @@ static const CliCommand commands[] = {
   { "restart", cli_cmd_restart, N_("Restart a container") },
   { "freeze", cli_cmd_freeze, N_("Pause every process of a container") },
   { "thaw", cli_cmd_thaw, N_("Resume a frozen container") },
+  { "stats", cli_cmd_stats, N_("Show what running containers use") },
   { "update", cli_cmd_update, N_("Change the resource limits of a container") },
   { "convert", cli_cmd_convert, N_("Move an adopted container into redway's image cache") },
   { "remove", cli_cmd_remove, N_("Remove a container") },

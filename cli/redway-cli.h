@@ -93,6 +93,9 @@ int cli_cmd_freeze (CliApp *app, int argc, char **argv);
 int cli_cmd_thaw (CliApp *app, int argc, char **argv);
 int cli_cmd_convert (CliApp *app, int argc, char **argv);
 int cli_cmd_update (CliApp *app, int argc, char **argv);
+int cli_cmd_stats (CliApp *app, int argc, char **argv);
+/* For g_ptr_array_sort of table rows (char **): by the first column. */
+gint cli_compare_rows (gconstpointer a, gconstpointer b);
 
 /* Resource limit options (cmd-limits.c), shared by init and update. */
 typedef struct {

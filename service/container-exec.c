@@ -16,6 +16,7 @@
 #include "dbus-util.h"
 #include "lxc-backend.h"
 #include "procutil.h"
+#include "stats.h"
 #include "redway-error.h"
 
 #define EXEC_MAX_OUTPUT (16 * 1024 * 1024)
@@ -341,9 +342,62 @@ handle_open_log (RedwayContainer *iface, GDBusMethodInvocation *invocation,
   return TRUE;
 }
 
+/* ---- GetStats: reads are open to everyone ------------------------------ */
+
+static void
+stats_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  RwStats *stats = g_new0 (RwStats, 1);
+  GError *error = NULL;
+
+  if (!rw_stats_read (NULL, GPOINTER_TO_INT (data), stats, &error))
+    {
+      g_free (stats);
+      g_task_return_error (task, error);
+      return;
+    }
+  g_task_return_pointer (task, stats, g_free);
+}
+
+static void
+stats_done (GObject *source, GAsyncResult *res, gpointer data)
+{
+  g_autoptr(GDBusMethodInvocation) invocation = data;
+  g_autoptr(GError) error = NULL;
+  g_autofree RwStats *stats = g_task_propagate_pointer (G_TASK (res), &error);
+
+  if (stats == NULL)
+    {
+      rwd_return_error (invocation, error);
+      return;
+    }
+  redway_container_complete_get_stats (REDWAY_CONTAINER (source), invocation, rw_stats_to_variant (stats));
+}
+
+static gboolean
+handle_get_stats (RedwayContainer *iface, GDBusMethodInvocation *invocation, GVariant *options)
+{
+  RwdContainer *self = RWD_CONTAINER (iface);
+  g_autoptr(GTask) task = NULL;
+  guint pid = redway_container_get_pid (iface);
+
+  if (pid == 0)
+    {
+      g_dbus_method_invocation_return_error (invocation, REDWAY_ERROR, REDWAY_ERROR_INVALID_STATE,
+                                             _("Container “%s” is not running"), rwd_container_get_name (self));
+      return TRUE;
+    }
+  /* A few small files, but on a busy host even those can block. */
+  task = g_task_new (self, NULL, stats_done, g_object_ref (invocation));
+  g_task_set_task_data (task, GINT_TO_POINTER (pid), NULL);
+  g_task_run_in_thread (task, stats_thread);
+  return TRUE;
+}
+
 void
 rwd_container_exec_iface_init (RedwayContainerIface *iface)
 {
+  iface->handle_get_stats = handle_get_stats;
   iface->handle_open_shell = handle_open_shell;
   iface->handle_exec = handle_exec;
   iface->handle_open_log = handle_open_log;

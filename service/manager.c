@@ -15,6 +15,7 @@
 #include "legacy.h"
 #include "manager.h"
 #include "names.h"
+#include "stats.h"
 #include "redway-error.h"
 
 struct _RwdManager
@@ -981,6 +982,75 @@ handle_get_container (RedwayManager *iface, GDBusMethodInvocation *invocation, c
   return TRUE;
 }
 
+/* Manager.GetStats: every running container's, read in one worker. */
+typedef struct {
+  GPtrArray *names;
+  GArray *pids;
+} StatsBatch;
+
+static void
+stats_batch_free (StatsBatch *b)
+{
+  g_ptr_array_unref (b->names);
+  g_array_unref (b->pids);
+  g_free (b);
+}
+
+static void
+all_stats_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  StatsBatch *b = data;
+  GVariantBuilder builder;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a{sa{sv}}"));
+  for (guint i = 0; i < b->names->len; i++)
+    {
+      RwStats stats;
+
+      /* One that stopped meanwhile is left out. */
+      if (rw_stats_read (NULL, g_array_index (b->pids, pid_t, i), &stats, NULL))
+        g_variant_builder_add (&builder, "{s@a{sv}}", (const gchar *) b->names->pdata[i],
+                               rw_stats_to_variant (&stats));
+    }
+  g_task_return_pointer (task, g_variant_ref_sink (g_variant_builder_end (&builder)),
+                         (GDestroyNotify) g_variant_unref);
+}
+
+static void
+all_stats_done (GObject *source, GAsyncResult *res, gpointer data)
+{
+  g_autoptr(GDBusMethodInvocation) invocation = data;
+  g_autoptr(GVariant) stats = g_task_propagate_pointer (G_TASK (res), NULL);
+
+  redway_manager_complete_get_stats (REDWAY_MANAGER (source), invocation, stats);
+}
+
+static gboolean
+handle_get_stats (RedwayManager *iface, GDBusMethodInvocation *invocation, GVariant *options)
+{
+  RwdManager *self = RWD_MANAGER (iface);
+  g_autoptr(GPtrArray) all = rwd_daemon_get_containers (self->daemon);
+  g_autoptr(GTask) task = NULL;
+  StatsBatch *b = g_new0 (StatsBatch, 1);
+
+  b->names = g_ptr_array_new_with_free_func (g_free);
+  b->pids = g_array_new (FALSE, FALSE, sizeof (pid_t));
+  for (guint i = 0; i < all->len; i++)
+    {
+      RedwayContainer *c = all->pdata[i];
+      pid_t pid = (pid_t) redway_container_get_pid (c);
+
+      if (pid == 0)
+        continue;
+      g_ptr_array_add (b->names, g_strdup (redway_container_get_name (c)));
+      g_array_append_val (b->pids, pid);
+    }
+  task = g_task_new (self, NULL, all_stats_done, g_object_ref (invocation));
+  g_task_set_task_data (task, b, (GDestroyNotify) stats_batch_free);
+  g_task_run_in_thread (task, all_stats_thread);
+  return TRUE;
+}
+
 static gboolean
 handle_list_containers (RedwayManager *iface, GDBusMethodInvocation *invocation, GVariant *options)
 {
@@ -1035,6 +1105,7 @@ rwd_manager_iface_init (RedwayManagerIface *iface)
   iface->handle_create_container = handle_create_container;
   iface->handle_get_container = handle_get_container;
   iface->handle_list_containers = handle_list_containers;
+  iface->handle_get_stats = handle_get_stats;
   iface->handle_pull_image = handle_pull_image;
   iface->handle_list_images = handle_list_images;
   iface->handle_remove_image = handle_remove_image;

@@ -127,6 +127,41 @@ class Limits(harness.EnvTestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("width", r.stderr)
 
+    def test_stats(self):
+        env = self.env
+        env.cli("init", "st1", self.image, "--memory", "64M", "--start")
+        self.addCleanup(env.cli, "remove", "--force", "st1", check=False)
+        env.cli("init", "st2", self.image)      # stopped: not in the stats
+        self.addCleanup(env.cli, "remove", "--force", "st2", check=False)
+        # Some network traffic and a CPU-bound process, to be seen.
+        env.cli("exec", "st1", "--", "ping", "-c", "3", "-i", "0.2", harness.NET_PREFIX + ".1")
+        env.cli("exec", "st1", "--", "sh", "-c", "(while :; do :; done) >/dev/null 2>&1 & echo $! > /tmp/busy")
+        self.addCleanup(env.cli, "exec", "st1", "--", "sh", "-c", "kill $(cat /tmp/busy)", check=False)
+        r = env.cli("stats", "--json", "-i", "1")
+        rows = {x["name"]: x for x in json.loads(r.stdout)}
+        self.assertIn("st1", rows)
+        self.assertNotIn("st2", rows)
+        st = rows["st1"]
+        self.assertGreater(st["cpu_percent"], 20, st)
+        self.assertGreater(st["cpu_usec"], 0)
+        self.assertGreater(st["memory_bytes"], 0)
+        self.assertEqual(st["memory_limit"], 64 * 1024 * 1024)
+        self.assertGreaterEqual(st["pids"], 2)
+        self.assertGreater(st["net_rx_bytes"], 0)
+        self.assertGreater(st["net_tx_bytes"], 0)
+        self.assertGreater(st["uptime_usec"], 0)
+        # The table, once.
+        r = env.cli("stats", "--no-stream", "st1")
+        lines = r.stdout.splitlines()
+        self.assertIn("CPU %", lines[0])
+        self.assertTrue(lines[1].startswith("st1"), r.stdout)
+        self.assertIn("64.0", lines[1])
+        # Container.GetStats of a stopped container: a typed error.
+        r = env.run(["busctl", "--system", "call", "org.redway.Redway1", "/org/redway/Redway1/Containers/st2",
+                     "org.redway.Redway1.Container", "GetStats", "a{sv}", "0"], check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("not running", r.stderr)
+
 
 if __name__ == "__main__":
     harness.main()
