@@ -617,6 +617,12 @@ cli_cmd_status (CliApp *app, int argc, char **argv)
 
     print_field (_("Limits:"), described);
   }
+  {
+    g_autofree char *restart = g_strdup_printf (_("%s (%u restarts)"), redway_container_get_restart_policy (container),
+                                                redway_container_get_restart_count (container));
+    print_field (_("Restart:"), restart);
+    print_field (_("Autostart:"), redway_container_get_autostart (container) ? _("yes") : _("no"));
+  }
   if (last_error != NULL && *last_error != '\0')
     print_field (_("LastError:"), last_error);
   {

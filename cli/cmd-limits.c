@@ -16,6 +16,7 @@ cli_limits_clear (CliLimits *l)
   g_clear_pointer (&l->cpus, g_free);
   g_clear_pointer (&l->cpuset, g_free);
   g_clear_pointer (&l->pids, g_free);
+  g_clear_pointer (&l->restart, g_free);
 }
 
 GOptionGroup *
@@ -29,6 +30,11 @@ cli_limits_option_group (CliLimits *l)
     { "cpuset", 0, 0, G_OPTION_ARG_STRING, &l->cpuset, N_("CPUs it may run on, e.g. 0-3,6"), N_("LIST") },
     { "pids", 0, 0, G_OPTION_ARG_STRING, &l->pids, N_("Most processes it may have (0: no limit)"), N_("N") },
     { "io-weight", 0, 0, G_OPTION_ARG_INT, &l->io_weight, N_("Block I/O share, 1 to 10000 (default 100)"), N_("N") },
+    { "restart", 0, 0, G_OPTION_ARG_STRING, &l->restart, N_("Restart policy: no, on-failure[:N], always or unless-stopped"), N_("POLICY") },
+    { "autostart", 0, 0, G_OPTION_ARG_NONE, &l->autostart, N_("Start it when the service starts (at boot)"), NULL },
+    { "no-autostart", 0, 0, G_OPTION_ARG_NONE, &l->no_autostart, N_("Do not start it when the service starts"), NULL },
+    { "autostart-order", 0, 0, G_OPTION_ARG_INT, &l->autostart_order, N_("Autostart order, lower first"), N_("N") },
+    { "autostart-delay", 0, 0, G_OPTION_ARG_INT, &l->autostart_delay, N_("Seconds to wait after autostarting it"), N_("SECONDS") },
     { NULL }
   };
   GOptionGroup *group = g_option_group_new ("limits", _("Resource limits:"), _("Show the resource limit options"),
@@ -36,6 +42,8 @@ cli_limits_option_group (CliLimits *l)
 
   l->cpu_weight = -1;
   l->io_weight = -1;
+  l->autostart_order = G_MININT;
+  l->autostart_delay = -1;
   g_option_group_set_translation_domain (group, GETTEXT_PACKAGE);
   g_option_group_add_entries (group, entries);
   return group;
@@ -108,6 +116,16 @@ cli_limits_to_options (const CliLimits *l, GVariantBuilder *b, int *code)
     }
   if (l->io_weight >= 0)
     g_variant_builder_add (b, "{sv}", "io_weight", g_variant_new_uint32 ((guint32) l->io_weight));
+  if (l->restart != NULL)
+    g_variant_builder_add (b, "{sv}", "restart_policy", g_variant_new_string (l->restart));
+  if (l->autostart && l->no_autostart)
+    return (*code = cli_usage_error (_("Give --autostart or --no-autostart, not both"))), FALSE;
+  if (l->autostart || l->no_autostart)
+    g_variant_builder_add (b, "{sv}", "autostart", g_variant_new_boolean (l->autostart));
+  if (l->autostart_order != G_MININT)
+    g_variant_builder_add (b, "{sv}", "autostart_order", g_variant_new_int32 (l->autostart_order));
+  if (l->autostart_delay >= 0)
+    g_variant_builder_add (b, "{sv}", "autostart_delay", g_variant_new_uint32 ((guint32) l->autostart_delay));
   return TRUE;
 }
 
@@ -147,6 +165,47 @@ cli_limits_describe (GVariant *limits)
   if (s->len == 0)
     return g_strdup (_("none"));
   return g_string_free (g_steal_pointer (&s), FALSE);
+}
+
+/* redway enable|disable NAME: autostart on or off. */
+static int
+set_autostart (CliApp *app, int argc, char **argv, gboolean on)
+{
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(RedwayContainer) container = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *name = NULL;
+
+  context = cli_option_context_new (_("[NAME]"), on ? _("Start the container when the service starts (at boot).")
+                                                    : _("Do not start the container when the service starts."));
+  if (!cli_parse_options (app, context, &argc, &argv))
+    return CLI_EXIT_USAGE;
+  if (argc > 2)
+    return cli_usage_error (_("Unexpected argument “%s”"), argv[2]);
+  name = argc >= 2 ? g_strdup (argv[1]) : cli_default_container_name (app);
+  if (name == NULL)
+    return CLI_EXIT_FAILURE;
+  container = cli_get_container (app, name);
+  if (container == NULL)
+    return CLI_EXIT_FAILURE;
+  if (!redway_container_call_update_sync (container, g_variant_new_parsed ("{'autostart': <%b>}", on),
+                                          cli_call_flags (app), -1, NULL, &error))
+    return cli_report_error (error);
+  g_print (on ? _("Container “%s” starts with the service.\n") : _("Container “%s” no longer starts with the service.\n"),
+           name);
+  return CLI_EXIT_OK;
+}
+
+int
+cli_cmd_enable (CliApp *app, int argc, char **argv)
+{
+  return set_autostart (app, argc, argv, TRUE);
+}
+
+int
+cli_cmd_disable (CliApp *app, int argc, char **argv)
+{
+  return set_autostart (app, argc, argv, FALSE);
 }
 
 /* redway update NAME [--memory …]: Container.Update. */

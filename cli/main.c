@@ -42,6 +42,8 @@ static const CliCommand commands[] = {
   { "restart", cli_cmd_restart, N_("Restart a container") },
   { "freeze", cli_cmd_freeze, N_("Pause every process of a container") },
   { "thaw", cli_cmd_thaw, N_("Resume a frozen container") },
+  { "enable", cli_cmd_enable, N_("Start a container when the service starts") },
+  { "disable", cli_cmd_disable, N_("Do not start a container when the service starts") },
   { "stats", cli_cmd_stats, N_("Show what running containers use") },
   { "update", cli_cmd_update, N_("Change the resource limits of a container") },
   { "convert", cli_cmd_convert, N_("Move an adopted container into redway's image cache") },

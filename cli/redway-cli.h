@@ -94,6 +94,8 @@ int cli_cmd_thaw (CliApp *app, int argc, char **argv);
 int cli_cmd_convert (CliApp *app, int argc, char **argv);
 int cli_cmd_update (CliApp *app, int argc, char **argv);
 int cli_cmd_stats (CliApp *app, int argc, char **argv);
+int cli_cmd_enable (CliApp *app, int argc, char **argv);
+int cli_cmd_disable (CliApp *app, int argc, char **argv);
 /* For g_ptr_array_sort of table rows (char **): by the first column. */
 gint cli_compare_rows (gconstpointer a, gconstpointer b);
 
@@ -106,6 +108,12 @@ typedef struct {
   char *cpuset;
   char *pids;
   int io_weight;
+  /* restart policy and autostart */
+  char *restart;
+  gboolean autostart;
+  gboolean no_autostart;
+  int autostart_order;
+  int autostart_delay;
 } CliLimits;
 void cli_limits_clear (CliLimits *limits);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CliLimits, cli_limits_clear)

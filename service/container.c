@@ -16,6 +16,7 @@
 #include "lxc-backend.h"
 #include "lxc-lifecycle.h"
 #include "names.h"
+#include "restart-policy.h"
 
 struct _RwdContainer
 {
@@ -27,6 +28,9 @@ struct _RwdContainer
   RedwayObjectSkeleton *object;
   RwLifecycle *lifecycle;
   guint last_shell_id;        /* OpenShell identifiers handed out */
+  guint restart_count;        /* restarts the policy made in a row */
+  guint restart_timer;        /* (nullable) source of the next policy restart */
+  gint64 running_since;       /* monotonic µs it last came up */
 };
 
 static void rwd_container_iface_init (RedwayContainerIface *iface);
@@ -116,6 +120,9 @@ hook_state_changed (gpointer owner, RwState old_state, RwState new_state)
   RwdContainer *self = owner;
   RedwayContainer *iface = REDWAY_CONTAINER (self);
 
+  if (new_state == RW_STATE_RUNNING && old_state == RW_STATE_STARTING)
+    self->running_since = g_get_monotonic_time ();
+
   sync_runtime (self);
   redway_container_set_state (iface, rw_state_to_string (new_state));
   /* PropertiesChanged goes out before StateChanged. */
@@ -164,7 +171,72 @@ hook_flush (gpointer owner)
   g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (owner));
 }
 
+/* ---- restart policy --------------------------------------------------- */
+
+static void policy_restart_after_exit (RwdContainer *self);
+
+static void
+cancel_policy_restart (RwdContainer *self)
+{
+  if (self->restart_timer != 0)
+    g_source_remove (self->restart_timer);
+  self->restart_timer = 0;
+}
+
+static void
+on_policy_start_done (gpointer data, const GError *error)
+{
+  g_autoptr(RwdContainer) self = data;
+
+  if (error == NULL)
+    return;
+  g_warning ("%s: restart by its policy failed: %s", self->name, error->message);
+  /* A start that fails counts as another failure. */
+  if (!g_error_matches (error, RW_LIFECYCLE_ERROR, RW_LIFECYCLE_ERROR_GONE))
+    policy_restart_after_exit (self);
+}
+
+static gboolean
+on_restart_timer (gpointer data)
+{
+  RwdContainer *self = data;
+
+  self->restart_timer = 0;
+  self->restart_count++;
+  redway_container_set_restart_count (REDWAY_CONTAINER (self), self->restart_count);
+  rw_lifecycle_start (self->lifecycle, on_policy_start_done, g_object_ref (self));
+  return G_SOURCE_REMOVE;
+}
+
+/* Event driven: the init's exit (its pidfd) brings us here; a timer
+ * carries the back-off; nothing polls. */
+static void
+policy_restart_after_exit (RwdContainer *self)
+{
+  const RwStoreEntry *e = get_entry (self);
+  RwRestartPolicy policy;
+  guint delay = 0;
+  gint64 up = self->running_since > 0 ? (g_get_monotonic_time () - self->running_since) / G_USEC_PER_SEC : 0;
+
+  if (e == NULL || !rw_restart_policy_parse (e->restart_policy, &policy, NULL))
+    return;
+  if (rw_restart_reset ((guint64) MAX (up, 0)))
+    self->restart_count = 0;
+  if (!rw_restart_decide (&policy, self->restart_count, &delay))
+    return;
+  cancel_policy_restart (self);
+  g_debug ("%s: restarting in %u s (restart %u)", self->name, delay, self->restart_count + 1);
+  self->restart_timer = g_timeout_add_seconds (delay, on_restart_timer, self);
+}
+
+static void
+hook_init_exited (gpointer owner)
+{
+  policy_restart_after_exit (owner);
+}
+
 static const RwLifecycleHooks container_hooks = {
+  .init_exited = hook_init_exited,
   .plan = hook_plan,
   .dirs = hook_dirs,
   .state_changed = hook_state_changed,
@@ -247,21 +319,37 @@ authorize_then (RwdContainer *self, GDBusMethodInvocation *invocation, GVariant 
   return TRUE;
 }
 
+/* A caller's own start, stop, restart or delete: the policy's pending
+ * restart is off, and a start counts afresh. */
+static void
+caller_takes_over (RwdContainer *self, gboolean starts)
+{
+  cancel_policy_restart (self);
+  if (starts && self->restart_count != 0)
+    {
+      self->restart_count = 0;
+      redway_container_set_restart_count (REDWAY_CONTAINER (self), 0);
+    }
+}
+
 static void
 run_start (RwLifecycle *lc, Call *call)
 {
+  caller_takes_over (call->self, TRUE);
   rw_lifecycle_start (lc, call_done, g_object_ref (call->invocation));
 }
 
 static void
 run_stop (RwLifecycle *lc, Call *call)
 {
+  caller_takes_over (call->self, FALSE);
   rw_lifecycle_stop (lc, call->timeout, call->force, call_done, g_object_ref (call->invocation));
 }
 
 static void
 run_restart (RwLifecycle *lc, Call *call)
 {
+  caller_takes_over (call->self, TRUE);
   rw_lifecycle_restart (lc, call->timeout, call->force, call_done, g_object_ref (call->invocation));
 }
 
@@ -280,6 +368,7 @@ run_thaw (RwLifecycle *lc, Call *call)
 static void
 run_delete (RwLifecycle *lc, Call *call)
 {
+  caller_takes_over (call->self, FALSE);
   rw_lifecycle_delete (lc, call->force, call->keep_data, call_done, g_object_ref (call->invocation));
 }
 
@@ -328,6 +417,25 @@ copy_limits (RwLimits *to, const RwLimits *from)
   to->cpuset = g_strdup (from->cpuset);
 }
 
+static gboolean
+update_start_settings (RwdContainer *self, const RwStoreEntry *e, GVariant *options, GError **error)
+{
+  RwStartSettings s = { 0 };
+  gboolean ok;
+
+  if (!rw_start_settings_in_options (options))
+    return TRUE;
+  s.restart_policy = g_strdup (e->restart_policy);
+  s.autostart = e->autostart;
+  s.autostart_order = e->autostart_order;
+  s.autostart_delay = e->autostart_delay;
+  ok = rw_start_settings_from_options (&s, options, error) &&
+       rw_store_set_start_settings (rwd_daemon_get_store (self->daemon), self->name, s.restart_policy,
+                                    s.autostart, s.autostart_order, s.autostart_delay, error);
+  rw_start_settings_clear (&s);
+  return ok;
+}
+
 static void
 run_update (RwLifecycle *lc, Call *call)
 {
@@ -352,7 +460,8 @@ run_update (RwLifecycle *lc, Call *call)
   /* Validated as at creation; stored before anything is applied, so a
    * start queued meanwhile gets them too. */
   if (!rw_limits_from_options (&u->new_limits, call->options, &error) ||
-      !rw_store_set_limits (rwd_daemon_get_store (self->daemon), self->name, &u->new_limits, &error))
+      !rw_store_set_limits (rwd_daemon_get_store (self->daemon), self->name, &u->new_limits, &error) ||
+      !update_start_settings (self, e, call->options, &error))
     {
       rwd_return_error (call->invocation, error);
       updating_free (u);
@@ -510,6 +619,7 @@ rwd_container_finalize (GObject *object)
 {
   RwdContainer *self = RWD_CONTAINER (object);
 
+  cancel_policy_restart (self);
   rw_lifecycle_detach (self->lifecycle);
   g_clear_object (&self->lifecycle);
   g_clear_object (&self->object);
@@ -612,6 +722,8 @@ rwd_container_sync (RwdContainer *self)
     redway_container_set_settings (iface, g_variant_builder_end (&b));
   }
   redway_container_set_limits (iface, rw_limits_to_variant (&e->limits));
+  redway_container_set_restart_policy (iface, e->restart_policy != NULL ? e->restart_policy : "no");
+  redway_container_set_autostart (iface, e->autostart);
 }
 
 /* ---- for container-exec.c --------------------------------------------- */
@@ -632,6 +744,19 @@ gboolean
 rwd_container_is_running (RwdContainer *self)
 {
   return rw_lifecycle_get_state (self->lifecycle) == RW_STATE_RUNNING;
+}
+
+void
+rwd_container_start_async (RwdContainer *self, RwLifecycleDone done, gpointer user_data)
+{
+  rw_lifecycle_start (self->lifecycle, done, user_data);
+}
+
+gboolean
+rwd_container_is_stopped (RwdContainer *self)
+{
+  return rw_lifecycle_get_state (self->lifecycle) == RW_STATE_STOPPED &&
+         rw_lifecycle_get_initialized (self->lifecycle);
 }
 
 guint

@@ -4,6 +4,7 @@
 #include "daemon.h"
 #include "redway-generated.h"
 #include "job.h"
+#include "lifecycle.h"
 
 G_BEGIN_DECLS
 
@@ -23,6 +24,9 @@ void rwd_container_sync (RwdContainer *self);
  * did not answer for by then is in state error until it does. */
 void rwd_containers_recover (GPtrArray *containers, gint64 timeout_usec);
 /* While @job (nullable: done) creates the container; Delete cancels it. */
+/* For autostart: a start with no caller. */
+void rwd_container_start_async (RwdContainer *self, RwLifecycleDone done, gpointer user_data);
+gboolean rwd_container_is_stopped (RwdContainer *self);
 void rwd_container_set_creating (RwdContainer *self, RwdJob *job);
 /* Main thread, after the image pull of a CreateContainer job: defines the
  * LXC container (or cleans up on @pull_error) and completes @job. */

@@ -10,6 +10,7 @@
 #include "job.h"
 #include "layout.h"
 #include "legacy-import.h"
+#include "restart-policy.h"
 #include "lxc-lifecycle.h"
 #include "manager.h"
 
@@ -27,6 +28,7 @@ struct _RwdDaemon
   RwLxcRunner *runner;      /* backend data of every container's lifecycle */
   GHashTable *other_runners;
   RwHostFacts host_facts;   /* what the host and its liblxc offer, read once */
+  gboolean autostarted;
   gchar *legacy_root;
   gchar *legacy_lxc_path;  /* lxcpath -> RwLxcRunner*: adopted containers' */
   gchar **insecure_registries;
@@ -247,6 +249,119 @@ rwd_daemon_get_insecure_registries (RwdDaemon *self)
   return (const gchar * const *) self->insecure_registries;
 }
 
+
+/* ---- autostart --------------------------------------------------------- */
+
+typedef struct {
+  RwdContainer *container;
+  gint64 order;
+  guint delay;
+} Autostart;
+
+typedef struct {
+  GArray *queue;            /* Autostart, in order */
+  guint next;
+} AutostartChain;
+
+static void
+autostart_chain_free (AutostartChain *chain)
+{
+  for (guint i = 0; i < chain->queue->len; i++)
+    g_object_unref (g_array_index (chain->queue, Autostart, i).container);
+  g_array_unref (chain->queue);
+  g_free (chain);
+}
+
+static void autostart_next (AutostartChain *chain);
+
+static gboolean
+on_autostart_delay (gpointer data)
+{
+  autostart_next (data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_autostarted (gpointer data, const GError *error)
+{
+  AutostartChain *chain = data;
+  Autostart *a = &g_array_index (chain->queue, Autostart, chain->next - 1);
+
+  if (error != NULL)
+    g_warning ("Autostart of “%s” failed: %s",
+               redway_container_get_name (REDWAY_CONTAINER (a->container)), error->message);
+  /* Its delay comes after it, before the next one starts. */
+  if (a->delay > 0)
+    g_timeout_add_seconds (a->delay, on_autostart_delay, chain);
+  else
+    autostart_next (chain);
+}
+
+static void
+autostart_next (AutostartChain *chain)
+{
+  Autostart *a;
+
+  if (chain->next >= chain->queue->len)
+    {
+      autostart_chain_free (chain);
+      return;
+    }
+  a = &g_array_index (chain->queue, Autostart, chain->next++);
+  if (!rwd_container_is_stopped (a->container))
+    {
+      autostart_next (chain);
+      return;
+    }
+  g_message ("Autostart: starting “%s”", redway_container_get_name (REDWAY_CONTAINER (a->container)));
+  rwd_container_start_async (a->container, on_autostarted, chain);
+}
+
+static gint
+autostart_compare (gconstpointer x, gconstpointer y)
+{
+  const Autostart *a = x, *b = y;
+
+  if (a->order != b->order)
+    return a->order < b->order ? -1 : 1;
+  return g_strcmp0 (redway_container_get_name (REDWAY_CONTAINER (a->container)),
+                    redway_container_get_name (REDWAY_CONTAINER (b->container)));
+}
+
+void
+rwd_daemon_autostart (RwdDaemon *self)
+{
+  AutostartChain *chain;
+  GHashTableIter iter;
+  gpointer value;
+
+  if (self->autostarted)
+    return;
+  self->autostarted = TRUE;
+  chain = g_new0 (AutostartChain, 1);
+  chain->queue = g_array_new (FALSE, FALSE, sizeof (Autostart));
+  g_hash_table_iter_init (&iter, self->containers);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      RwdContainer *c = value;
+      const RwStoreEntry *e = rw_store_lookup (self->store, redway_container_get_name (REDWAY_CONTAINER (c)));
+      RwRestartPolicy policy;
+      Autostart a;
+
+      if (e == NULL || !rwd_container_is_stopped (c))
+        continue;
+      if (!rw_restart_policy_parse (e->restart_policy, &policy, NULL))
+        policy.kind = RW_RESTART_NO;
+      if (!e->autostart && policy.kind != RW_RESTART_ALWAYS)
+        continue;
+      a.container = g_object_ref (c);
+      a.order = e->autostart ? e->autostart_order : G_MAXINT32;
+      a.delay = (guint) CLAMP (e->autostart_delay, 0, 3600);
+      g_array_append_val (chain->queue, a);
+    }
+  g_array_sort (chain->queue, autostart_compare);
+  autostart_next (chain);
+}
 
 GPtrArray *
 rwd_daemon_get_containers (RwdDaemon *self)

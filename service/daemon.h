@@ -51,6 +51,10 @@ const RwLayout *rwd_daemon_get_layout (RwdDaemon *daemon);
 RwdContainer *rwd_daemon_find_container (RwdDaemon *daemon, const gchar *name);
 /* Every container. (transfer container) */
 GPtrArray *rwd_daemon_get_containers (RwdDaemon *daemon);
+/* Starts, once, the stopped containers marked autostart (and those whose
+ * restart policy is "always"), by autostart_order, waiting each one's
+ * autostart_delay after it. */
+void rwd_daemon_autostart (RwdDaemon *daemon);
 void rwd_daemon_add_container (RwdDaemon *daemon, RwdContainer *container);
 void rwd_daemon_remove_container (RwdDaemon *daemon, RwdContainer *container);
 /* Names of containers using @image_id. */

@@ -6,6 +6,7 @@
 #include "dbus-util.h"
 #include "lifecycle.h"
 #include "resource-limits.h"
+#include "restart-policy.h"
 #include "redway-error.h"
 
 void
@@ -64,8 +65,8 @@ static const struct {
   { "CreateContainer", { "profile", "gpu_mode", "env", "start", "width", "height", "dpi", "fps", "dns",
                          "proxy_type", "proxy_host", "proxy_port", "proxy_exclude_list", "proxy_pac",
                          "gpu_node", "video_devices", "username", "password", "privileged",
-                         RW_LIMIT_KEYS, NULL } },
-  { "Update", { RW_LIMIT_KEYS, NULL } },
+                         RW_LIMIT_KEYS, RW_START_SETTING_KEYS, NULL } },
+  { "Update", { RW_LIMIT_KEYS, RW_START_SETTING_KEYS, NULL } },
   { "PullImage", { "platform", "username", "password", NULL } },
   { "Stop", { "timeout", "force", NULL } },
   { "Restart", { "timeout", "force", NULL } },

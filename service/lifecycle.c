@@ -699,6 +699,8 @@ reap_finish (RwLifecycle *self, Op *op, const GError *error)
   if (self->exit_fd >= 0 || (self->state != RW_STATE_RUNNING && self->state != RW_STATE_FROZEN))
     return;   /* Something else already moved on (e.g. a restart). */
   set_stopped (self, _("The container’s init process exited"));
+  if (self->owner != NULL && self->hooks->init_exited != NULL)
+    self->hooks->init_exited (self->owner);
 }
 
 static const OpClass reap_op = { "reap", NULL, reap_run, reap_finish };

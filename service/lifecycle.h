@@ -93,6 +93,9 @@ typedef struct {
   void (*removed) (gpointer owner);
   /* Before an operation's caller is answered: publish what changed. */
   void (*flush) (gpointer owner);
+  /* (nullable) Init exited on its own (not by a Stop, Restart or Delete):
+   * the container is stopped now; a restart policy may start it again. */
+  void (*init_exited) (gpointer owner);
 } RwLifecycleHooks;
 
 #define RW_TYPE_LIFECYCLE (rw_lifecycle_get_type ())

@@ -21,7 +21,11 @@ typedef struct {
 static void
 on_name_acquired (GDBusConnection *connection, const gchar *name, gpointer data)
 {
+  Service *service = data;
+
   g_message ("Acquired the name %s on the system bus", name);
+  /* Once the name is ours: starting them must not delay it. */
+  rwd_daemon_autostart (service->daemon);
 }
 
 static void

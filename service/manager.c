@@ -15,6 +15,7 @@
 #include "legacy.h"
 #include "manager.h"
 #include "names.h"
+#include "restart-policy.h"
 #include "stats.h"
 #include "redway-error.h"
 
@@ -887,11 +888,21 @@ create_container (CreateArgs *args, GDBusMethodInvocation *invocation, guint uid
     }
 
   e = rw_store_entry_new (args->name);
-  if (!rw_limits_from_options (&e->limits, args->options, &error))
-    {
-      rwd_return_error (invocation, error);
-      return;
-    }
+  {
+    RwStartSettings s = { 0 };
+
+    if (!rw_limits_from_options (&e->limits, args->options, &error) ||
+        !rw_start_settings_from_options (&s, args->options, &error))
+      {
+        rw_start_settings_clear (&s);
+        rwd_return_error (invocation, error);
+        return;
+      }
+    e->restart_policy = g_steal_pointer (&s.restart_policy);
+    e->autostart = s.autostart;
+    e->autostart_order = s.autostart_order;
+    e->autostart_delay = s.autostart_delay;
+  }
   e->image_url = g_strdup (args->image);
   e->profile = g_steal_pointer (&profile);
   g_free (e->gpu_mode);

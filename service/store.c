@@ -52,6 +52,7 @@ rw_store_entry_free (RwStoreEntry *e)
   g_free (e->lxc_path);
   g_free (e->legacy_config);
   g_free (e->legacy_log_file);
+  g_free (e->restart_policy);
   rw_limits_clear (&e->limits);
   g_clear_pointer (&e->options, json_object_unref);
   g_clear_pointer (&e->extra, json_object_unref);
@@ -139,7 +140,8 @@ get_int (JsonObject *obj, const gchar *key, gint64 *out, GError **error)
 static const gchar *entry_keys[] = {
   "name", "image_url", "image_id", "profile", "data_path", "log_file", "gpu_mode",
   "initialized", "created_at", "ipv4", "mac", "env", "options", "privileged",
-  "origin", "lxc_path", "legacy_config", "legacy_log_file", "limits", NULL
+  "origin", "lxc_path", "legacy_config", "legacy_log_file", "limits",
+  "restart_policy", "autostart", "autostart_order", "autostart_delay", NULL
 };
 
 static RwStoreEntry *
@@ -169,7 +171,11 @@ entry_from_json (const gchar *name, JsonObject *obj, GError **error)
       !get_string (obj, "origin", &e->origin, error) ||
       !get_string (obj, "lxc_path", &e->lxc_path, error) ||
       !get_string (obj, "legacy_config", &e->legacy_config, error) ||
-      !get_string (obj, "legacy_log_file", &e->legacy_log_file, error))
+      !get_string (obj, "legacy_log_file", &e->legacy_log_file, error) ||
+      !get_string (obj, "restart_policy", &e->restart_policy, error) ||
+      !get_bool (obj, "autostart", &e->autostart, error) ||
+      !get_int (obj, "autostart_order", &e->autostart_order, error) ||
+      !get_int (obj, "autostart_delay", &e->autostart_delay, error))
     {
       g_prefix_error (error, _("Container “%s”: "), name);
       return NULL;
@@ -247,7 +253,17 @@ entry_to_json (const RwStoreEntry *e)
   ADD_STR ("lxc_path", e->lxc_path);
   ADD_STR ("legacy_config", e->legacy_config);
   ADD_STR ("legacy_log_file", e->legacy_log_file);
+  ADD_STR ("restart_policy", e->restart_policy);
 #undef ADD_STR
+  if (e->autostart)
+    {
+      json_builder_set_member_name (b, "autostart");
+      json_builder_add_boolean_value (b, TRUE);
+      json_builder_set_member_name (b, "autostart_order");
+      json_builder_add_int_value (b, e->autostart_order);
+      json_builder_set_member_name (b, "autostart_delay");
+      json_builder_add_int_value (b, e->autostart_delay);
+    }
   json_builder_set_member_name (b, "initialized");
   json_builder_add_boolean_value (b, e->initialized);
   json_builder_set_member_name (b, "created_at");
@@ -862,6 +878,39 @@ rw_store_set_image (RwStore *store, const gchar *name, const gchar *image_id,
           e->profile = g_steal_pointer (&old_profile);
         }
       e->privileged = old_privileged;
+      return FALSE;
+    }
+  maybe_compact (store);
+  return TRUE;
+}
+
+gboolean
+rw_store_set_start_settings (RwStore *store, const gchar *name, const gchar *restart_policy,
+                             gboolean autostart, gint64 autostart_order, gint64 autostart_delay,
+                             GError **error)
+{
+  RwStoreEntry *e = lookup_or_fail (store, name, error);
+  g_autofree gchar *old_policy = NULL;
+  gboolean old_autostart;
+  gint64 old_order, old_delay;
+
+  if (e == NULL)
+    return FALSE;
+  old_policy = g_steal_pointer (&e->restart_policy);
+  old_autostart = e->autostart;
+  old_order = e->autostart_order;
+  old_delay = e->autostart_delay;
+  e->restart_policy = g_strdup (restart_policy);
+  e->autostart = autostart;
+  e->autostart_order = autostart_order;
+  e->autostart_delay = autostart_delay;
+  if (!commit_entry (store, e, error))
+    {
+      g_free (e->restart_policy);
+      e->restart_policy = g_steal_pointer (&old_policy);
+      e->autostart = old_autostart;
+      e->autostart_order = old_order;
+      e->autostart_delay = old_delay;
       return FALSE;
     }
   maybe_compact (store);

@@ -40,6 +40,10 @@ typedef struct {
   gchar *legacy_config;     /* (nullable) the old tool's config it came from */
   gchar *legacy_log_file;   /* (nullable) the old tool's log of it, removed with it */
   RwLimits limits;          /* resource limits ("limits" in the file) */
+  gchar *restart_policy;    /* (nullable) "no" */
+  gboolean autostart;       /* started when redwayd starts */
+  gint64 autostart_order;   /* lower first */
+  gint64 autostart_delay;   /* seconds to wait after starting it */
   JsonObject *extra;        /* keys we do not know, written back untouched */
 } RwStoreEntry;
 
@@ -110,6 +114,9 @@ gboolean rw_store_add_legacy_source (RwStore *store, const gchar *path, GError *
 gboolean rw_store_set_converted (RwStore *store, const gchar *name, const gchar *image_id,
                                  const gchar *image_url, GError **error);
 /* Copies @limits. */
+gboolean rw_store_set_start_settings (RwStore *store, const gchar *name, const gchar *restart_policy,
+                                      gboolean autostart, gint64 autostart_order, gint64 autostart_delay,
+                                      GError **error);
 gboolean rw_store_set_limits (RwStore *store, const gchar *name, const RwLimits *limits, GError **error);
 gboolean rw_store_set_host (RwStore *store, gboolean lxc_ready, const gchar *bridge,
                             const gchar *bridge_address, GError **error);

@@ -1,0 +1,111 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Restart policies (event driven: the init's pidfd) with their back-off,
+and autostart in order when the service starts."""
+import json
+import os
+import signal
+import time
+
+import harness
+
+
+class Restart(harness.EnvTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env.prepare_host()
+
+    def status(self, name):
+        return json.loads(self.env.cli("status", name, "--json").stdout)
+
+    def wait_for(self, pred, timeout=20):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            v = pred()
+            if v:
+                return v
+            time.sleep(0.2)
+        raise AssertionError("timed out")
+
+    def kill_init(self, name):
+        pid = self.status(name)["pid"]
+        os.kill(pid, signal.SIGKILL)
+        return pid
+
+    def test_always(self):
+        env = self.env
+        env.cli("init", "rp1", self.image, "--restart", "always", "--start")
+        self.addCleanup(env.cli, "remove", "--force", "rp1", check=False)
+        old = self.kill_init("rp1")
+        # Back up on its own, a new init, counted.
+        st = self.wait_for(lambda: (lambda s: s if s["state"] == "running" and s["pid"] not in (0, old) else None)
+                           (self.status("rp1")))
+        out = env.cli("status", "rp1").stdout
+        self.assertIn("always (1 restarts)", out)
+        # Back-off: the second restart waits longer (2 s) than the first (1 s).
+        t0 = time.monotonic()
+        self.kill_init("rp1")
+        self.wait_for(lambda: self.status("rp1")["state"] == "stopped", timeout=5)
+        self.wait_for(lambda: self.status("rp1")["state"] == "running")
+        self.assertGreaterEqual(time.monotonic() - t0, 1.8)
+        self.assertIn("always (2 restarts)", env.cli("status", "rp1").stdout)
+        # A user's Stop is never undone; a user's Start counts afresh.
+        env.cli("stop", "rp1")
+        time.sleep(3)
+        self.assertEqual(self.status("rp1")["state"], "stopped")
+        env.cli("start", "rp1")
+        self.assertIn("always (0 restarts)", env.cli("status", "rp1").stdout)
+        self.assertEqual(st["name"], "rp1")
+
+    def test_on_failure_capped_and_no(self):
+        env = self.env
+        env.cli("init", "rp2", self.image, "--restart", "on-failure:1", "--start")
+        self.addCleanup(env.cli, "remove", "--force", "rp2", check=False)
+        env.cli("init", "rp3", self.image, "--start")    # policy "no"
+        self.addCleanup(env.cli, "remove", "--force", "rp3", check=False)
+        self.assertRegex(env.cli("status", "rp3").stdout, r"Restart:\s+no \(0 restarts\)")
+        old = self.kill_init("rp2")
+        self.wait_for(lambda: self.status("rp2")["pid"] not in (0, old) and self.status("rp2")["state"] == "running")
+        self.kill_init("rp2")
+        self.kill_init("rp3")
+        time.sleep(4)
+        self.assertEqual(self.status("rp2")["state"], "stopped")
+        self.assertEqual(self.status("rp3")["state"], "stopped")
+        self.assertIn("on-failure:1 (1 restarts)", env.cli("status", "rp2").stdout)
+
+    def test_policy_validated_and_updated(self):
+        env = self.env
+        r = env.cli("init", "rp4", self.image, "--restart", "sometimes", check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("restart_policy", r.stderr)
+        env.cli("init", "rp4", self.image)
+        self.addCleanup(env.cli, "remove", "--force", "rp4", check=False)
+        env.cli("update", "rp4", "--restart", "unless-stopped")
+        self.assertIn("unless-stopped", env.cli("status", "rp4").stdout)
+        self.assertEqual(harness.Env.state_file(env)["containers"]["rp4"]["restart_policy"], "unless-stopped")
+
+    def test_zz_autostart_in_order(self):
+        env = self.env
+        env.cli("init", "as1", self.image, "--autostart", "--autostart-order", "1", "--autostart-delay", "2")
+        env.cli("init", "as2", self.image, "--autostart", "--autostart-order", "2")
+        env.cli("init", "as3", self.image)
+        env.cli("init", "as4", self.image)
+        env.cli("enable", "as4")
+        env.cli("disable", "as4")
+        for n in ("as1", "as2", "as3", "as4"):
+            self.addCleanup(env.cli, "remove", "--force", n, check=False)
+        self.assertRegex(env.cli("status", "as1").stdout, r"Autostart:\s+yes")
+        env.stop_daemon()
+        env.start_daemon()
+        self.wait_for(lambda: self.status("as2")["state"] == "running")
+        self.assertEqual(self.status("as1")["state"], "running")
+        self.assertEqual(self.status("as3")["state"], "stopped")
+        self.assertEqual(self.status("as4")["state"], "stopped")
+        up = {x["name"]: x["uptime_usec"] for x in json.loads(env.cli("stats", "--json").stdout)}
+        # as1 first, then its 2 s delay, then as2.
+        self.assertGreater(up["as1"] - up["as2"], 1500000, up)
+
+
+if __name__ == "__main__":
+    harness.main()
