@@ -394,6 +394,108 @@ run_action_many (CliApp *app, Action action, gboolean all, int argc, char **argv
   return m.failed + missing > 0 ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
 }
 
+/* ---- waiting for readiness -------------------------------------------- */
+
+typedef struct {
+  GMainLoop *loop;
+  gboolean timed_out;
+} ReadyWait;
+
+static void
+on_ready_changed (GDBusProxy *proxy, GVariant *changed, GStrv invalidated, gpointer data)
+{
+  g_main_loop_quit (((ReadyWait *) data)->loop);
+}
+
+static gboolean
+on_ready_timeout (gpointer data)
+{
+  ReadyWait *w = data;
+
+  w->timed_out = TRUE;
+  g_main_loop_quit (w->loop);
+  return G_SOURCE_REMOVE;
+}
+
+/* Until Ready (TRUE), unhealthy, not running, or @timeout seconds (0: no
+ * bound) have passed (FALSE, @error says which). */
+static gboolean
+wait_ready (RedwayContainer *c, int timeout, GError **error)
+{
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  ReadyWait w = { loop, FALSE };
+  gulong id = g_signal_connect (c, "g-properties-changed", G_CALLBACK (on_ready_changed), &w);
+  guint timer = timeout > 0 ? g_timeout_add_seconds ((guint) timeout, on_ready_timeout, &w) : 0;
+  gboolean ok = FALSE;
+
+  for (;;)
+    {
+      const char *state = redway_container_get_state (c);
+      const char *health = redway_container_get_health (c);
+
+      if (redway_container_get_ready (c))
+        {
+          ok = TRUE;
+          break;
+        }
+      if (g_strcmp0 (health, "unhealthy") == 0)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, _("Container “%s” is unhealthy"),
+                       redway_container_get_name (c));
+          break;
+        }
+      if (g_strcmp0 (state, "running") != 0 && g_strcmp0 (state, "starting") != 0)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, _("Container “%s” is %s, not running"),
+                       redway_container_get_name (c), state);
+          break;
+        }
+      if (w.timed_out)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                       _("Container “%s” was not ready within %d seconds"), redway_container_get_name (c), timeout);
+          break;
+        }
+      g_main_loop_run (loop);
+    }
+  g_signal_handler_disconnect (c, id);
+  if (timer != 0 && !w.timed_out)
+    g_source_remove (timer);
+  return ok;
+}
+
+/* redway wait NAME [--timeout S] */
+int
+cli_cmd_wait (CliApp *app, int argc, char **argv)
+{
+  int timeout = 0;
+  const GOptionEntry entries[] = {
+    { "timeout", 't', 0, G_OPTION_ARG_INT, &timeout, N_("Give up after this many seconds (default: no bound)"), N_("SECONDS") },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(RedwayContainer) container = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *name = NULL;
+  int code;
+
+  context = cli_option_context_new (_("[NAME]"), _("Wait until a container is ready (Android booted, health check passed)."));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  if (!cli_parse_options (app, context, &argc, &argv))
+    return CLI_EXIT_USAGE;
+  if (timeout < 0)
+    return cli_usage_error (_("--timeout must not be negative"));
+  if (!get_name_arg (app, argc, argv, &name, &code))
+    return code;
+  container = cli_get_container (app, name);
+  if (container == NULL)
+    return CLI_EXIT_FAILURE;
+  if (!wait_ready (container, timeout, &error))
+    return cli_error ("%s", error->message);
+  g_print (_("Container “%s” is ready.\n"), name);
+  return CLI_EXIT_OK;
+}
+
 /* Start/Stop/PrepareHost may legitimately take long: no timeout. */
 static gboolean
 call_action (RedwayContainer *c, Action action, GVariant *options, GDBusCallFlags flags, GError **error)
@@ -434,6 +536,12 @@ run_action (CliApp *app, Action action, int argc, char **argv)
     { "all", 'a', 0, G_OPTION_ARG_NONE, &all, N_("Every container this applies to"), NULL },
     { NULL }
   };
+  gboolean wait = FALSE;
+  const GOptionEntry start_entries[] = {
+    { "wait", 'w', 0, G_OPTION_ARG_NONE, &wait, N_("Return once it is ready (Android booted, health check passed)"), NULL },
+    { "timeout", 't', 0, G_OPTION_ARG_INT, &timeout, N_("With --wait: give up after this many seconds"), N_("SECONDS") },
+    { NULL }
+  };
   const GOptionEntry remove_entries[] = {
     { "force", 'f', 0, G_OPTION_ARG_NONE, &force, N_("Stop the container first if it runs"), NULL },
     { "keep-data", 0, 0, G_OPTION_ARG_NONE, &keep_data, N_("Keep the data directory"), NULL },
@@ -457,6 +565,8 @@ run_action (CliApp *app, Action action, int argc, char **argv)
 
   context = cli_option_context_new (_("[NAME…]"), _(summaries[action]));
   g_option_context_add_main_entries (context, all_entries, GETTEXT_PACKAGE);
+  if (action == ACTION_START)
+    g_option_context_add_main_entries (context, start_entries, GETTEXT_PACKAGE);
   if (action == ACTION_STOP || action == ACTION_RESTART)
     g_option_context_add_main_entries (context, stop_entries, GETTEXT_PACKAGE);
   else if (action == ACTION_REMOVE)
@@ -469,8 +579,13 @@ run_action (CliApp *app, Action action, int argc, char **argv)
     return cli_usage_error (_("Give names or --all, not both"));
 
   g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);
-  if (timeout >= 0)
+  if (timeout >= 0 && action != ACTION_START)
     g_variant_builder_add (&options, "{sv}", "timeout", g_variant_new_uint32 ((guint32) timeout));
+  if (wait && (all || argc > 2))
+    {
+      g_variant_builder_clear (&options);
+      return cli_usage_error (_("--wait takes one container"));
+    }
   if (force)
     g_variant_builder_add (&options, "{sv}", "force", g_variant_new_boolean (TRUE));
   if (keep_data)
@@ -492,7 +607,16 @@ run_action (CliApp *app, Action action, int argc, char **argv)
     return cli_report_error (error);
   cli_flush_events ();
 
-  if (action == ACTION_START || action == ACTION_RESTART)
+  if (wait)
+    {
+      g_autoptr(GError) wait_error = NULL;
+
+      if (!wait_ready (container, MAX (timeout, 0), &wait_error))
+        return cli_error ("%s", wait_error->message);
+      g_print (_("Container “%s” is ready.\n"), name);
+      print_addresses (container);
+    }
+  else if (action == ACTION_START || action == ACTION_RESTART)
     {
       g_print (_("Container “%s” is %s.\n"), name, redway_container_get_state (container));
       print_addresses (container);
@@ -622,6 +746,8 @@ cli_cmd_status (CliApp *app, int argc, char **argv)
                                                 redway_container_get_restart_count (container));
     print_field (_("Restart:"), restart);
     print_field (_("Autostart:"), redway_container_get_autostart (container) ? _("yes") : _("no"));
+    print_field (_("Ready:"), redway_container_get_ready (container) ? _("yes") : _("no"));
+    print_field (_("Health:"), redway_container_get_health (container));
   }
   if (last_error != NULL && *last_error != '\0')
     print_field (_("LastError:"), last_error);

@@ -17,6 +17,7 @@ cli_limits_clear (CliLimits *l)
   g_clear_pointer (&l->cpuset, g_free);
   g_clear_pointer (&l->pids, g_free);
   g_clear_pointer (&l->restart, g_free);
+  g_clear_pointer (&l->health_cmd, g_free);
 }
 
 GOptionGroup *
@@ -35,6 +36,8 @@ cli_limits_option_group (CliLimits *l)
     { "no-autostart", 0, 0, G_OPTION_ARG_NONE, &l->no_autostart, N_("Do not start it when the service starts"), NULL },
     { "autostart-order", 0, 0, G_OPTION_ARG_INT, &l->autostart_order, N_("Autostart order, lower first"), N_("N") },
     { "autostart-delay", 0, 0, G_OPTION_ARG_INT, &l->autostart_delay, N_("Seconds to wait after autostarting it"), N_("SECONDS") },
+    { "health-cmd", 0, 0, G_OPTION_ARG_STRING, &l->health_cmd, N_("Command run inside to check it is healthy (a shell line)"), N_("COMMAND") },
+    { "health-interval", 0, 0, G_OPTION_ARG_INT, &l->health_interval, N_("Seconds between health checks (default 30)"), N_("SECONDS") },
     { NULL }
   };
   GOptionGroup *group = g_option_group_new ("limits", _("Resource limits:"), _("Show the resource limit options"),
@@ -44,6 +47,7 @@ cli_limits_option_group (CliLimits *l)
   l->io_weight = -1;
   l->autostart_order = G_MININT;
   l->autostart_delay = -1;
+  l->health_interval = -1;
   g_option_group_set_translation_domain (group, GETTEXT_PACKAGE);
   g_option_group_add_entries (group, entries);
   return group;
@@ -126,6 +130,15 @@ cli_limits_to_options (const CliLimits *l, GVariantBuilder *b, int *code)
     g_variant_builder_add (b, "{sv}", "autostart_order", g_variant_new_int32 (l->autostart_order));
   if (l->autostart_delay >= 0)
     g_variant_builder_add (b, "{sv}", "autostart_delay", g_variant_new_uint32 ((guint32) l->autostart_delay));
+  if (l->health_cmd != NULL)
+    {
+      /* A shell line, as Docker's HEALTHCHECK CMD-SHELL; "" removes it. */
+      const char *sh[] = { "/bin/sh", "-c", l->health_cmd, NULL };
+      g_variant_builder_add (b, "{sv}", "health_cmd",
+                             *l->health_cmd != '\0' ? g_variant_new_strv (sh, -1) : g_variant_new_strv (NULL, 0));
+    }
+  if (l->health_interval >= 0)
+    g_variant_builder_add (b, "{sv}", "health_interval", g_variant_new_uint32 ((guint32) l->health_interval));
   return TRUE;
 }
 

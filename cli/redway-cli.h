@@ -94,6 +94,7 @@ int cli_cmd_thaw (CliApp *app, int argc, char **argv);
 int cli_cmd_convert (CliApp *app, int argc, char **argv);
 int cli_cmd_update (CliApp *app, int argc, char **argv);
 int cli_cmd_stats (CliApp *app, int argc, char **argv);
+int cli_cmd_wait (CliApp *app, int argc, char **argv);
 int cli_cmd_enable (CliApp *app, int argc, char **argv);
 int cli_cmd_disable (CliApp *app, int argc, char **argv);
 /* For g_ptr_array_sort of table rows (char **): by the first column. */
@@ -114,6 +115,8 @@ typedef struct {
   gboolean no_autostart;
   int autostart_order;
   int autostart_delay;
+  char *health_cmd;
+  int health_interval;
 } CliLimits;
 void cli_limits_clear (CliLimits *limits);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CliLimits, cli_limits_clear)

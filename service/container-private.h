@@ -14,6 +14,10 @@ gboolean rwd_container_is_running (RwdContainer *self);
 guint rwd_container_next_shell_id (RwdContainer *self);
 /* Where its LXC definition is (an adopted container's is not redway's). */
 const gchar *rwd_container_get_lxc_path (RwdContainer *self);
+/* (nullable) its record in the store */
+const RwStoreEntry *rwd_container_get_record (RwdContainer *self);
+/* Android inside: the Redroid profile, or an image with /system/bin/getprop. */
+gboolean rwd_container_is_android (RwdContainer *self);
 /* (nullable) the console log of the record */
 const gchar *rwd_container_get_log_file (RwdContainer *self);
 

@@ -10,6 +10,7 @@
 
 #include <glib/gi18n-lib.h>
 
+#include "container-health.h"
 #include "container-private.h"
 #include "dbus-util.h"
 #include "legacy-import.h"
@@ -27,6 +28,7 @@ struct _RwdContainer
   gchar *object_path;
   RedwayObjectSkeleton *object;
   RwLifecycle *lifecycle;
+  RwdHealth *health;
   guint last_shell_id;        /* OpenShell identifiers handed out */
   guint restart_count;        /* restarts the policy made in a row */
   guint restart_timer;        /* (nullable) source of the next policy restart */
@@ -122,6 +124,15 @@ hook_state_changed (gpointer owner, RwState old_state, RwState new_state)
 
   if (new_state == RW_STATE_RUNNING && old_state == RW_STATE_STARTING)
     self->running_since = g_get_monotonic_time ();
+  /* Readiness follows the state (and flushes its properties itself). */
+  if (new_state == RW_STATE_RUNNING && old_state == RW_STATE_FROZEN)
+    rwd_health_resume (self->health);
+  else if (new_state == RW_STATE_RUNNING)
+    rwd_health_running (self->health);
+  else if (new_state == RW_STATE_FROZEN)
+    rwd_health_paused (self->health, TRUE);
+  else
+    rwd_health_paused (self->health, FALSE);
 
   sync_runtime (self);
   redway_container_set_state (iface, rw_state_to_string (new_state));
@@ -429,9 +440,13 @@ update_start_settings (RwdContainer *self, const RwStoreEntry *e, GVariant *opti
   s.autostart = e->autostart;
   s.autostart_order = e->autostart_order;
   s.autostart_delay = e->autostart_delay;
+  s.health_cmd = g_strdupv (e->health_cmd);
+  s.health_interval = e->health_interval;
   ok = rw_start_settings_from_options (&s, options, error) &&
        rw_store_set_start_settings (rwd_daemon_get_store (self->daemon), self->name, s.restart_policy,
-                                    s.autostart, s.autostart_order, s.autostart_delay, error);
+                                    s.autostart, s.autostart_order, s.autostart_delay, error) &&
+       rw_store_set_health (rwd_daemon_get_store (self->daemon), self->name,
+                            (const gchar * const *) s.health_cmd, s.health_interval, error);
   rw_start_settings_clear (&s);
   return ok;
 }
@@ -620,6 +635,7 @@ rwd_container_finalize (GObject *object)
   RwdContainer *self = RWD_CONTAINER (object);
 
   cancel_policy_restart (self);
+  g_clear_pointer (&self->health, rwd_health_free);
   rw_lifecycle_detach (self->lifecycle);
   g_clear_object (&self->lifecycle);
   g_clear_object (&self->object);
@@ -668,6 +684,7 @@ rwd_container_new (RwdDaemon *daemon, const gchar *name)
                                       &rw_lxc_lifecycle_backend,
                                       rwd_daemon_get_lxc_runner (daemon, e != NULL ? e->lxc_path : NULL),
                                       &container_hooks, self);
+  self->health = rwd_health_new (self);
   redway_object_skeleton_set_container (self->object, REDWAY_CONTAINER (self));
   redway_container_set_state (REDWAY_CONTAINER (self), RW_STATE_NAME_STOPPED);
   rwd_container_sync (self);
@@ -773,6 +790,36 @@ rwd_container_get_lxc_path (RwdContainer *self)
   const RwStoreEntry *e = get_entry (self);
 
   return e != NULL && e->lxc_path != NULL ? e->lxc_path : rwd_daemon_get_lxc_path (self->daemon);
+}
+
+const RwStoreEntry *
+rwd_container_get_record (RwdContainer *self)
+{
+  return get_entry (self);
+}
+
+gboolean
+rwd_container_is_android (RwdContainer *self)
+{
+  const RwStoreEntry *e = get_entry (self);
+  g_autofree gchar *rootfs = NULL, *getprop = NULL;
+
+  if (e == NULL)
+    return FALSE;
+  if (g_strcmp0 (e->profile, "redroid") == 0)
+    return TRUE;
+  if (e->lxc_path != NULL)
+    rootfs = g_build_filename (e->lxc_path, e->name, "rootfs", NULL);
+  else if (e->image_id != NULL)
+    {
+      g_autoptr(RwImage) image = rw_image_store_lookup (rwd_daemon_get_image_store (self->daemon), e->image_id, NULL);
+
+      rootfs = image != NULL ? g_strdup (image->rootfs) : NULL;
+    }
+  if (rootfs == NULL)
+    return FALSE;
+  getprop = g_build_filename (rootfs, "system", "bin", "getprop", NULL);
+  return g_file_test (getprop, G_FILE_TEST_EXISTS) || g_file_test (getprop, G_FILE_TEST_IS_SYMLINK);
 }
 
 const gchar *

@@ -59,7 +59,7 @@ rwd_option_get (GVariant *options, const gchar *key, const gchar *format,
 /* The keys each method takes. A method not listed takes none. */
 static const struct {
   const gchar *method;
-  const gchar *keys[32];
+  const gchar *keys[40];
 } known_options[] = {
   { "PrepareHost", { "bridge", "subnet", "nat", NULL } },
   { "CreateContainer", { "profile", "gpu_mode", "env", "start", "width", "height", "dpi", "fps", "dns",

@@ -902,6 +902,8 @@ create_container (CreateArgs *args, GDBusMethodInvocation *invocation, guint uid
     e->autostart = s.autostart;
     e->autostart_order = s.autostart_order;
     e->autostart_delay = s.autostart_delay;
+    e->health_cmd = g_steal_pointer (&s.health_cmd);
+    e->health_interval = s.health_interval;
   }
   e->image_url = g_strdup (args->image);
   e->profile = g_steal_pointer (&profile);

@@ -79,6 +79,7 @@ void
 rw_start_settings_clear (RwStartSettings *s)
 {
   g_clear_pointer (&s->restart_policy, g_free);
+  g_clear_pointer (&s->health_cmd, g_strfreev);
 }
 
 gboolean
@@ -146,6 +147,37 @@ rw_start_settings_from_options (RwStartSettings *s, GVariant *options, GError **
           return FALSE;
         }
       s->autostart_delay = g_variant_get_uint32 (v);
+      g_clear_pointer (&v, g_variant_unref);
+    }
+  if ((v = g_variant_lookup_value (options, "health_cmd", NULL)) != NULL)
+    {
+      g_auto(GStrv) cmd = NULL;
+
+      if (!typed (v, "as", "health_cmd", error))
+        return FALSE;
+      cmd = g_variant_dup_strv (v, NULL);
+      for (guint i = 0; cmd[i] != NULL; i++)
+        if (!g_utf8_validate (cmd[i], -1, NULL) || (i == 0 && cmd[i][0] == '\0'))
+          {
+            g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                         _("Option “health_cmd”: a command and its arguments, in UTF-8 (an empty list removes it)"));
+            return FALSE;
+          }
+      g_strfreev (s->health_cmd);
+      s->health_cmd = cmd[0] != NULL ? g_steal_pointer (&cmd) : NULL;
+      g_clear_pointer (&v, g_variant_unref);
+    }
+  if ((v = g_variant_lookup_value (options, "health_interval", NULL)) != NULL)
+    {
+      if (!typed (v, "u", "health_interval", error))
+        return FALSE;
+      if (g_variant_get_uint32 (v) > 86400)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                       _("Option “health_interval”: at most 86400 seconds"));
+          return FALSE;
+        }
+      s->health_interval = g_variant_get_uint32 (v);
     }
   return TRUE;
 }

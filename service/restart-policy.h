@@ -46,9 +46,12 @@ typedef struct {
   gboolean autostart;
   gint64 autostart_order;
   gint64 autostart_delay;   /* 0..3600 s */
+  gchar **health_cmd;       /* (nullable) */
+  gint64 health_interval;   /* 1..86400 s, 0: the default */
 } RwStartSettings;
 
-#define RW_START_SETTING_KEYS "restart_policy", "autostart", "autostart_order", "autostart_delay"
+#define RW_START_SETTING_KEYS "restart_policy", "autostart", "autostart_order", "autostart_delay", \
+                              "health_cmd", "health_interval"
 
 void rw_start_settings_clear (RwStartSettings *settings);
 /* Merges the keys @options has over @settings; InvalidArgument naming the key. */

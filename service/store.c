@@ -53,6 +53,7 @@ rw_store_entry_free (RwStoreEntry *e)
   g_free (e->legacy_config);
   g_free (e->legacy_log_file);
   g_free (e->restart_policy);
+  g_strfreev (e->health_cmd);
   rw_limits_clear (&e->limits);
   g_clear_pointer (&e->options, json_object_unref);
   g_clear_pointer (&e->extra, json_object_unref);
@@ -141,7 +142,7 @@ static const gchar *entry_keys[] = {
   "name", "image_url", "image_id", "profile", "data_path", "log_file", "gpu_mode",
   "initialized", "created_at", "ipv4", "mac", "env", "options", "privileged",
   "origin", "lxc_path", "legacy_config", "legacy_log_file", "limits",
-  "restart_policy", "autostart", "autostart_order", "autostart_delay", NULL
+  "restart_policy", "autostart", "autostart_order", "autostart_delay", "health_cmd", "health_interval", NULL
 };
 
 static RwStoreEntry *
@@ -175,7 +176,8 @@ entry_from_json (const gchar *name, JsonObject *obj, GError **error)
       !get_string (obj, "restart_policy", &e->restart_policy, error) ||
       !get_bool (obj, "autostart", &e->autostart, error) ||
       !get_int (obj, "autostart_order", &e->autostart_order, error) ||
-      !get_int (obj, "autostart_delay", &e->autostart_delay, error))
+      !get_int (obj, "autostart_delay", &e->autostart_delay, error) ||
+      !get_int (obj, "health_interval", &e->health_interval, error))
     {
       g_prefix_error (error, _("Container “%s”: "), name);
       return NULL;
@@ -211,6 +213,28 @@ entry_from_json (const gchar *name, JsonObject *obj, GError **error)
   node = json_object_get_member (obj, "options");
   if (node != NULL && JSON_NODE_HOLDS_OBJECT (node))
     e->options = json_object_ref (json_node_get_object (node));
+
+  node = json_object_get_member (obj, "health_cmd");
+  if (node != NULL && JSON_NODE_HOLDS_ARRAY (node))
+    {
+      JsonArray *arr = json_node_get_array (node);
+      g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+
+      for (guint i = 0; i < json_array_get_length (arr); i++)
+        {
+          JsonNode *item = json_array_get_element (arr, i);
+          if (!JSON_NODE_HOLDS_VALUE (item) || json_node_get_value_type (item) != G_TYPE_STRING)
+            {
+              g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                           _("Container “%s”: “health_cmd” must be a list of strings"), name);
+              return NULL;
+            }
+          g_strv_builder_add (b, json_node_get_string (item));
+        }
+      e->health_cmd = g_strv_builder_end (b);
+      if (e->health_cmd[0] == NULL)
+        g_clear_pointer (&e->health_cmd, g_strfreev);
+    }
 
   node = json_object_get_member (obj, "limits");
   if (node != NULL && (!JSON_NODE_HOLDS_OBJECT (node) ||
@@ -255,6 +279,16 @@ entry_to_json (const RwStoreEntry *e)
   ADD_STR ("legacy_log_file", e->legacy_log_file);
   ADD_STR ("restart_policy", e->restart_policy);
 #undef ADD_STR
+  if (e->health_cmd != NULL)
+    {
+      json_builder_set_member_name (b, "health_cmd");
+      json_builder_begin_array (b);
+      for (gchar **p = e->health_cmd; *p != NULL; p++)
+        json_builder_add_string_value (b, *p);
+      json_builder_end_array (b);
+      json_builder_set_member_name (b, "health_interval");
+      json_builder_add_int_value (b, e->health_interval);
+    }
   if (e->autostart)
     {
       json_builder_set_member_name (b, "autostart");
@@ -913,6 +947,32 @@ rw_store_set_start_settings (RwStore *store, const gchar *name, const gchar *res
       e->autostart_delay = old_delay;
       return FALSE;
     }
+  maybe_compact (store);
+  return TRUE;
+}
+
+gboolean
+rw_store_set_health (RwStore *store, const gchar *name, const gchar * const *health_cmd,
+                     gint64 health_interval, GError **error)
+{
+  RwStoreEntry *e = lookup_or_fail (store, name, error);
+  gchar **old_cmd;
+  gint64 old_interval;
+
+  if (e == NULL)
+    return FALSE;
+  old_cmd = e->health_cmd;
+  old_interval = e->health_interval;
+  e->health_cmd = health_cmd != NULL && health_cmd[0] != NULL ? g_strdupv ((gchar **) health_cmd) : NULL;
+  e->health_interval = health_interval;
+  if (!commit_entry (store, e, error))
+    {
+      g_strfreev (e->health_cmd);
+      e->health_cmd = old_cmd;
+      e->health_interval = old_interval;
+      return FALSE;
+    }
+  g_strfreev (old_cmd);
   maybe_compact (store);
   return TRUE;
 }

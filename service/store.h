@@ -44,6 +44,8 @@ typedef struct {
   gboolean autostart;       /* started when redwayd starts */
   gint64 autostart_order;   /* lower first */
   gint64 autostart_delay;   /* seconds to wait after starting it */
+  gchar **health_cmd;       /* (nullable) run inside to tell it is healthy */
+  gint64 health_interval;   /* seconds between health checks (0: default) */
   JsonObject *extra;        /* keys we do not know, written back untouched */
 } RwStoreEntry;
 
@@ -117,6 +119,9 @@ gboolean rw_store_set_converted (RwStore *store, const gchar *name, const gchar 
 gboolean rw_store_set_start_settings (RwStore *store, const gchar *name, const gchar *restart_policy,
                                       gboolean autostart, gint64 autostart_order, gint64 autostart_delay,
                                       GError **error);
+/* @health_cmd: (nullable) none. */
+gboolean rw_store_set_health (RwStore *store, const gchar *name, const gchar * const *health_cmd,
+                              gint64 health_interval, GError **error);
 gboolean rw_store_set_limits (RwStore *store, const gchar *name, const RwLimits *limits, GError **error);
 gboolean rw_store_set_host (RwStore *store, gboolean lxc_ready, const gchar *bridge,
                             const gchar *bridge_address, GError **error);

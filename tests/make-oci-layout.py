@@ -120,7 +120,9 @@ def _extra_tar(extra):
                 dirs.add(d)
                 entries.append((_tarinfo(d, tarfile.DIRTYPE, 0o755), None))
         data = content.encode()
-        entries.append((_tarinfo(path, tarfile.REGTYPE, 0o644, len(data)), data))
+        # A script ("#!") is executable.
+        mode = 0o755 if data.startswith(b"#!") else 0o644
+        entries.append((_tarinfo(path, tarfile.REGTYPE, mode, len(data)), data))
     return _make_tar(entries)
 
 

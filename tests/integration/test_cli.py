@@ -277,7 +277,7 @@ class CliLifecycle(harness.EnvTestCase):
     def test_3e_bash_completion(self):
         self.env.cli("init", "compl1", self.image)
         self.addCleanup(self.env.cli, "remove", "compl1", check=False)
-        self.assertEqual(self.complete("sta"), ["start", "status"])
+        self.assertEqual(self.complete("sta"), ["start", "stats", "status"])
         self.assertIn("compl1", self.complete("stop", ""))
         self.assertEqual(self.complete("stop", "compl"), ["compl1"])
         self.assertIn("--force", self.complete("stop", "--f"))

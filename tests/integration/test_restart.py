@@ -85,6 +85,56 @@ class Restart(harness.EnvTestCase):
         self.assertIn("unless-stopped", env.cli("status", "rp4").stdout)
         self.assertEqual(harness.Env.state_file(env)["containers"]["rp4"]["restart_policy"], "unless-stopped")
 
+    def test_android_readiness(self):
+        """An image with /system/bin/getprop is Android inside: ready once
+        sys.boot_completed says 1 (here 3 s after its init starts)."""
+        env = self.env
+        layout = os.path.join(env.tmp, "android-layout")
+        harness.make_layout(layout, extra_layer=[
+            "/init.sh=trap 'exit 0' TERM; rm -f /tmp/booted; (sleep 3; touch /tmp/booted) & "
+            "while true; do sleep 1 & wait $!; done\n",
+            "/system/bin/getprop=#!/bin/sh\n[ \"$1\" = sys.boot_completed ] && { [ -e /tmp/booted ] && echo 1 || echo 0; }\n"])
+        env.cli("init", "and1", "oci:" + layout + ":latest")
+        self.addCleanup(env.cli, "remove", "--force", "and1", check=False)
+        env.cli("start", "and1")
+        self.assertRegex(env.cli("status", "and1").stdout, r"Health:\s+starting")
+        r = env.cli("wait", "and1", "--timeout", "1", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("not ready within 1 seconds", r.stderr)
+        env.cli("wait", "and1", "--timeout", "30")
+        out = env.cli("status", "and1").stdout
+        self.assertRegex(out, r"Ready:\s+yes")
+        self.assertRegex(out, r"Health:\s+healthy")
+        # start --wait returns once booted (3 s).
+        env.cli("stop", "and1")
+        self.assertRegex(env.cli("status", "and1").stdout, r"Ready:\s+no")
+        t0 = time.monotonic()
+        r = env.cli("start", "and1", "--wait", "--timeout", "30")
+        self.assertGreaterEqual(time.monotonic() - t0, 2.5)
+        self.assertIn("is ready", r.stdout)
+
+    def test_health_command(self):
+        env = self.env
+        env.cli("init", "hc1", self.image, "--health-cmd", "test -e /tmp/ok", "--health-interval", "1", "--start")
+        self.addCleanup(env.cli, "remove", "--force", "hc1", check=False)
+        self.wait_for(lambda: "unhealthy" in env.cli("status", "hc1").stdout)
+        r = env.cli("wait", "hc1", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("unhealthy", r.stderr)
+        env.cli("exec", "hc1", "--", "touch", "/tmp/ok")
+        # The next check (every second) finds it healthy.
+        self.wait_for(lambda: "healthy" in env.cli("status", "hc1").stdout.replace("unhealthy", ""), timeout=10)
+        env.cli("wait", "hc1", "--timeout", "10")
+        self.assertRegex(env.cli("status", "hc1").stdout, r"Health:\s+healthy")
+        # A container with no check is ready once it runs.
+        env.cli("init", "hc2", self.image, "--start")
+        self.addCleanup(env.cli, "remove", "--force", "hc2", check=False)
+        out = env.cli("status", "hc2").stdout
+        self.assertRegex(out, r"Ready:\s+yes")
+        self.assertRegex(out, r"Health:\s+none")
+        r = env.cli("wait", "hc2", "--timeout", "5")
+        self.assertIn("is ready", r.stdout)
+
     def test_zz_autostart_in_order(self):
         env = self.env
         env.cli("init", "as1", self.image, "--autostart", "--autostart-order", "1", "--autostart-delay", "2")
