@@ -44,6 +44,7 @@ static const CliCommand commands[] = {
   { "thaw", cli_cmd_thaw, N_("Resume a frozen container") },
   { "enable", cli_cmd_enable, N_("Start a container when the service starts") },
   { "disable", cli_cmd_disable, N_("Do not start a container when the service starts") },
+  { "events", cli_cmd_events, N_("Print what happens, as it happens") },
   { "wait", cli_cmd_wait, N_("Wait until a container is ready") },
   { "stats", cli_cmd_stats, N_("Show what running containers use") },
   { "update", cli_cmd_update, N_("Change the resource limits of a container") },

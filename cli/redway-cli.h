@@ -95,6 +95,7 @@ int cli_cmd_convert (CliApp *app, int argc, char **argv);
 int cli_cmd_update (CliApp *app, int argc, char **argv);
 int cli_cmd_stats (CliApp *app, int argc, char **argv);
 int cli_cmd_wait (CliApp *app, int argc, char **argv);
+int cli_cmd_events (CliApp *app, int argc, char **argv);
 int cli_cmd_enable (CliApp *app, int argc, char **argv);
 int cli_cmd_disable (CliApp *app, int argc, char **argv);
 /* For g_ptr_array_sort of table rows (char **): by the first column. */

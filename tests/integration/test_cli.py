@@ -3,6 +3,7 @@
 """The container lifecycle through the redway CLI."""
 import json
 import os
+import signal
 import select
 import subprocess
 import time
@@ -283,6 +284,35 @@ class CliLifecycle(harness.EnvTestCase):
         self.assertIn("--force", self.complete("stop", "--f"))
         self.assertIn("--keep-data", self.complete("remove", "--"))
         self.assertEqual(self.complete("exec", "compl1", "--", ""), [])
+
+    def test_3f_events(self):
+        """redway events: one line per event, as it happens, for scripts."""
+        p = subprocess.Popen([harness.REDWAY, "events", "--json"], env=self.env.env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        try:
+            time.sleep(0.5)     # subscribed
+            self.env.cli("init", "ev1", self.image, "--start")
+            self.env.cli("stop", "ev1")
+            self.env.cli("remove", "ev1")
+            time.sleep(0.5)
+        finally:
+            p.send_signal(signal.SIGINT)
+            out, err = p.communicate(timeout=10)
+        self.assertEqual(p.returncode, 0, err)
+        events = [json.loads(line) for line in out.splitlines()]
+        seen = [(e["type"], e["subject"], e.get("to", e.get("operation", e.get("success", ""))))
+                for e in events if e["subject"] == "ev1" or e["type"].startswith("job")]
+        # The creation's job completes once the container runs (--start).
+        wanted = [("container-added", "ev1", ""), ("job-started", None, "create-container"),
+                  ("state", "ev1", "running"), ("job-completed", None, "true"), ("state", "ev1", "stopped"),
+                  ("container-removed", "ev1", "")]
+        pos = 0
+        for typ, subject, detail in seen:
+            w = wanted[pos] if pos < len(wanted) else None
+            if w and typ == w[0] and (w[1] is None or subject == w[1]) and detail == w[2]:
+                pos += 1
+        self.assertEqual(pos, len(wanted), "events in order: %s" % seen)
+        self.assertTrue(all("time" in e for e in events))
 
     def test_4_usage(self):
         r = self.env.cli("frobnicate", check=False)
