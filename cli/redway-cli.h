@@ -96,6 +96,10 @@ int cli_cmd_update (CliApp *app, int argc, char **argv);
 int cli_cmd_stats (CliApp *app, int argc, char **argv);
 int cli_cmd_wait (CliApp *app, int argc, char **argv);
 int cli_cmd_events (CliApp *app, int argc, char **argv);
+int cli_cmd_prop (CliApp *app, int argc, char **argv);
+int cli_cmd_logcat (CliApp *app, int argc, char **argv);
+int cli_cmd_screenshot (CliApp *app, int argc, char **argv);
+int cli_cmd_app (CliApp *app, int argc, char **argv);
 int cli_cmd_enable (CliApp *app, int argc, char **argv);
 int cli_cmd_disable (CliApp *app, int argc, char **argv);
 /* For g_ptr_array_sort of table rows (char **): by the first column. */

@@ -736,6 +736,9 @@ rwd_container_sync (RwdContainer *self)
       g_variant_builder_add (&b, "{sv}", "lxc_path", g_variant_new_string (e->lxc_path));
     if (e->legacy_config != NULL)
       g_variant_builder_add (&b, "{sv}", "legacy_config", g_variant_new_string (e->legacy_config));
+    /* Android inside: readiness by sys.boot_completed, redway prop/logcat/app. */
+    if (e->initialized)
+      g_variant_builder_add (&b, "{sv}", "android", g_variant_new_boolean (rwd_container_is_android (self)));
     redway_container_set_settings (iface, g_variant_builder_end (&b));
   }
   redway_container_set_limits (iface, rw_limits_to_variant (&e->limits));
@@ -810,12 +813,9 @@ rwd_container_is_android (RwdContainer *self)
     return TRUE;
   if (e->lxc_path != NULL)
     rootfs = g_build_filename (e->lxc_path, e->name, "rootfs", NULL);
-  else if (e->image_id != NULL)
-    {
-      g_autoptr(RwImage) image = rw_image_store_lookup (rwd_daemon_get_image_store (self->daemon), e->image_id, NULL);
-
-      rootfs = image != NULL ? g_strdup (image->rootfs) : NULL;
-    }
+  else
+    /* A path and a stat: this runs for every container at service start. */
+    rootfs = rw_image_store_rootfs_path (rwd_daemon_get_image_store (self->daemon), e->image_id);
   if (rootfs == NULL)
     return FALSE;
   getprop = g_build_filename (rootfs, "system", "bin", "getprop", NULL);

@@ -865,6 +865,14 @@ rw_image_store_adopt_rootfs (RwImageStore *store, const gchar *ref, const gchar 
   return record_and_load (store, ref, id, error);
 }
 
+gchar *
+rw_image_store_rootfs_path (RwImageStore *store, const gchar *id)
+{
+  if (id == NULL || !image_id_valid (id))
+    return NULL;
+  return g_build_filename (store->images_dir, id_hex (id), "rootfs", NULL);
+}
+
 gboolean
 rw_image_store_set_ref_digest (RwImageStore *store, const gchar *ref, const gchar *image_id,
                                const gchar *digest, GError **error)

@@ -118,6 +118,10 @@ gboolean rw_image_store_set_ref_digest (RwImageStore *store, const gchar *ref, c
  * has not moved), else NULL. */
 RwImage *rw_image_store_lookup_unmoved (RwImageStore *store, const gchar *ref, const gchar *digest);
 
+/* Where the image @id's rootfs is, without reading anything (NULL for a
+ * malformed id). */
+gchar *rw_image_store_rootfs_path (RwImageStore *store, const gchar *id);
+
 /* @ref_or_id: a reference recorded by a pull, or an image id (sha256:...). */
 RwImage *rw_image_store_lookup (RwImageStore *store,
                                 const gchar  *ref_or_id,

@@ -4,6 +4,7 @@
 and autostart in order when the service starts."""
 import json
 import os
+import subprocess
 import signal
 import time
 
@@ -112,6 +113,55 @@ class Restart(harness.EnvTestCase):
         r = env.cli("start", "and1", "--wait", "--timeout", "30")
         self.assertGreaterEqual(time.monotonic() - t0, 2.5)
         self.assertIn("is ready", r.stdout)
+
+    def test_android_tools(self):
+        """prop, logcat, screenshot and app install run Android's own tools
+        inside; here stand-ins that record what they get."""
+        env = self.env
+        layout = os.path.join(env.tmp, "android-tools")
+        harness.make_layout(layout, extra_layer=[
+            "/init.sh=" + harness.INIT_SCRIPT,
+            "/system/bin/sh=#!/bin/sh\nexec /bin/sh \"$@\"\n",
+            "/system/bin/getprop=#!/bin/sh\ncase \"$1\" in sys.boot_completed) echo 1;; "
+            "ro.product.model) echo FakePhone;; *) cat /tmp/prop.$1 2>/dev/null;; esac\n",
+            "/system/bin/setprop=#!/bin/sh\necho \"$2\" > /tmp/prop.$1\n",
+            "/system/bin/pm=#!/bin/sh\necho \"$@\" >> /tmp/pm.args; for f; do :; done; cp \"$f\" /tmp/installed.apk; "
+            "echo Success\n",
+            "/system/bin/screencap=#!/bin/sh\nprintf '\\211PNG\\r\\n\\032\\nfake'\n",
+            "/system/bin/logcat=#!/bin/sh\necho \"logcat $*\"; echo 'I/ActivityManager: fake line'\n",
+            "/data/local/tmp/.keep=\n"])
+        image = "oci:" + layout + ":latest"
+        for n in ("tool1", "tool2"):
+            env.cli("init", n, image, "--start")
+            self.addCleanup(env.cli, "remove", "--force", n, check=False)
+        self.assertEqual(env.cli("prop", "get", "tool1", "ro.product.model").stdout, "FakePhone\n")
+        env.cli("prop", "set", "tool1", "persist.test.x", "42")
+        self.assertEqual(env.cli("prop", "get", "tool1", "persist.test.x").stdout, "42\n")
+        r = env.cli("logcat", "tool1", "--", "-s", "ActivityManager")
+        self.assertIn("logcat -d -s ActivityManager", r.stdout)
+        self.assertIn("fake line", r.stdout)
+        shot = os.path.join(env.tmp, "shot.png")
+        with open(shot, "wb") as f:
+            subprocess.run([harness.REDWAY, "screenshot", "tool1"], env=env.env, stdout=f, check=True, timeout=60)
+        with open(shot, "rb") as f:
+            self.assertEqual(f.read(), b"\x89PNG\r\n\x1a\nfake")
+        apk = os.path.join(env.tmp, "app.apk")
+        payload = os.urandom(200 * 1024)
+        with open(apk, "wb") as f:
+            f.write(payload)
+        r = env.cli("app", "install", "tool1", apk)
+        self.assertIn("done", r.stdout)
+        args = env.cli("exec", "tool1", "--", "cat", "/tmp/pm.args").stdout
+        self.assertRegex(args, r"^install -r /data/local/tmp/redway-install-\d+\.apk$")
+        got = env.cli("exec", "tool1", "--", "md5sum", "/tmp/installed.apk").stdout.split()[0]
+        import hashlib
+        self.assertEqual(got, hashlib.md5(payload).hexdigest())
+        # The copy is gone afterwards.
+        self.assertEqual(env.cli("exec", "tool1", "--", "ls", "/data/local/tmp").stdout, "")
+        # --all: every running Android container, a line each.
+        r = env.cli("app", "install", "--all", apk)
+        self.assertIn("in tool1… done", r.stdout)
+        self.assertIn("in tool2… done", r.stdout)
 
     def test_health_command(self):
         env = self.env
