@@ -700,13 +700,54 @@ follow_log (LogFollow *f, GError **error)
   return FALSE;
 }
 
+/* Leaves @fd @lines lines before its end (a trailing newline does not
+ * count), reading backwards a block at a time: logs can be large. */
+static void
+seek_to_tail (int fd, int lines)
+{
+  char buf[8192];
+  off_t end = lseek (fd, 0, SEEK_END), pos = end;
+  int seen = 0;
+  gboolean skip_last = TRUE;
+
+  if (end <= 0)
+    return;
+  if (lines == 0)
+    return;     /* at the end already */
+  while (pos > 0)
+    {
+      off_t start = pos > (off_t) sizeof buf ? pos - (off_t) sizeof buf : 0;
+      ssize_t n = pread (fd, buf, (size_t) (pos - start), start);
+
+      if (n <= 0)
+        break;
+      for (ssize_t i = n - 1; i >= 0; i--)
+        {
+          if (buf[i] != '\n')
+            continue;
+          if (skip_last && start + i == end - 1)
+            continue;
+          if (++seen == lines)
+            {
+              lseek (fd, start + i + 1, SEEK_SET);
+              return;
+            }
+        }
+      skip_last = FALSE;
+      pos = start;
+    }
+  lseek (fd, 0, SEEK_SET);
+}
+
 int
 cli_cmd_log (CliApp *app, int argc, char **argv)
 {
   gboolean follow = FALSE;
   gboolean lxc = FALSE;
+  int tail = -1;
   const GOptionEntry entries[] = {
     { "follow", 'f', 0, G_OPTION_ARG_NONE, &follow, N_("Keep printing what is appended to the log (stop with Ctrl-C)"), NULL },
+    { "tail", 'n', 0, G_OPTION_ARG_INT, &tail, N_("Only the last N lines (then, with --follow, what comes)"), N_("N") },
     { "lxc", 0, 0, G_OPTION_ARG_NONE, &lxc, N_("Show the LXC log instead of the console"), NULL },
     { NULL }
   };
@@ -739,6 +780,8 @@ cli_cmd_log (CliApp *app, int argc, char **argv)
   f.fd = open_log (app, container, f.which, &error);
   if (f.fd < 0)
     return cli_report_error (error);
+  if (tail >= 0)
+    seek_to_tail (f.fd, tail);
 
   if (!copy_to_stdout (f.fd, &error))
     {

@@ -174,7 +174,8 @@ read_block (const gchar *root, const Cgroups *c, gboolean v1, RwStats *out)
             }
           continue;
         }
-      for (guint j = 1; w[j] != NULL; j++)
+      /* An empty line splits into nothing at all. */
+      for (guint j = 1; w[0] != NULL && w[j] != NULL; j++)
         {
           if (g_str_has_prefix (w[j], "rbytes=") &&
               g_ascii_string_to_unsigned (w[j] + 7, 10, 0, G_MAXUINT64, &v, NULL))

@@ -314,6 +314,15 @@ class CliLifecycle(harness.EnvTestCase):
         self.assertEqual(pos, len(wanted), "events in order: %s" % seen)
         self.assertTrue(all("time" in e for e in events))
 
+    def test_3g_log_tail(self):
+        self.env.cli("init", "tail1", self.image, "--start")
+        self.addCleanup(self.env.cli, "remove", "--force", "tail1", check=False)
+        self.env.cli("exec", "tail1", "--", "sh", "-c", "for i in 1 2 3 4 5; do echo line$i > /dev/console; done")
+        self.assertEqual(self.env.cli("log", "tail1", "--tail", "2").stdout, "line4\nline5\n")
+        self.assertEqual(self.env.cli("log", "tail1", "-n", "1").stdout, "line5\n")
+        self.assertEqual(self.env.cli("log", "tail1", "--tail", "0").stdout, "")
+        self.assertTrue(self.env.cli("log", "tail1", "--tail", "100").stdout.endswith("line3\nline4\nline5\n"))
+
     def test_4_usage(self):
         r = self.env.cli("frobnicate", check=False)
         self.assertEqual(r.returncode, 2)
