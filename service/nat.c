@@ -68,18 +68,49 @@ rw_nat_ensure (const gchar *bridge, const gchar *subnet, GError **error)
                    _("Invalid bridge name for NAT: %s"), bridge ? bridge : "");
       return FALSE;
     }
-  /* "add table" then "delete table" makes the delete safe when the table
-   * does not exist yet; the whole buffer is one transaction, so there is
-   * no moment without the rule and nobody else's table is affected. */
+  /* One chain per bridge in the shared table: several redwayd instances
+   * (each with its own bridge) live side by side, and none touches what
+   * another's bridge added. "add" is idempotent and "flush" empties only
+   * this chain; the buffer is one transaction, so there is no moment
+   * without the rule. */
   cmds = g_strdup_printf ("add table ip " RW_NAT_TABLE "\n"
-                          "delete table ip " RW_NAT_TABLE "\n"
-                          "table ip " RW_NAT_TABLE " {\n"
-                          "  chain postrouting {\n"
-                          "    type nat hook postrouting priority srcnat; policy accept;\n"
-                          "    ip saddr %s oifname != \"%s\" masquerade\n"
-                          "  }\n"
-                          "}\n",
-                          canonical, bridge);
+                          "add chain ip " RW_NAT_TABLE " post-%s { type nat hook postrouting priority srcnat; "
+                          "policy accept; }\n"
+                          "flush chain ip " RW_NAT_TABLE " post-%s\n"
+                          "add rule ip " RW_NAT_TABLE " post-%s ip saddr %s oifname != \"%s\" masquerade\n",
+                          bridge, bridge, bridge, canonical, bridge);
+  if (!nft_run (ctx, cmds, error))
+    return FALSE;
+  /* Before per-bridge chains, one "postrouting" chain held the rule: gone
+   * when it was this bridge's. */
+  {
+    g_autoptr (NftCtx) list = nft_new ();
+    g_autofree gchar *mine = g_strdup_printf ("oifname != \"%s\"", bridge);
+
+    if (nft_run (list, "list chain ip " RW_NAT_TABLE " postrouting", NULL) &&
+        strstr (nft_ctx_get_output_buffer (list), mine) != NULL)
+      nft_run (ctx, "delete chain ip " RW_NAT_TABLE " postrouting", NULL);
+  }
+  return TRUE;
+}
+
+gboolean
+rw_nat_remove (const gchar *bridge, GError **error)
+{
+  g_autoptr (NftCtx) ctx = nft_new ();
+  g_autofree gchar *cmds = NULL;
+
+  if (bridge == NULL || strspn (bridge, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != strlen (bridge))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, _("Invalid bridge name for NAT: %s"),
+                   bridge ? bridge : "");
+      return FALSE;
+    }
+  /* "add" first makes the delete safe when it is not there. */
+  cmds = g_strdup_printf ("add table ip " RW_NAT_TABLE "\n"
+                          "add chain ip " RW_NAT_TABLE " post-%s { type nat hook postrouting priority srcnat; "
+                          "policy accept; }\n"
+                          "delete chain ip " RW_NAT_TABLE " post-%s\n", bridge, bridge);
   return nft_run (ctx, cmds, error);
 }
 

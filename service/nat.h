@@ -14,9 +14,12 @@ G_BEGIN_DECLS
 /* "10.0.3.1/24" -> "10.0.3.0/24". */
 gchar *rw_nat_subnet_from_cidr (const gchar *address_cidr, GError **error);
 
-/* Replaces table ip redway with one masquerade rule for @subnet leaving
- * through any interface but @bridge. Idempotent and atomic (one nft batch). */
+/* Masquerades @subnet leaving through any interface but @bridge, in the
+ * chain post-BRIDGE of table ip redway (other bridges' chains are left
+ * alone). Idempotent and atomic (one nft batch). */
 gboolean rw_nat_ensure (const gchar *bridge, const gchar *subnet, GError **error);
+/* Removes @bridge's chain (nothing else). */
+gboolean rw_nat_remove (const gchar *bridge, GError **error);
 
 /* Whether table ip redway masquerades @subnet. FALSE + error when nftables is unusable. */
 gboolean rw_nat_check (const gchar *subnet, gboolean *out_present, GError **error);

@@ -284,6 +284,21 @@ test_prepare_bridge (void)
       g_test_message ("%s", out);
       g_assert_nonnull (strstr (out, "table inet other"));
       g_assert_nonnull (strstr (out, "table ip redway"));
+
+      /* Another instance's bridge: both rules live side by side, and
+       * preparing one again leaves the other's alone. */
+      g_assert_true (rw_nat_ensure ("rwnat1", "10.87.0.0/24", &error));
+      g_assert_true (rw_nat_ensure (BRIDGE, "10.88.0.0/24", &error));
+      g_assert_no_error (error);
+      g_assert_true (rw_nat_check ("10.87.0.0/24", &present, &error));
+      g_assert_true (present);
+      g_assert_true (rw_nat_check ("10.88.0.0/24", &present, &error));
+      g_assert_true (present);
+      g_assert_true (rw_nat_remove ("rwnat1", &error));
+      g_assert_true (rw_nat_check ("10.87.0.0/24", &present, &error));
+      g_assert_false (present);
+      g_assert_true (rw_nat_check ("10.88.0.0/24", &present, &error));
+      g_assert_true (present);
     }
 }
 
