@@ -964,6 +964,12 @@ rw_host_prepare (const RwHostConfig *cfg, gboolean *out_ready, GError **error)
             g_debug ("%s", local->message);
           g_clear_error (&local);
         }
+      /* NAT off: this bridge's rule goes (no one else's). */
+      else if (!rw_nat_remove (cfg->bridge, &local))
+        {
+          g_debug ("%s", local->message);
+          g_clear_error (&local);
+        }
       /* Containers work without DHCP: a failure only shows in the report. */
       if (!rw_dhcp_ensure (cfg->bridge, cfg->address_cidr, cfg->run_dir, NULL, &dhcp_error))
         g_debug ("%s", dhcp_error->message);

@@ -137,7 +137,7 @@ prepare_done (GObject *source, GAsyncResult *res, gpointer data)
       g_autoptr(GError) save_error = NULL;
 
       if (!rw_store_set_host (store, req->ready, req->config.bridge, req->config.address_cidr,
-                              &save_error))
+                              req->config.nat, &save_error))
         g_warning ("Could not record the host preparation: %s", save_error->message);
     }
   g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (self));
@@ -212,7 +212,8 @@ rwd_manager_restore_host (RwdManager *self)
   req->self = g_object_ref (self);
   req->config.bridge = g_strdup (rw_store_get_bridge (store));
   req->config.address_cidr = g_strdup (rw_store_get_bridge_address (store));
-  req->config.nat = TRUE;
+  /* What the last PrepareHost asked for, nat=false included. */
+  req->config.nat = rw_store_get_nat (store);
   req->config.run_dir = rw_layout_run_dir (rwd_daemon_get_layout (self->daemon));
   run_prepare (self, req);
 }

@@ -18,6 +18,7 @@ struct _RwStore {
   gboolean lxc_ready;
   gchar *bridge;            /* (nullable) bridge prepared by PrepareHost */
   gchar *bridge_address;    /* (nullable) e.g. 10.0.3.1/24 */
+  gboolean nat;             /* PrepareHost masquerades the bridge's subnet */
   GHashTable *containers;   /* name -> RwStoreEntry* */
   JsonObject *extra;        /* top-level keys we do not know, written back untouched */
   guint journal_records;    /* changes appended since state.json was written */
@@ -79,6 +80,7 @@ rw_store_new (const gchar *path)
   RwStore *store = g_new0 (RwStore, 1);
 
   store->path = g_strdup (path);
+  store->nat = TRUE;
   store->containers = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                              (GDestroyNotify) rw_store_entry_free);
   store->extra = json_object_new ();
@@ -397,9 +399,10 @@ load_current (RwStore *store, JsonObject *root, GError **error)
 {
   JsonNode *node;
   GList *members, *l;
-  static const gchar *top_keys[] = { "lxc_ready", "containers", "bridge", "bridge_address", NULL };
+  static const gchar *top_keys[] = { "lxc_ready", "containers", "bridge", "bridge_address", "nat", NULL };
 
-  if (!get_bool (root, "lxc_ready", &store->lxc_ready, error) ||
+  if (!get_bool (root, "nat", &store->nat, error) ||
+      !get_bool (root, "lxc_ready", &store->lxc_ready, error) ||
       !get_string (root, "bridge", &store->bridge, error) ||
       !get_string (root, "bridge_address", &store->bridge_address, error))
     return FALSE;
@@ -464,6 +467,12 @@ add_host_members (RwStore *store, JsonBuilder *b)
     {
       json_builder_set_member_name (b, "bridge_address");
       json_builder_add_string_value (b, store->bridge_address);
+    }
+  /* Only when off: the seed format has no such key. */
+  if (!store->nat)
+    {
+      json_builder_set_member_name (b, "nat");
+      json_builder_add_boolean_value (b, FALSE);
     }
 }
 
@@ -575,7 +584,9 @@ replay_journal (RwStore *store, GError **error)
         {
           JsonObject *host = rw_json_get_object (obj, "host");
 
-          if (!get_bool (host, "lxc_ready", &store->lxc_ready, &local_error) ||
+          store->nat = TRUE;
+          if (!get_bool (host, "nat", &store->nat, &local_error) ||
+              !get_bool (host, "lxc_ready", &store->lxc_ready, &local_error) ||
               !get_string (host, "bridge", &store->bridge, &local_error) ||
               !get_string (host, "bridge_address", &store->bridge_address, &local_error))
             {
@@ -1047,19 +1058,27 @@ rw_store_add_legacy_source (RwStore *store, const gchar *path, GError **error)
 }
 
 gboolean
-rw_store_set_host (RwStore *store, gboolean lxc_ready, const gchar *bridge,
-                   const gchar *bridge_address, GError **error)
+rw_store_get_nat (RwStore *store)
 {
-  gboolean old_ready = store->lxc_ready;
+  return store->nat;
+}
+
+gboolean
+rw_store_set_host (RwStore *store, gboolean lxc_ready, const gchar *bridge,
+                   const gchar *bridge_address, gboolean nat, GError **error)
+{
+  gboolean old_ready = store->lxc_ready, old_nat = store->nat;
   g_autofree gchar *old_bridge = g_steal_pointer (&store->bridge);
   g_autofree gchar *old_address = g_steal_pointer (&store->bridge_address);
 
   store->lxc_ready = lxc_ready;
   store->bridge = g_strdup (bridge);
   store->bridge_address = g_strdup (bridge_address);
+  store->nat = nat;
   if (!commit_host (store, error))
     {
       store->lxc_ready = old_ready;
+      store->nat = old_nat;
       g_free (store->bridge);
       store->bridge = g_steal_pointer (&old_bridge);
       g_free (store->bridge_address);

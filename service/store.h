@@ -123,8 +123,10 @@ gboolean rw_store_set_start_settings (RwStore *store, const gchar *name, const g
 gboolean rw_store_set_health (RwStore *store, const gchar *name, const gchar * const *health_cmd,
                               gint64 health_interval, GError **error);
 gboolean rw_store_set_limits (RwStore *store, const gchar *name, const RwLimits *limits, GError **error);
+/* @nat: kept across restarts (a PrepareHost with nat=false stays so). */
 gboolean rw_store_set_host (RwStore *store, gboolean lxc_ready, const gchar *bridge,
-                            const gchar *bridge_address, GError **error);
+                            const gchar *bridge_address, gboolean nat, GError **error);
+gboolean rw_store_get_nat (RwStore *store);
 
 gchar *rw_store_to_data (RwStore *store, gsize *length);
 void rw_store_free (RwStore *store);

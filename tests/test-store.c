@@ -78,7 +78,7 @@ test_roundtrip (Fixture *f, gconstpointer data)
   e->env = g_strdupv ((gchar **) env);
   e->options = json_object_new ();
   json_object_set_int_member (e->options, "width", 1080);
-  g_assert_true (rw_store_set_host (store, TRUE, "lxcbr0", NULL, &error));
+  g_assert_true (rw_store_set_host (store, TRUE, "lxcbr0", NULL, TRUE, &error));
   g_assert_true (rw_store_add_container (store, e, &error));
 
   g_assert_true (rw_store_save (store, &error));
@@ -371,7 +371,7 @@ test_journal (Fixture *f, gconstpointer data)
   g_assert_true (g_str_equal (before, after));   /* state.json untouched */
 
   g_assert_true (rw_store_remove_container (store, "c00007", &error));
-  g_assert_true (rw_store_set_host (store, TRUE, "rwj0", NULL, &error));
+  g_assert_true (rw_store_set_host (store, TRUE, "rwj0", NULL, TRUE, &error));
   g_assert_no_error (error);
 
   /* Loading applies the journal, then folds it into state.json. */
@@ -480,7 +480,7 @@ test_verbs (Fixture *f, gconstpointer data)
   g_autofree gchar *journal = g_strconcat (f->path, ".journal", NULL);
   const RwStoreEntry *a, *b;
 
-  g_assert_true (rw_store_set_host (store, TRUE, "rwv0", "10.7.0.1/24", &error));
+  g_assert_true (rw_store_set_host (store, TRUE, "rwv0", "10.7.0.1/24", FALSE, &error));
   g_assert_true (rw_store_add_container (store, rw_store_entry_new ("a"), &error));
   g_assert_true (rw_store_add_container (store, rw_store_entry_new ("b"), &error));
   g_assert_no_error (error);
@@ -516,6 +516,8 @@ test_verbs (Fixture *f, gconstpointer data)
   g_assert_true (a->initialized);
   g_assert_null (rw_store_lookup (again, "b"));
   g_assert_cmpstr (rw_store_get_bridge_address (again), ==, "10.7.0.1/24");
+  /* nat=false is kept (a service restart must not turn NAT back on). */
+  g_assert_false (rw_store_get_nat (again));
   g_clear_pointer (&again, rw_store_free);
 
   /* The journal cannot be written: nothing changes, in memory either. */
@@ -534,10 +536,11 @@ test_verbs (Fixture *f, gconstpointer data)
   g_assert_false (rw_store_remove_container (store, "a", &error));
   g_clear_error (&error);
   g_assert_nonnull (rw_store_lookup (store, "a"));
-  g_assert_false (rw_store_set_host (store, FALSE, NULL, NULL, &error));
+  g_assert_false (rw_store_set_host (store, FALSE, NULL, NULL, TRUE, &error));
   g_clear_error (&error);
   g_assert_cmpstr (rw_store_get_bridge (store), ==, "rwv0");
   g_assert_true (rw_store_get_lxc_ready (store));
+  g_assert_false (rw_store_get_nat (store));
   g_assert_cmpint (g_rmdir (journal), ==, 0);
 }
 

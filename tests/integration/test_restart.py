@@ -206,6 +206,27 @@ class Restart(harness.EnvTestCase):
         # as1 first, then its 2 s delay, then as2.
         self.assertGreater(up["as1"] - up["as2"], 1500000, up)
 
+    def test_zzz_nat_choice_kept(self):
+        """PrepareHost with nat=false stays so when the service restarts (it
+        used to put NAT back at every start)."""
+        env = self.env
+        nft = env.in_netns(["nft", "list", "table", "ip", "redway"])
+
+        def masquerades():
+            r = env.run(nft, check=False)
+            return "%s.0/24" % harness.NET_PREFIX in r.stdout and "masquerade" in r.stdout
+
+        self.assertTrue(masquerades())
+        env.cli("prepare-lxc", "--bridge", "rwt0", "--subnet", harness.NET_PREFIX + ".1/24", "--no-nat")
+        self.assertFalse(masquerades())       # this bridge's rule went
+        env.stop_daemon()
+        env.start_daemon()
+        env.cli("list")      # the host is restored before the service answers
+        time.sleep(1)
+        self.assertFalse(masquerades())
+        env.prepare_host()
+        self.assertTrue(masquerades())
+
 
 if __name__ == "__main__":
     harness.main()
