@@ -2,9 +2,11 @@
 #include "config.h"
 
 #include <glib/gi18n-lib.h>
+#include <glib/gi18n-lib.h>
 
 #include "container-health.h"
 #include "container-private.h"
+#include "host.h"
 #include "lxc-backend.h"
 
 #define DEFAULT_INTERVAL 30
@@ -50,6 +52,51 @@ stop_probes (RwdHealth *h)
 }
 
 static gboolean on_timer (gpointer data);
+
+/* ---- host settings an Android guest changed ---------------------------- */
+
+static void
+restore_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  g_autofree gchar *changes = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (!rw_host_sysctl_restore (NULL, data, &changes, &error))
+    g_task_return_pointer (task, g_strdup_printf (_("Could not put host settings back: %s"), error->message),
+                           g_free);
+  else if (changes != NULL)
+    g_task_return_pointer (task, g_strdup_printf (_("The guest changed host settings; put back: %s"), changes),
+                           g_free);
+  else
+    g_task_return_pointer (task, NULL, NULL);
+}
+
+static void
+restore_done (GObject *source, GAsyncResult *res, gpointer data)
+{
+  RwdContainer *container = RWD_CONTAINER (source);
+  g_autofree gchar *report = g_task_propagate_pointer (G_TASK (res), NULL);
+
+  if (report == NULL)
+    return;
+  /* Never silent: in the log and where a client looks. */
+  g_warning ("%s: %s", rwd_container_get_name (container), report);
+  redway_container_set_last_error (REDWAY_CONTAINER (container), report);
+  g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (container));
+}
+
+/* Android's early init writes host-wide sysctls from a procfs of its own
+ * (kernel.modprobe, panic_on_oops, ...) while it boots: once it has
+ * booted, what PrepareHost recorded is put back, and said. */
+static void
+restore_host_settings (RwdHealth *h)
+{
+  g_autoptr(GTask) task = g_task_new (h->container, NULL, restore_done, NULL);
+
+  g_task_set_task_data (task, rw_layout_run_dir (rwd_daemon_get_layout (rwd_container_get_daemon (h->container))),
+                        g_free);
+  g_task_run_in_thread (task, restore_thread);
+}
 
 static void
 schedule (RwdHealth *h, guint seconds)
@@ -127,6 +174,7 @@ probe_done (GObject *source, GAsyncResult *res, gpointer data)
         {
           h->booted = TRUE;
           g_debug ("%s: Android finished booting", rwd_container_get_name (h->container));
+          restore_host_settings (h);
           if (e != NULL && e->health_cmd != NULL)
             {
               h->kind = PROBE_HEALTH_CMD;

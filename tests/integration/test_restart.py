@@ -114,6 +114,35 @@ class Restart(harness.EnvTestCase):
         self.assertGreaterEqual(time.monotonic() - t0, 2.5)
         self.assertIn("is ready", r.stdout)
 
+    def test_android_host_settings_put_back(self):
+        """Android's early init writes host-wide sysctls from a procfs of its
+        own; once it has booted redway puts back what PrepareHost recorded
+        and says so in LastError. Here a privileged stand-in writes
+        vm.overcommit_memory a second after it starts."""
+        env = self.env
+        path = "/proc/sys/vm/overcommit_memory"
+        with open(path) as f:
+            before = f.read().strip()
+        guest = "1" if before != "1" else "0"
+
+        def restore():
+            with open(path, "w") as f:
+                f.write(before)
+        self.addCleanup(restore)
+        layout = os.path.join(env.tmp, "android-sysctl")
+        harness.make_layout(layout, extra_layer=[
+            "/init.sh=trap 'exit 0' TERM; rm -f /tmp/booted; sleep 1; mkdir -p /mnt/p; "
+            "mount -t proc proc /mnt/p && echo %s > /mnt/p/sys/vm/overcommit_memory; umount /mnt/p; "
+            "touch /tmp/booted; while true; do sleep 1 & wait $!; done\n" % guest,
+            "/system/bin/getprop=#!/bin/sh\n[ -e /tmp/booted ] && echo 1 || echo 0\n"])
+        env.cli("init", "sys1", "oci:" + layout + ":latest", "--privileged")
+        self.addCleanup(env.cli, "remove", "--force", "sys1", check=False)
+        env.cli("start", "sys1", "--wait", "--timeout", "30")
+        self.wait_for(lambda: "vm.overcommit_memory" in self.status("sys1").get("last_error", ""), timeout=10)
+        with open(path) as f:
+            self.assertEqual(f.read().strip(), before)
+        self.assertIn("put back", self.status("sys1")["last_error"])
+
     def test_android_tools(self):
         """prop, logcat, screenshot and app install run Android's own tools
         inside; here stand-ins that record what they get."""
