@@ -102,14 +102,34 @@ cli_cmd_logcat (CliApp *app, int argc, char **argv)
   g_autoptr(GBytes) out = NULL, err = NULL;
   g_autoptr(GPtrArray) cmd = g_ptr_array_new ();
   gint status = 0;
+  gboolean save = FALSE;
+  const GOptionEntry entries[] = {
+    { "save", 's', 0, G_OPTION_ARG_NONE, &save, N_("Keep a copy in the container's log directory and print its path"), NULL },
+    { NULL }
+  };
 
   context = cli_option_context_new (_("NAME [-- LOGCAT-ARGS…]"),
                                     _("Dump Android's log (logcat -d inside); a console log of Redroid holds little, "
                                       "Android logs to its own buffers."));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   if (!cli_parse_options (app, context, &argc, &argv))
     return CLI_EXIT_USAGE;
   if (argc < 2)
     return cli_usage_error (_("Missing container name"));
+  if (save)
+    {
+      g_autofree char *path = NULL;
+
+      if (argc > 2)
+        return cli_usage_error (_("--save takes no logcat arguments"));
+      if ((c = container_arg (app, argv[1])) == NULL)
+        return CLI_EXIT_FAILURE;
+      if (!redway_container_call_capture_logcat_sync (c, g_variant_new ("a{sv}", NULL), cli_call_flags (app),
+                                                      G_MAXINT, &path, NULL, &error))
+        return cli_report_error (error);
+      g_print ("%s\n", path);
+      return CLI_EXIT_OK;
+    }
   g_ptr_array_add (cmd, (gpointer) TOOL ("logcat"));
   g_ptr_array_add (cmd, (gpointer) "-d");
   for (int i = 2; i < argc; i++)

@@ -394,9 +394,112 @@ handle_get_stats (RedwayContainer *iface, GDBusMethodInvocation *invocation, GVa
   return TRUE;
 }
 
+/* ---- CaptureLogcat: Android's log kept in the container's log dir -------- */
+
+typedef struct {
+  gchar *lxcpath, *name, *helper, *path;
+} Capture;
+
+static void
+capture_free (Capture *c)
+{
+  g_free (c->lxcpath);
+  g_free (c->name);
+  g_free (c->helper);
+  g_free (c->path);
+  g_free (c);
+}
+
+static void
+capture_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  Capture *c = data;
+  const gchar *argv[] = { "/system/bin/logcat", "-d", NULL };
+  g_autoptr(GBytes) out = NULL, err = NULL;
+  GError *error = NULL;
+  gint status = 0;
+  gsize len = 0;
+  const gchar *bytes;
+
+  if (!rw_lxc_exec (c->lxcpath, c->name, argv, NULL, NULL, NULL, EXEC_MAX_OUTPUT, c->helper,
+                    &status, &out, &err, cancellable, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  if (status != 0)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_FAILED, _("logcat failed with status %d"), status);
+      return;
+    }
+  bytes = g_bytes_get_data (out, &len);
+  /* Beside the console log, readable by root only, as that one is. */
+  if (!g_file_set_contents_full (c->path, bytes != NULL ? bytes : "", (gssize) len,
+                                 G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+capture_done (GObject *source, GAsyncResult *res, gpointer data)
+{
+  g_autoptr(GDBusMethodInvocation) invocation = data;
+  Capture *c = g_task_get_task_data (G_TASK (res));
+  g_autoptr(GError) error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (res), &error))
+    {
+      rwd_return_error (invocation, error);
+      return;
+    }
+  redway_container_complete_capture_logcat (REDWAY_CONTAINER (source), invocation, c->path);
+}
+
+static void
+on_capture_authorized (GDBusMethodInvocation *invocation, guint uid, gpointer data)
+{
+  ExecRequest *req = data;
+  RwdContainer *self = req->self;
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  g_autofree gchar *stamp = g_date_time_format (now, "%Y%m%dT%H%M%SZ");
+  g_autofree gchar *dir = rw_layout_container_dir (rwd_daemon_get_layout (rwd_container_get_daemon (self)),
+                                                   rwd_container_get_name (self));
+  g_autofree gchar *file = g_strdup_printf ("logcat-%s.txt", stamp);
+  Capture *c;
+
+  if (!require_running (req))
+    return;
+  c = g_new0 (Capture, 1);
+  c->lxcpath = g_strdup (rwd_container_get_lxc_path (self));
+  c->name = g_strdup (rwd_container_get_name (self));
+  c->helper = g_strdup (rwd_daemon_get_start_helper (rwd_container_get_daemon (self)));
+  c->path = g_build_filename (dir, file, NULL);
+  task = g_task_new (self, NULL, capture_done, g_object_ref (invocation));
+  g_task_set_task_data (task, c, (GDestroyNotify) capture_free);
+  g_task_run_in_thread (task, capture_thread);
+  exec_request_free (req);
+}
+
+static gboolean
+handle_capture_logcat (RedwayContainer *iface, GDBusMethodInvocation *invocation, GVariant *options)
+{
+  RwdContainer *self = RWD_CONTAINER (iface);
+  ExecRequest *req = exec_request_new (self, invocation);
+
+  /* Android's log can carry secrets: the same right as a shell. */
+  rwd_authority_check (rwd_daemon_get_authority (rwd_container_get_daemon (self)), invocation, RWD_ACTION_SHELL,
+                       rwd_container_get_name (self), on_capture_authorized, req, (GDestroyNotify) exec_request_free);
+  return TRUE;
+}
+
 void
 rwd_container_exec_iface_init (RedwayContainerIface *iface)
 {
+  iface->handle_capture_logcat = handle_capture_logcat;
   iface->handle_get_stats = handle_get_stats;
   iface->handle_open_shell = handle_open_shell;
   iface->handle_exec = handle_exec;

@@ -169,6 +169,15 @@ class Restart(harness.EnvTestCase):
         r = env.cli("logcat", "tool1", "--", "-s", "ActivityManager")
         self.assertIn("logcat -d -s ActivityManager", r.stdout)
         self.assertIn("fake line", r.stdout)
+        # --save: a copy beside the console log, path printed.
+        saved = env.cli("logcat", "tool1", "--save").stdout.strip()
+        self.assertTrue(saved.startswith(os.path.join(env.state_dir, "containers", "tool1", "logcat-")), saved)
+        with open(saved) as f:
+            self.assertIn("fake line", f.read())
+        self.assertEqual(os.stat(saved).st_mode & 0o777, 0o600)
+        # Reading Android's log takes the shell right.
+        r = env.cli("logcat", "tool1", "--save", user="nobody", check=False)
+        self.assertNotEqual(r.returncode, 0)
         shot = os.path.join(env.tmp, "shot.png")
         with open(shot, "wb") as f:
             subprocess.run([harness.REDWAY, "screenshot", "tool1"], env=env.env, stdout=f, check=True, timeout=60)
