@@ -52,43 +52,100 @@ container_arg (CliApp *app, const char *name)
   return cli_get_container (app, name);
 }
 
-/* redway prop get NAME KEY | prop set NAME KEY VALUE */
+static gboolean is_android (RedwayContainer *c);
+
+/* Every running Android container, by name; an error when there is none. */
+static GList *
+all_android (CliApp *app, int *code)
+{
+  g_autoptr(GError) error = NULL;
+  GList *every = cli_list_containers (app, &error), *targets = NULL;
+
+  if (error != NULL)
+    {
+      *code = cli_report_connect_error (error);
+      return NULL;
+    }
+  for (GList *l = every; l != NULL; l = l->next)
+    if (is_android (l->data) && g_strcmp0 (redway_container_get_state (l->data), "running") == 0)
+      {
+        RedwayContainer *c = cli_get_container (app, redway_container_get_name (l->data));
+        if (c != NULL)
+          targets = g_list_append (targets, c);
+      }
+  g_list_free_full (every, g_object_unref);
+  if (targets == NULL)
+    *code = cli_error (_("No running Android container"));
+  return targets;
+}
+
+/* redway prop get NAME|--all KEY | prop set NAME|--all KEY VALUE */
 int
 cli_cmd_prop (CliApp *app, int argc, char **argv)
 {
+  gboolean all = FALSE;
+  const GOptionEntry entries[] = {
+    { "all", 'a', 0, G_OPTION_ARG_NONE, &all, N_("Every running Android container, a line each"), NULL },
+    { NULL }
+  };
   g_autoptr(GOptionContext) context = NULL;
-  g_autoptr(RedwayContainer) c = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) out = NULL, err = NULL;
-  gint status = 0;
+  GList *targets = NULL;
+  const char *key, *value = NULL;
+  gboolean set;
+  int code = CLI_EXIT_OK, first;
 
-  context = cli_option_context_new (_("get NAME KEY | set NAME KEY VALUE"),
+  context = cli_option_context_new (_("get NAME|--all KEY | set NAME|--all KEY VALUE"),
                                     _("Read or set an Android system property (getprop/setprop inside)."));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   if (!cli_parse_options (app, context, &argc, &argv))
     return CLI_EXIT_USAGE;
-  if (argc >= 2 && g_str_equal (argv[1], "get") && argc == 4)
+  set = argc >= 2 && g_str_equal (argv[1], "set");
+  first = all ? 2 : 3;      /* where KEY is */
+  if (argc < 2 || (!set && !g_str_equal (argv[1], "get")) || argc != first + (set ? 2 : 1))
+    return cli_usage_error (_("Usage: redway prop get NAME|--all KEY | redway prop set NAME|--all KEY VALUE"));
+  key = argv[first];
+  if (set)
+    value = argv[first + 1];
+  if (all)
     {
-      const char *cmd[] = { TOOL ("getprop"), argv[3], NULL };
-
-      if ((c = container_arg (app, argv[2])) == NULL)
-        return CLI_EXIT_FAILURE;
-      if (!android_exec (app, c, cmd, NULL, &status, &out, &err, &error))
-        return cli_report_error (error);
-    }
-  else if (argc >= 2 && g_str_equal (argv[1], "set") && argc == 5)
-    {
-      const char *cmd[] = { TOOL ("setprop"), argv[3], argv[4], NULL };
-
-      if ((c = container_arg (app, argv[2])) == NULL)
-        return CLI_EXIT_FAILURE;
-      if (!android_exec (app, c, cmd, NULL, &status, &out, &err, &error))
-        return cli_report_error (error);
+      targets = all_android (app, &code);
+      if (targets == NULL)
+        return code;
     }
   else
-    return cli_usage_error (_("Usage: redway prop get NAME KEY | redway prop set NAME KEY VALUE"));
-  write_bytes_to (STDOUT_FILENO, out);
-  write_bytes_to (STDERR_FILENO, err);
-  return status == 0 ? CLI_EXIT_OK : CLI_EXIT_FAILURE;
+    {
+      RedwayContainer *c = container_arg (app, argv[2]);
+
+      if (c == NULL)
+        return CLI_EXIT_FAILURE;
+      targets = g_list_append (NULL, c);
+    }
+  for (GList *l = targets; l != NULL; l = l->next)
+    {
+      const char *get_cmd[] = { TOOL ("getprop"), key, NULL };
+      const char *set_cmd[] = { TOOL ("setprop"), key, value, NULL };
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GBytes) out = NULL, err = NULL;
+      gint status = 0;
+
+      if (!android_exec (app, l->data, set ? set_cmd : get_cmd, NULL, &status, &out, &err, &error))
+        {
+          g_dbus_error_strip_remote_error (error);
+          g_printerr ("redway: %s: %s\n", redway_container_get_name (l->data), error->message);
+          code = CLI_EXIT_FAILURE;
+          continue;
+        }
+      if (all)
+        g_print ("%s: ", redway_container_get_name (l->data));
+      write_bytes_to (STDOUT_FILENO, out);
+      if (all && set)
+        g_print ("%s\n", status == 0 ? _("set") : _("failed"));
+      write_bytes_to (STDERR_FILENO, err);
+      if (status != 0)
+        code = CLI_EXIT_FAILURE;
+    }
+  g_list_free_full (targets, g_object_unref);
+  return code;
 }
 
 /* redway logcat NAME [ARGS...]: Android logs to its own buffers (and the
@@ -102,9 +159,10 @@ cli_cmd_logcat (CliApp *app, int argc, char **argv)
   g_autoptr(GBytes) out = NULL, err = NULL;
   g_autoptr(GPtrArray) cmd = g_ptr_array_new ();
   gint status = 0;
-  gboolean save = FALSE;
+  gboolean save = FALSE, all = FALSE;
   const GOptionEntry entries[] = {
     { "save", 's', 0, G_OPTION_ARG_NONE, &save, N_("Keep a copy in the container's log directory and print its path"), NULL },
+    { "all", 'a', 0, G_OPTION_ARG_NONE, &all, N_("Every running Android container, each under a header"), NULL },
     { NULL }
   };
 
@@ -114,6 +172,39 @@ cli_cmd_logcat (CliApp *app, int argc, char **argv)
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   if (!cli_parse_options (app, context, &argc, &argv))
     return CLI_EXIT_USAGE;
+  if (all)
+    {
+      int code = CLI_EXIT_OK;
+      GList *targets = all_android (app, &code);
+
+      if (targets == NULL)
+        return code;
+      g_ptr_array_add (cmd, (gpointer) TOOL ("logcat"));
+      g_ptr_array_add (cmd, (gpointer) "-d");
+      for (int i = 1; i < argc; i++)
+        if (!g_str_equal (argv[i], "--"))
+          g_ptr_array_add (cmd, argv[i]);
+      g_ptr_array_add (cmd, NULL);
+      for (GList *l = targets; l != NULL; l = l->next)
+        {
+          g_autoptr(GError) one = NULL;
+          g_autoptr(GBytes) o = NULL, e = NULL;
+
+          g_print ("==> %s <==\n", redway_container_get_name (l->data));
+          if (!android_exec (app, l->data, (const char *const *) cmd->pdata, NULL, &status, &o, &e, &one))
+            {
+              g_dbus_error_strip_remote_error (one);
+              g_printerr ("redway: %s: %s\n", redway_container_get_name (l->data), one->message);
+              code = CLI_EXIT_FAILURE;
+              continue;
+            }
+          write_bytes_to (STDOUT_FILENO, o);
+          if (status != 0)
+            code = CLI_EXIT_FAILURE;
+        }
+      g_list_free_full (targets, g_object_unref);
+      return code;
+    }
   if (argc < 2)
     return cli_usage_error (_("Missing container name"));
   if (save)
@@ -145,33 +236,82 @@ cli_cmd_logcat (CliApp *app, int argc, char **argv)
   return status == 0 ? CLI_EXIT_OK : CLI_EXIT_FAILURE;
 }
 
-/* redway screenshot NAME > shot.png */
+static gboolean
+screenshot_of (CliApp *app, RedwayContainer *c, GBytes **png, GError **error)
+{
+  const char *cmd[] = { TOOL ("screencap"), "-p", NULL };
+  g_autoptr(GBytes) err = NULL;
+  gint status = 0;
+
+  if (!android_exec (app, c, cmd, NULL, &status, png, &err, error))
+    return FALSE;
+  if (status != 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, _("screencap failed with status %d"), status);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* redway screenshot NAME > shot.png | screenshot --all --output-dir DIR */
 int
 cli_cmd_screenshot (CliApp *app, int argc, char **argv)
 {
-  const char *cmd[] = { TOOL ("screencap"), "-p", NULL };
+  gboolean all = FALSE;
+  g_autofree char *dir = NULL;
+  const GOptionEntry entries[] = {
+    { "all", 'a', 0, G_OPTION_ARG_NONE, &all, N_("Every running Android container, as DIR/NAME.png"), NULL },
+    { "output-dir", 'o', 0, G_OPTION_ARG_FILENAME, &dir, N_("With --all: where the PNGs go"), N_("DIR") },
+    { NULL }
+  };
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(RedwayContainer) c = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) out = NULL, err = NULL;
-  gint status = 0;
+  g_autoptr(GBytes) out = NULL;
 
-  context = cli_option_context_new (_("NAME"), _("Write a PNG of the screen to standard output (screencap -p inside)."));
+  context = cli_option_context_new (_("NAME > shot.png | --all --output-dir DIR"),
+                                    _("A PNG of the screen (screencap -p inside), on standard output or, for every "
+                                      "running Android container, as DIR/NAME.png."));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   if (!cli_parse_options (app, context, &argc, &argv))
     return CLI_EXIT_USAGE;
+  if (all)
+    {
+      int code = CLI_EXIT_OK;
+      GList *targets;
+
+      if (dir == NULL || argc != 1)
+        return cli_usage_error (_("Usage: redway screenshot --all --output-dir DIR"));
+      if ((targets = all_android (app, &code)) == NULL)
+        return code;
+      for (GList *l = targets; l != NULL; l = l->next)
+        {
+          g_autoptr(GError) one = NULL;
+          g_autoptr(GBytes) png = NULL;
+          g_autofree char *file = g_strdup_printf ("%s.png", redway_container_get_name (l->data));
+          g_autofree char *path = g_build_filename (dir, file, NULL);
+
+          if (!screenshot_of (app, l->data, &png, &one) ||
+              !g_file_set_contents (path, g_bytes_get_data (png, NULL), (gssize) g_bytes_get_size (png), &one))
+            {
+              g_dbus_error_strip_remote_error (one);
+              g_printerr ("redway: %s: %s\n", redway_container_get_name (l->data), one->message);
+              code = CLI_EXIT_FAILURE;
+              continue;
+            }
+          g_print ("%s\n", path);
+        }
+      g_list_free_full (targets, g_object_unref);
+      return code;
+    }
   if (argc != 2)
     return cli_usage_error (_("Usage: redway screenshot NAME > shot.png"));
   if (isatty (STDOUT_FILENO))
     return cli_usage_error (_("Standard output is a terminal: redirect it to a file"));
   if ((c = container_arg (app, argv[1])) == NULL)
     return CLI_EXIT_FAILURE;
-  if (!android_exec (app, c, cmd, NULL, &status, &out, &err, &error))
+  if (!screenshot_of (app, c, &out, &error))
     return cli_report_error (error);
-  if (status != 0)
-    {
-      write_bytes_to (STDERR_FILENO, err);
-      return cli_error (_("screencap failed with status %d"), status);
-    }
   return write_bytes_to (STDOUT_FILENO, out);
 }
 
@@ -223,7 +363,7 @@ cli_cmd_app (CliApp *app, int argc, char **argv)
 {
   gboolean all = FALSE;
   const GOptionEntry entries[] = {
-    { "all", 'a', 0, G_OPTION_ARG_NONE, &all, N_("Every running Redroid container"), NULL },
+    { "all", 'a', 0, G_OPTION_ARG_NONE, &all, N_("Every running Android container"), NULL },
     { NULL }
   };
   g_autoptr(GOptionContext) context = NULL;
@@ -236,7 +376,7 @@ cli_cmd_app (CliApp *app, int argc, char **argv)
   int failures = 0;
 
   context = cli_option_context_new (_("install NAME|--all FILE.apk"),
-                                    _("Install an APK in one container, or in every running Redroid container."));
+                                    _("Install an APK in one container, or in every running Android container."));
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   if (!cli_parse_options (app, context, &argc, &argv))
     return CLI_EXIT_USAGE;
@@ -249,16 +389,11 @@ cli_cmd_app (CliApp *app, int argc, char **argv)
 
   if (all)
     {
-      GList *every = cli_list_containers (app, &error);
+      int code = CLI_EXIT_FAILURE;
 
-      if (error != NULL)
-        return cli_report_connect_error (error);
-      for (GList *l = every; l != NULL; l = l->next)
-        if (is_android (l->data) && g_strcmp0 (redway_container_get_state (l->data), "running") == 0)
-          targets = g_list_append (targets, cli_get_container (app, redway_container_get_name (l->data)));
-      g_list_free_full (every, g_object_unref);
+      targets = all_android (app, &code);
       if (targets == NULL)
-        return cli_error (_("No running Redroid container"));
+        return code;
     }
   else
     {

@@ -200,6 +200,21 @@ class Restart(harness.EnvTestCase):
         r = env.cli("app", "install", "--all", apk)
         self.assertIn("in tool1… done", r.stdout)
         self.assertIn("in tool2… done", r.stdout)
+        r = env.cli("prop", "set", "--all", "persist.farm", "on")
+        self.assertIn("tool1: set", r.stdout)
+        self.assertIn("tool2: set", r.stdout)
+        r = env.cli("prop", "get", "--all", "persist.farm")
+        self.assertIn("tool1: on", r.stdout)
+        self.assertIn("tool2: on", r.stdout)
+        r = env.cli("logcat", "--all")
+        self.assertIn("==> tool1 <==", r.stdout)
+        self.assertIn("==> tool2 <==", r.stdout)
+        shots = os.path.join(env.tmp, "shots")
+        os.makedirs(shots)
+        env.cli("screenshot", "--all", "--output-dir", shots)
+        for n in ("tool1", "tool2"):
+            with open(os.path.join(shots, n + ".png"), "rb") as f:
+                self.assertTrue(f.read().startswith(b"\x89PNG"))
 
     def test_health_command(self):
         env = self.env
