@@ -20,6 +20,16 @@ bad_type (const gchar *key, const gchar *expected, GError **error)
   return FALSE;
 }
 
+gboolean
+rw_option_expect_type (GVariant *value, const gchar *type, const gchar *key, GError **error)
+{
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE (type)))
+    return TRUE;
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+               _("Option “%s” must be of type “%s”, not “%s”"), key, type, g_variant_get_type_string (value));
+  return FALSE;
+}
+
 JsonObject *
 rw_container_options_parse (GVariant   *options,
                             gchar     **out_profile,

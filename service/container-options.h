@@ -18,6 +18,10 @@ JsonObject *rw_container_options_parse (GVariant   *options,
                                         gboolean   *out_start,
                                         GError    **error);
 
+/* The option @key's @value is of the D-Bus type @type, else
+ * G_IO_ERROR_INVALID_ARGUMENT naming both types. */
+gboolean rw_option_expect_type (GVariant *value, const gchar *type, const gchar *key, GError **error);
+
 /* Fills @out (cleared first) from stored options. */
 void rw_container_options_to_redroid (JsonObject       *options,
                                       const gchar      *gpu_mode,

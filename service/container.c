@@ -421,13 +421,6 @@ update_work (gpointer data, gboolean running, GError **error)
   return TRUE;
 }
 
-static void
-copy_limits (RwLimits *to, const RwLimits *from)
-{
-  *to = *from;
-  to->cpuset = g_strdup (from->cpuset);
-}
-
 static gboolean
 update_start_settings (RwdContainer *self, const RwStoreEntry *e, GVariant *options, GError **error)
 {
@@ -470,8 +463,8 @@ run_update (RwLifecycle *lc, Call *call)
   u->name = g_strdup (self->name);
   u->lxcpath = g_strdup (rwd_container_get_lxc_path (self));
   u->cgroup2 = !rwd_daemon_get_host_facts (self->daemon)->devices_cgroup_v1;
-  copy_limits (&u->old_limits, &e->limits);
-  copy_limits (&u->new_limits, &e->limits);
+  rw_limits_copy (&u->old_limits, &e->limits);
+  rw_limits_copy (&u->new_limits, &e->limits);
   /* Validated as at creation; stored before anything is applied, so a
    * start queued meanwhile gets them too. */
   if (!rw_limits_from_options (&u->new_limits, call->options, &error) ||

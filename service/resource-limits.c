@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "container-options.h"
 #include "resource-limits.h"
 
 #define MIN_MEMORY (4 * 1024 * 1024)
@@ -16,6 +17,13 @@ add (GPtrArray *files, GPtrArray *values, const gchar *file, gchar *value)
 {
   g_ptr_array_add (files, g_strdup (file));
   g_ptr_array_add (values, value);
+}
+
+void
+rw_limits_copy (RwLimits *to, const RwLimits *from)
+{
+  *to = *from;
+  to->cpuset = g_strdup (from->cpuset);
 }
 
 void
@@ -57,17 +65,6 @@ cpuset_valid (const gchar *s)
   return TRUE;
 }
 
-static gboolean
-typed (GVariant *value, const GVariantType *type, const gchar *key, GError **error)
-{
-  if (g_variant_is_of_type (value, type))
-    return TRUE;
-  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-               _("Option “%s” must be of type “%s”, not “%s”"), key,
-               g_variant_type_peek_string (type), g_variant_get_type_string (value));
-  return FALSE;
-}
-
 gboolean
 rw_limits_in_options (GVariant *options)
 {
@@ -91,7 +88,7 @@ rw_limits_from_options (RwLimits *l, GVariant *options, GError **error)
     {
       guint64 m;
 
-      if (!typed (v, G_VARIANT_TYPE_UINT64, "memory", error))
+      if (!rw_option_expect_type (v, "t", "memory", error))
         return FALSE;
       m = g_variant_get_uint64 (v);
       if (m != 0 && m < MIN_MEMORY)
@@ -102,7 +99,7 @@ rw_limits_from_options (RwLimits *l, GVariant *options, GError **error)
     }
   if ((v = g_variant_lookup_value (options, "memory_swap", NULL)) != NULL)
     {
-      if (!typed (v, G_VARIANT_TYPE_UINT64, "memory_swap", error))
+      if (!rw_option_expect_type (v, "t", "memory_swap", error))
         return FALSE;
       l->memory_swap = g_variant_get_uint64 (v);
       l->set |= RW_LIMIT_MEMORY_SWAP;
@@ -112,7 +109,7 @@ rw_limits_from_options (RwLimits *l, GVariant *options, GError **error)
     {
       gdouble c;
 
-      if (!typed (v, G_VARIANT_TYPE_DOUBLE, "cpus", error))
+      if (!rw_option_expect_type (v, "d", "cpus", error))
         return FALSE;
       c = g_variant_get_double (v);
       if (!isfinite (c) || c < 0 || c > MAX_CPUS || (c > 0 && c * CFS_PERIOD < 1000))
@@ -125,7 +122,7 @@ rw_limits_from_options (RwLimits *l, GVariant *options, GError **error)
     {
       guint32 w;
 
-      if (!typed (v, G_VARIANT_TYPE_UINT32, "cpu_weight", error))
+      if (!rw_option_expect_type (v, "u", "cpu_weight", error))
         return FALSE;
       w = g_variant_get_uint32 (v);
       if (w > 10000)
@@ -138,7 +135,7 @@ rw_limits_from_options (RwLimits *l, GVariant *options, GError **error)
     {
       const gchar *s;
 
-      if (!typed (v, G_VARIANT_TYPE_STRING, "cpuset", error))
+      if (!rw_option_expect_type (v, "s", "cpuset", error))
         return FALSE;
       s = g_variant_get_string (v, NULL);
       if (*s != '\0' && !cpuset_valid (s))
@@ -152,7 +149,7 @@ rw_limits_from_options (RwLimits *l, GVariant *options, GError **error)
     {
       guint64 p;
 
-      if (!typed (v, G_VARIANT_TYPE_UINT64, "pids", error))
+      if (!rw_option_expect_type (v, "t", "pids", error))
         return FALSE;
       p = g_variant_get_uint64 (v);
       if (p > G_MAXINT32)
@@ -165,7 +162,7 @@ rw_limits_from_options (RwLimits *l, GVariant *options, GError **error)
     {
       guint32 w;
 
-      if (!typed (v, G_VARIANT_TYPE_UINT32, "io_weight", error))
+      if (!rw_option_expect_type (v, "u", "io_weight", error))
         return FALSE;
       w = g_variant_get_uint32 (v);
       if (w > 10000)

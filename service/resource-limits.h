@@ -38,6 +38,8 @@ typedef struct {
 #define RW_LIMIT_KEYS "memory", "memory_swap", "cpus", "cpu_weight", "cpuset", "pids", "io_weight"
 
 void rw_limits_clear (RwLimits *limits);
+/* A deep copy into @to (whatever @to held is not freed). */
+void rw_limits_copy (RwLimits *to, const RwLimits *from);
 
 /* Reads the limit keys of @options (other keys are left alone) into
  * @limits, merging over what it holds; G_IO_ERROR_INVALID_ARGUMENT naming

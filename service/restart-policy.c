@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "container-options.h"
 #include "restart-policy.h"
 
 #define FIRST_DELAY 1
@@ -96,16 +97,6 @@ rw_start_settings_in_options (GVariant *options)
   return FALSE;
 }
 
-static gboolean
-typed (GVariant *v, const gchar *type, const gchar *key, GError **error)
-{
-  if (g_variant_is_of_type (v, G_VARIANT_TYPE (type)))
-    return TRUE;
-  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-               _("Option “%s” must be of type “%s”, not “%s”"), key, type, g_variant_get_type_string (v));
-  return FALSE;
-}
-
 gboolean
 rw_start_settings_from_options (RwStartSettings *s, GVariant *options, GError **error)
 {
@@ -115,7 +106,7 @@ rw_start_settings_from_options (RwStartSettings *s, GVariant *options, GError **
     {
       RwRestartPolicy p;
 
-      if (!typed (v, "s", "restart_policy", error) ||
+      if (!rw_option_expect_type (v, "s", "restart_policy", error) ||
           !rw_restart_policy_parse (g_variant_get_string (v, NULL), &p, error))
         return FALSE;
       g_free (s->restart_policy);
@@ -124,21 +115,21 @@ rw_start_settings_from_options (RwStartSettings *s, GVariant *options, GError **
     }
   if ((v = g_variant_lookup_value (options, "autostart", NULL)) != NULL)
     {
-      if (!typed (v, "b", "autostart", error))
+      if (!rw_option_expect_type (v, "b", "autostart", error))
         return FALSE;
       s->autostart = g_variant_get_boolean (v);
       g_clear_pointer (&v, g_variant_unref);
     }
   if ((v = g_variant_lookup_value (options, "autostart_order", NULL)) != NULL)
     {
-      if (!typed (v, "i", "autostart_order", error))
+      if (!rw_option_expect_type (v, "i", "autostart_order", error))
         return FALSE;
       s->autostart_order = g_variant_get_int32 (v);
       g_clear_pointer (&v, g_variant_unref);
     }
   if ((v = g_variant_lookup_value (options, "autostart_delay", NULL)) != NULL)
     {
-      if (!typed (v, "u", "autostart_delay", error))
+      if (!rw_option_expect_type (v, "u", "autostart_delay", error))
         return FALSE;
       if (g_variant_get_uint32 (v) > 3600)
         {
@@ -153,7 +144,7 @@ rw_start_settings_from_options (RwStartSettings *s, GVariant *options, GError **
     {
       g_auto(GStrv) cmd = NULL;
 
-      if (!typed (v, "as", "health_cmd", error))
+      if (!rw_option_expect_type (v, "as", "health_cmd", error))
         return FALSE;
       cmd = g_variant_dup_strv (v, NULL);
       for (guint i = 0; cmd[i] != NULL; i++)
@@ -169,7 +160,7 @@ rw_start_settings_from_options (RwStartSettings *s, GVariant *options, GError **
     }
   if ((v = g_variant_lookup_value (options, "health_interval", NULL)) != NULL)
     {
-      if (!typed (v, "u", "health_interval", error))
+      if (!rw_option_expect_type (v, "u", "health_interval", error))
         return FALSE;
       if (g_variant_get_uint32 (v) > 86400)
         {

@@ -997,8 +997,7 @@ rw_store_set_limits (RwStore *store, const gchar *name, const RwLimits *limits, 
   if (e == NULL)
     return FALSE;
   old = e->limits;
-  e->limits = *limits;
-  e->limits.cpuset = g_strdup (limits->cpuset);
+  rw_limits_copy (&e->limits, limits);
   if (!commit_entry (store, e, error))
     {
       rw_limits_clear (&e->limits);
