@@ -697,6 +697,15 @@ rwd_container_get_object (RwdContainer *self)
   return G_DBUS_OBJECT_SKELETON (self->object);
 }
 
+/* A built GVariant is a tree of small instances until it is serialised;
+ * serialised, it is one block: these live as long as the container. */
+static GVariant *
+compact (GVariant *v)
+{
+  (void) g_variant_get_data (v);
+  return v;
+}
+
 void
 rwd_container_sync (RwdContainer *self)
 {
@@ -732,9 +741,9 @@ rwd_container_sync (RwdContainer *self)
     /* Android inside: readiness by sys.boot_completed, redway prop/logcat/app. */
     if (e->initialized)
       g_variant_builder_add (&b, "{sv}", "android", g_variant_new_boolean (rwd_container_is_android (self)));
-    redway_container_set_settings (iface, g_variant_builder_end (&b));
+    redway_container_set_settings (iface, compact (g_variant_builder_end (&b)));
   }
-  redway_container_set_limits (iface, rw_limits_to_variant (&e->limits));
+  redway_container_set_limits (iface, compact (rw_limits_to_variant (&e->limits)));
   redway_container_set_restart_policy (iface, e->restart_policy != NULL ? e->restart_policy : "no");
   redway_container_set_autostart (iface, e->autostart);
 }
@@ -804,13 +813,10 @@ rwd_container_is_android (RwdContainer *self)
     return FALSE;
   if (g_strcmp0 (e->profile, "redroid") == 0)
     return TRUE;
-  if (e->lxc_path != NULL)
-    rootfs = g_build_filename (e->lxc_path, e->name, "rootfs", NULL);
-  else
-    /* A path and a stat: this runs for every container at service start. */
-    rootfs = rw_image_store_rootfs_path (rwd_daemon_get_image_store (self->daemon), e->image_id);
-  if (rootfs == NULL)
-    return FALSE;
+  if (e->lxc_path == NULL)
+    return rwd_daemon_image_is_android (self->daemon, e->image_id);
+  /* An adopted container's own rootfs. */
+  rootfs = g_build_filename (e->lxc_path, e->name, "rootfs", NULL);
   getprop = g_build_filename (rootfs, "system", "bin", "getprop", NULL);
   return g_file_test (getprop, G_FILE_TEST_EXISTS) || g_file_test (getprop, G_FILE_TEST_IS_SYMLINK);
 }

@@ -212,8 +212,9 @@ entry_from_json (const gchar *name, JsonObject *obj, GError **error)
       e->env = (gchar **) g_ptr_array_free (g_steal_pointer (&env), FALSE);
     }
 
+  /* An empty object is not kept: a farm has a thousand of them. */
   node = json_object_get_member (obj, "options");
-  if (node != NULL && JSON_NODE_HOLDS_OBJECT (node))
+  if (node != NULL && JSON_NODE_HOLDS_OBJECT (node) && json_object_get_size (json_node_get_object (node)) > 0)
     e->options = json_object_ref (json_node_get_object (node));
 
   node = json_object_get_member (obj, "health_cmd");
@@ -248,11 +249,14 @@ entry_from_json (const gchar *name, JsonObject *obj, GError **error)
       return NULL;
     }
 
-  e->extra = json_object_new ();
   members = json_object_get_members (obj);
   for (l = members; l != NULL; l = l->next)
     if (!g_strv_contains (entry_keys, l->data))
-      json_object_set_member (e->extra, l->data, json_node_copy (json_object_get_member (obj, l->data)));
+      {
+        if (e->extra == NULL)
+          e->extra = json_object_new ();
+        json_object_set_member (e->extra, l->data, json_node_copy (json_object_get_member (obj, l->data)));
+      }
   g_list_free (members);
 
   return g_steal_pointer (&e);
