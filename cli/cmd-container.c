@@ -11,29 +11,6 @@
 /* Container life cycle: init, start, stop, restart, freeze, thaw, remove,
  * status, list, adb-connect. */
 
-/* Resolves the optional NAME argument (argv[1] after option parsing). */
-static gboolean
-get_name_arg (CliApp *app, int argc, char **argv, char **out_name, int *exit_code)
-{
-  if (argc > 2)
-    {
-      *exit_code = cli_usage_error (_("Unexpected argument “%s”"), argv[2]);
-      return FALSE;
-    }
-  if (argc == 2)
-    {
-      *out_name = g_strdup (argv[1]);
-      return TRUE;
-    }
-  *out_name = cli_default_container_name (app);
-  if (*out_name == NULL)
-    {
-      *exit_code = CLI_EXIT_FAILURE;
-      return FALSE;
-    }
-  return TRUE;
-}
-
 static void
 print_addresses (RedwayContainer *container)
 {
@@ -425,7 +402,7 @@ cli_cmd_wait (CliApp *app, int argc, char **argv)
     return CLI_EXIT_USAGE;
   if (timeout < 0)
     return cli_usage_error (_("--timeout must not be negative"));
-  if (!get_name_arg (app, argc, argv, &name, &code))
+  if (!cli_get_name_arg (app, argc, argv, &name, &code))
     return code;
   container = cli_get_container (app, name);
   if (container == NULL)
@@ -536,7 +513,7 @@ run_action (CliApp *app, Action action, int argc, char **argv)
       g_autoptr(GVariant) opts = g_variant_ref_sink (g_variant_builder_end (&options));
       return run_action_many (app, action, all, argc, argv, opts);
     }
-  if (!get_name_arg (app, argc, argv, &name, &code))
+  if (!cli_get_name_arg (app, argc, argv, &name, &code))
     return code;
 
   container = cli_get_container (app, name);
@@ -640,7 +617,7 @@ cli_cmd_status (CliApp *app, int argc, char **argv)
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   if (!cli_parse_options (app, context, &argc, &argv))
     return CLI_EXIT_USAGE;
-  if (!get_name_arg (app, argc, argv, &name, &code))
+  if (!cli_get_name_arg (app, argc, argv, &name, &code))
     return code;
 
   container = cli_get_container (app, name);
@@ -889,7 +866,7 @@ cli_cmd_adb_connect (CliApp *app, int argc, char **argv)
   if (adb == NULL)
     return cli_error (_("adb is not installed (apt-get install adb)"));
 
-  if (!get_name_arg (app, argc, argv, &name, &code))
+  if (!cli_get_name_arg (app, argc, argv, &name, &code))
     return code;
   container = cli_get_container (app, name);
   if (container == NULL)

@@ -188,16 +188,14 @@ set_autostart (CliApp *app, int argc, char **argv, gboolean on)
   g_autoptr(RedwayContainer) container = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *name = NULL;
+  int code;
 
   context = cli_option_context_new (_("[NAME]"), on ? _("Start the container when the service starts (at boot).")
                                                     : _("Do not start the container when the service starts."));
   if (!cli_parse_options (app, context, &argc, &argv))
     return CLI_EXIT_USAGE;
-  if (argc > 2)
-    return cli_usage_error (_("Unexpected argument “%s”"), argv[2]);
-  name = argc >= 2 ? g_strdup (argv[1]) : cli_default_container_name (app);
-  if (name == NULL)
-    return CLI_EXIT_FAILURE;
+  if (!cli_get_name_arg (app, argc, argv, &name, &code))
+    return code;
   container = cli_get_container (app, name);
   if (container == NULL)
     return CLI_EXIT_FAILURE;
@@ -245,11 +243,8 @@ cli_cmd_update (CliApp *app, int argc, char **argv)
   g_option_context_add_group (context, cli_settings_option_group (&settings, TRUE));
   if (!cli_parse_options (app, context, &argc, &argv))
     return CLI_EXIT_USAGE;
-  if (argc > 2)
-    return cli_usage_error (_("Unexpected argument “%s”"), argv[2]);
-  name = argc >= 2 ? g_strdup (argv[1]) : cli_default_container_name (app);
-  if (name == NULL)
-    return CLI_EXIT_FAILURE;
+  if (!cli_get_name_arg (app, argc, argv, &name, &code))
+    return code;
   container = cli_get_container (app, name);
   if (container == NULL)
     return CLI_EXIT_FAILURE;

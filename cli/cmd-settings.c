@@ -223,16 +223,14 @@ cli_cmd_inspect (CliApp *app, int argc, char **argv)
   g_autoptr(RedwayContainer) container = NULL;
   g_auto(GStrv) names = NULL;
   g_autofree char *name = NULL;
+  int code;
 
   context = cli_option_context_new (_("[NAME]"), _("Show every setting of a container."));
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   if (!cli_parse_options (app, context, &argc, &argv))
     return CLI_EXIT_USAGE;
-  if (argc > 2)
-    return cli_usage_error (_("Unexpected argument “%s”"), argv[2]);
-  name = argc >= 2 ? g_strdup (argv[1]) : cli_default_container_name (app);
-  if (name == NULL)
-    return CLI_EXIT_FAILURE;
+  if (!cli_get_name_arg (app, argc, argv, &name, &code))
+    return code;
   container = cli_get_container (app, name);
   if (container == NULL)
     return CLI_EXIT_FAILURE;

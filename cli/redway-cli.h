@@ -150,6 +150,9 @@ GOptionGroup *cli_settings_option_group (CliSettings *settings, gboolean update)
  * merged into it), NULL at creation. */
 gboolean cli_settings_to_options (const CliSettings *settings, GVariantBuilder *options, GVariant *current, int *code);
 int cli_cmd_inspect (CliApp *app, int argc, char **argv);
+/* The optional NAME argument (argv[1] after option parsing), else the
+ * default container; a usage error for more arguments. */
+gboolean cli_get_name_arg (CliApp *app, int argc, char **argv, char **out_name, int *exit_code);
 int cli_cmd_remove (CliApp *app, int argc, char **argv);
 int cli_cmd_status (CliApp *app, int argc, char **argv);
 int cli_cmd_list (CliApp *app, int argc, char **argv);

@@ -145,33 +145,59 @@ rw_profile_check_boot_param (const gchar *key, const gchar *value, GError **erro
   return check_word (key, value, error);
 }
 
+/* The display and GPU Android gets: Redroid's own defaults where unset. */
+typedef struct {
+  const gchar *gpu_mode;
+  gboolean gpu_host;
+  guint width, height, dpi, fps;
+} Display;
+
+static Display
+display_of (const RwRedroidOptions *opt)
+{
+  Display d;
+
+  d.gpu_mode = opt->gpu_mode ? opt->gpu_mode : "guest";
+  d.gpu_host = g_strcmp0 (d.gpu_mode, "host") == 0;
+  d.width = opt->width ? opt->width : 720;
+  d.height = opt->height ? opt->height : 1280;
+  d.dpi = opt->dpi ? opt->dpi : 320;
+  d.fps = opt->fps ? opt->fps : (d.gpu_host ? 30 : 15);
+  return d;
+}
+
+static gboolean
+check_count (gchar **list, guint max, const gchar *what, GError **error)
+{
+  if (g_strv_length (list) <= max)
+    return TRUE;
+  /* TRANSLATORS: %s is "DNS servers" or "boot parameters" */
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, _("At most %u %s are supported"), max, what);
+  return FALSE;
+}
+
 gboolean
 rw_profile_redroid_check_options (const RwRedroidOptions *opt, GError **error)
 {
-  const gchar *gpu_mode = opt->gpu_mode ? opt->gpu_mode : "guest";
-  gboolean gpu_host = g_strcmp0 (gpu_mode, "host") == 0;
-  guint width = opt->width ? opt->width : 720;
-  guint height = opt->height ? opt->height : 1280;
-  guint dpi = opt->dpi ? opt->dpi : 320;
-  guint fps = opt->fps ? opt->fps : (gpu_host ? 30 : 15);
+  Display d = display_of (opt);
 
-  if (!check_range (_("Width"), width, 64, 8192, error) ||
-      !check_range (_("Height"), height, 64, 8192, error) ||
-      !check_range (_("DPI"), dpi, 60, 1000, error) ||
-      !check_range (_("Frame rate"), fps, 1, 240, error))
+  if (!check_range (_("Width"), d.width, 64, 8192, error) ||
+      !check_range (_("Height"), d.height, 64, 8192, error) ||
+      !check_range (_("DPI"), d.dpi, 60, 1000, error) ||
+      !check_range (_("Frame rate"), d.fps, 1, 240, error))
     return FALSE;
-  if (g_strcmp0 (gpu_mode, "auto") != 0 && g_strcmp0 (gpu_mode, "host") != 0 &&
-      g_strcmp0 (gpu_mode, "guest") != 0)
+  if (g_strcmp0 (d.gpu_mode, "auto") != 0 && g_strcmp0 (d.gpu_mode, "host") != 0 &&
+      g_strcmp0 (d.gpu_mode, "guest") != 0)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   _("GPU mode must be auto, host or guest, not “%s”"), gpu_mode);
+                   _("GPU mode must be auto, host or guest, not “%s”"), d.gpu_mode);
       return FALSE;
     }
   if (opt->gpu_node != NULL && !rw_profile_check_gpu_node (opt->gpu_node, error))
     return FALSE;
   /* Host rendering needs the render node inside: without one Redroid
    * would silently fall back to no GPU at all. */
-  if (gpu_host && opt->gpu_node == NULL)
+  if (d.gpu_host && opt->gpu_node == NULL)
     {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                            _("GPU mode “host” needs a render node (gpu_node, e.g. /dev/dri/renderD128)"));
@@ -184,12 +210,8 @@ rw_profile_redroid_check_options (const RwRedroidOptions *opt, GError **error)
 
   if (opt->dns != NULL)
     {
-      if (g_strv_length (opt->dns) > MAX_DNS)
-        {
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                       _("At most %u DNS servers are supported"), MAX_DNS);
-          return FALSE;
-        }
+      if (!check_count (opt->dns, MAX_DNS, _("DNS servers"), error))
+        return FALSE;
       for (guint i = 0; opt->dns[i] != NULL; i++)
         {
           guchar buf[sizeof (struct in6_addr)];
@@ -227,12 +249,8 @@ rw_profile_redroid_check_options (const RwRedroidOptions *opt, GError **error)
   }
   if (opt->boot_params != NULL)
     {
-      if (g_strv_length (opt->boot_params) > MAX_BOOT_PARAMS)
-        {
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                       _("At most %u boot parameters are supported"), MAX_BOOT_PARAMS);
-          return FALSE;
-        }
+      if (!check_count (opt->boot_params, MAX_BOOT_PARAMS, _("boot parameters"), error))
+        return FALSE;
       for (guint i = 0; opt->boot_params[i] != NULL; i++)
         {
           g_auto(GStrv) kv = g_strsplit (opt->boot_params[i], "=", 2);
@@ -256,12 +274,7 @@ rw_profile_redroid (const RwContainerSpec *spec, GError **error)
   const RwRedroidOptions *opt = spec->redroid ? spec->redroid : &defaults;
   g_autoptr (RwLxcConfig) config = NULL;
   g_autoptr (GString) cmd = g_string_new ("/init androidboot.hardware=redroid");
-  const gchar *gpu_mode = opt->gpu_mode ? opt->gpu_mode : "guest";
-  gboolean gpu_host = g_strcmp0 (gpu_mode, "host") == 0;
-  guint width = opt->width ? opt->width : 720;
-  guint height = opt->height ? opt->height : 1280;
-  guint dpi = opt->dpi ? opt->dpi : 320;
-  guint fps = opt->fps ? opt->fps : (gpu_host ? 30 : 15);
+  Display d = display_of (opt);
 
   if (!rw_profile_validate_spec (spec, error))
     return NULL;
@@ -274,7 +287,7 @@ rw_profile_redroid (const RwContainerSpec *spec, GError **error)
   g_string_append_printf (cmd, " androidboot.redroid_width=%u androidboot.redroid_height=%u"
                           " androidboot.redroid_dpi=%u androidboot.redroid_fps=%u"
                           " androidboot.redroid_gpu_mode=%s",
-                          width, height, dpi, fps, gpu_mode);
+                          d.width, d.height, d.dpi, d.fps, d.gpu_mode);
   if (opt->gpu_node != NULL)
     g_string_append_printf (cmd, " androidboot.redroid_gpu_node=%s", opt->gpu_node);
   g_string_append (cmd, " androidboot.use_memfd=1");
