@@ -724,10 +724,16 @@ maybe_compact (RwStore *store)
 {
   g_autoptr(GError) error = NULL;
 
+  gint64 start = g_get_monotonic_time ();
+  guint records = store->journal_records;
+
   if (store->journal_records <= MAX (256u, g_hash_table_size (store->containers)))
     return;
   if (!rw_store_save (store, &error))
     g_warning ("Could not fold the journal into %s: %s", store->path, error->message);
+  else
+    g_debug ("Folded %u changes into %s in %.1f ms", records, store->path,
+             (g_get_monotonic_time () - start) / 1000.0);
 }
 
 void
