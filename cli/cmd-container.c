@@ -114,6 +114,7 @@ cli_cmd_init (CliApp *app, int argc, char **argv)
     { NULL }
   };
   g_auto(CliLimits) limits = { 0 };
+  g_auto(CliPorts) ports = { 0 };
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(RedwayManager) manager = NULL;
   g_autoptr(RedwayContainer) container = NULL;
@@ -129,6 +130,7 @@ cli_cmd_init (CliApp *app, int argc, char **argv)
                                       "without it, the default Redroid image is used."));
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   g_option_context_add_group (context, cli_limits_option_group (&limits));
+  g_option_context_add_group (context, cli_ports_option_group (&ports));
   if (!cli_parse_options (app, context, &argc, &argv))
     return CLI_EXIT_USAGE;
   if (argc > 3)
@@ -169,7 +171,7 @@ cli_cmd_init (CliApp *app, int argc, char **argv)
   add_string (&options, "proxy_pac", proxy_pac);
   if (start)
     g_variant_builder_add (&options, "{sv}", "start", g_variant_new_boolean (TRUE));
-  if (!cli_limits_to_options (&limits, &options, &code))
+  if (!cli_limits_to_options (&limits, &options, &code) || !cli_ports_to_options (&ports, &options, &code))
     {
       g_variant_builder_clear (&options);
       return code;
@@ -196,6 +198,9 @@ cli_cmd_init (CliApp *app, int argc, char **argv)
       g_print (_("State: %s\n"), redway_container_get_state (container));
       print_addresses (container);
     }
+  /* Chosen by the service (--publish-adb, HOSTPORT left empty): shown. */
+  if (container != NULL && (ports.publish != NULL || ports.publish_adb))
+    cli_ports_print (container);
   return CLI_EXIT_OK;
 }
 

@@ -52,6 +52,7 @@ static const CliCommand commands[] = {
   { "wait", cli_cmd_wait, N_("Wait until a container is ready") },
   { "stats", cli_cmd_stats, N_("Show what running containers use") },
   { "update", cli_cmd_update, N_("Change the resource limits of a container") },
+  { "port", cli_cmd_port, N_("List the published ports of a container") },
   { "convert", cli_cmd_convert, N_("Move an adopted container into redway's image cache") },
   { "remove", cli_cmd_remove, N_("Remove a container") },
   { "status", cli_cmd_status, N_("Show the state of a container") },

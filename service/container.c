@@ -11,6 +11,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "container-health.h"
+#include "container-ports.h"
 #include "container-private.h"
 #include "dbus-util.h"
 #include "legacy-import.h"
@@ -390,6 +391,7 @@ typedef struct {
   RwLimits old_limits;
   RwLimits new_limits;
   gboolean cgroup2;
+  RwdPortsLive *ports;      /* (nullable) published ports changed */
 } Updating;
 
 static void
@@ -399,6 +401,7 @@ updating_free (Updating *u)
   g_free (u->name);
   rw_limits_clear (&u->old_limits);
   rw_limits_clear (&u->new_limits);
+  rwd_ports_live_free (u->ports);
   g_free (u);
 }
 
@@ -411,6 +414,8 @@ update_work (gpointer data, gboolean running, GError **error)
 
   if (!running)
     return TRUE;    /* the next start applies them */
+  if (u->ports != NULL && !rwd_ports_live_apply (u->ports, error))
+    return FALSE;
   rw_limits_live_changes (&u->old_limits, &u->new_limits, u->cgroup2, files, values);
   for (guint i = 0; i < files->len; i++)
     if (!rw_lxc_set_cgroup (u->lxcpath, u->name, files->pdata[i], values->pdata[i], error))
@@ -444,6 +449,23 @@ update_start_settings (RwdContainer *self, const RwStoreEntry *e, GVariant *opti
   return ok;
 }
 
+/* Checked against the others and stored; @out_live what a running
+ * container's rules become. */
+static gboolean
+update_ports (RwdContainer *self, GVariant *options, RwdPortsLive **out_live, GError **error)
+{
+  g_auto(GStrv) specs = NULL;
+
+  if (!rwd_ports_in_options (options))
+    return TRUE;
+  specs = rwd_ports_from_options (self->daemon, self->name, options, error);
+  if (specs == NULL ||
+      !rw_store_set_ports (rwd_daemon_get_store (self->daemon), self->name, (const gchar * const *) specs, error))
+    return FALSE;
+  *out_live = rwd_ports_live_new (self->daemon, self->name, (const gchar * const *) specs);
+  return TRUE;
+}
+
 static void
 run_update (RwLifecycle *lc, Call *call)
 {
@@ -469,7 +491,8 @@ run_update (RwLifecycle *lc, Call *call)
    * start queued meanwhile gets them too. */
   if (!rw_limits_from_options (&u->new_limits, call->options, &error) ||
       !rw_store_set_limits (rwd_daemon_get_store (self->daemon), self->name, &u->new_limits, &error) ||
-      !update_start_settings (self, e, call->options, &error))
+      !update_start_settings (self, e, call->options, &error) ||
+      !update_ports (self, call->options, &u->ports, &error))
     {
       rwd_return_error (call->invocation, error);
       updating_free (u);
@@ -737,6 +760,10 @@ rwd_container_sync (RwdContainer *self)
   redway_container_set_limits (iface, rw_limits_to_variant (&e->limits));
   redway_container_set_restart_policy (iface, e->restart_policy != NULL ? e->restart_policy : "no");
   redway_container_set_autostart (iface, e->autostart);
+  {
+    static const gchar * const none[] = { NULL };
+    redway_container_set_ports (iface, e->ports != NULL ? (const gchar * const *) e->ports : none);
+  }
 }
 
 /* ---- for container-exec.c --------------------------------------------- */

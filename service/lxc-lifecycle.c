@@ -11,6 +11,7 @@
 #include "legacy.h"
 #include "lxc-backend.h"
 #include "lxc-lifecycle.h"
+#include "portfwd.h"
 
 /* ---- the plan --------------------------------------------------------- */
 
@@ -32,6 +33,10 @@ rw_start_plan_free (RwStartPlan *plan)
   g_free (plan->mac);
   g_free (plan->console_log);
   g_free (plan->lxc_log);
+  g_strfreev (plan->ports);
+  g_free (plan->ports_bridge);
+  g_free (plan->ports_bridge_cidr);
+  g_free (plan->ports_ip);
   g_free (plan);
 }
 
@@ -49,6 +54,13 @@ rw_start_plan_new (const RwStoreEntry *e, const gchar *bridge, const gchar *brid
   RwRedroidOptions redroid;
   RwContainerSpec spec = { 0 };
 
+  if (e->ports != NULL && bridge != NULL && bridge_address != NULL && e->ipv4 != NULL)
+    {
+      plan->ports = g_strdupv (e->ports);
+      plan->ports_bridge = g_strdup (bridge);
+      plan->ports_bridge_cidr = g_strdup (bridge_address);
+      plan->ports_ip = g_strdup (e->ipv4);
+    }
   if (e->lxc_path != NULL)
     {
       /* Adopted from the Redway tool: its LXC config (network brought to
@@ -210,6 +222,35 @@ restore_host_sysctls (RwLxcRunner *r, const gchar *name)
     g_warning ("%s: a guest changed host settings; put back: %s", name, changes);
 }
 
+/* Published ports go with the container: a failure to remove them is
+ * said, and does not hold up a stop. */
+static void
+unpublish (RwLxcRunner *r, const gchar *name)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (r->run_dir != NULL && !rw_portfwd_remove (r->run_dir, name, &error))
+    g_warning ("%s: %s", name, error->message);
+}
+
+static gboolean
+publish (RwLxcRunner *r, const gchar *name, const RwStartPlan *plan, GError **error)
+{
+  if (plan->ports == NULL)
+    {
+      unpublish (r, name);
+      return TRUE;
+    }
+  if (r->run_dir == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                   _("Ports cannot be published without a run directory"));
+      return FALSE;
+    }
+  return rw_portfwd_apply (r->run_dir, plan->ports_bridge, plan->ports_bridge_cidr, name, plan->ports_ip,
+                           (const gchar * const *) plan->ports, error);
+}
+
 static gboolean
 lxc_define (gpointer data, const gchar *name, gpointer plan_, GError **error)
 {
@@ -236,12 +277,17 @@ lxc_start (gpointer data, const gchar *name, gpointer plan_, pid_t *out_pid, int
   RwLxcRunner *r = data;
   RwStartPlan *plan = plan_;
 
-  /* The configuration is written at every start: it follows the record. */
-  if (!lxc_define (data, name, plan, error) ||
-      !rw_lxc_start (r->lxcpath, name,
+  /* The configuration is written at every start: it follows the record.
+   * The ports are there before the container: its address is fixed. */
+  if (!lxc_define (data, name, plan, error) || !publish (r, name, plan, error))
+    return FALSE;
+  if (!rw_lxc_start (r->lxcpath, name,
                      plan->config != NULL ? (const gchar * const *) plan->config->init_argv : NULL,
                      r->start_helper, out_pid, out_exit_fd, error))
-    return FALSE;
+    {
+      unpublish (r, name);
+      return FALSE;
+    }
   *out_addresses = rw_lxc_get_addresses (r->lxcpath, name);
   restore_host_sysctls (r, name);
   return TRUE;
@@ -255,6 +301,7 @@ lxc_stop (gpointer data, const gchar *name, guint timeout, gboolean force, GErro
   if (!rw_lxc_stop (r->lxcpath, name, timeout, force, error))
     return FALSE;
   rw_lxc_wait_stopped (r->lxcpath, name, 10);
+  unpublish (r, name);
   restore_host_sysctls (r, name);
   return TRUE;
 }
@@ -275,6 +322,7 @@ static void
 lxc_wait_stopped (gpointer data, const gchar *name)
 {
   rw_lxc_wait_stopped (((RwLxcRunner *) data)->lxcpath, name, 10);
+  unpublish (data, name);
   restore_host_sysctls (data, name);
 }
 
@@ -286,6 +334,7 @@ lxc_destroy (gpointer data, const gchar *name, const gchar * const *dirs, GError
   if (rw_lxc_get_state (r->lxcpath, name) != RW_LXC_STOPPED &&
       !rw_lxc_stop (r->lxcpath, name, 0, TRUE, error))
     return FALSE;
+  unpublish (r, name);
   if (!rw_lxc_destroy (r->lxcpath, name, error))
     return FALSE;
   for (guint i = 0; dirs != NULL && dirs[i] != NULL; i++)
@@ -301,12 +350,19 @@ lxc_probe (gpointer data, const gchar *name, RwProbe *out, GError **error)
   RwLxcState state;
 
   out->state = RW_STATE_STOPPED;
-  /* Most containers of a farm are stopped: no need to load their config. */
+  /* Most containers of a farm are stopped: no need to load their config.
+   * One that stopped while redwayd was away leaves no ports behind. */
   if (!rw_lxc_monitor_listening (r->lxcpath, name))
-    return TRUE;
+    {
+      unpublish (r, name);
+      return TRUE;
+    }
   state = rw_lxc_get_state (r->lxcpath, name);
   if (state != RW_LXC_RUNNING && state != RW_LXC_FROZEN)
-    return TRUE;
+    {
+      unpublish (r, name);
+      return TRUE;
+    }
   if (!rw_lxc_attach_monitor (r->lxcpath, name, &out->pid, &out->exit_fd, error))
     return FALSE;
   out->addresses = rw_lxc_get_addresses (r->lxcpath, name);

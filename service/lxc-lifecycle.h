@@ -33,6 +33,11 @@ typedef struct {
   gchar *mac;
   gchar *console_log;
   gchar *lxc_log;
+  /* Published ports (portfwd.h), when the host has a network */
+  gchar **ports;              /* (nullable) canonical specs */
+  gchar *ports_bridge;
+  gchar *ports_bridge_cidr;
+  gchar *ports_ip;
 } RwStartPlan;
 
 /* @bridge, @bridge_address: (nullable) the prepared host network, if any. */
