@@ -198,5 +198,91 @@ class Ports(harness.EnvTestCase):
         self.assertEqual(self.ports("adb1"), ["5555/tcp -> 127.0.0.1:20100"])
 
 
+class SharedTable(harness.EnvTestCase):
+    """Two redwayd instances with their own bridges in one network
+    namespace share the table ip redway: neither rewrites nor deletes what
+    the other's bridge has there, across restarts and NAT choices."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        a = cls.env
+        a.prepare_host()
+        a.run(a.in_netns(["ip", "link", "set", "lo", "up"]))
+        # The second instance: its own bus and state, the first one's netns.
+        b = cls.other = harness.Env(start_daemon=False)
+        cls.addClassCleanup(b.close)
+        b.netns_path = a.netns_path
+        b.start_daemon()
+        b.cli("prepare-lxc", "--bridge", "rwu0", "--subnet", "10.214.0.1/24", "--no-nat")
+
+    def nft(self):
+        return self.env.run(self.env.in_netns(["nft", "list", "table", "ip", "redway"])).stdout
+
+    def chain(self, name):
+        """The rules of one chain of the table, or None when it is not there."""
+        r = self.env.run(self.env.in_netns(["nft", "list", "chain", "ip", "redway", name]), check=False)
+        if r.returncode != 0:
+            return None
+        return [l.strip() for l in r.stdout.splitlines() if "dnat" in l or "masquerade" in l]
+
+    def answer(self, port):
+        cmd = self.env.in_netns(["busybox", "nc", "-w", "3", "127.0.0.1", str(port)])
+        return subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=30).stdout.strip()
+
+    def test_two_instances(self):
+        a, b = self.env, self.other
+        masq_a = self.chain("post-rwt0")
+        self.assertEqual(masq_a, ['ip saddr %s.0/24 oifname != "rwt0" masquerade' % harness.NET_PREFIX])
+        self.assertIsNone(self.chain("post-rwu0"))    # b chose no NAT
+
+        # The same container name on both, each publishing its own port.
+        a.cli("init", "same", self.image, "--publish", "8090:80", "--start")
+        self.addCleanup(a.cli, "remove", "--force", "same", check=False)
+        b.cli("init", "same", self.image, "--publish", "8091:80", "--start")
+        self.addCleanup(b.cli, "remove", "--force", "same", check=False)
+        a.cli(*listener("same", "from-a"))
+        b.cli(*listener("same", "from-b"))
+        self.assertEqual(self.answer(8090), "from-a")
+        self.assertEqual(self.answer(8091), "from-b")
+        rules_a = self.chain("pre/rwt0/same")
+        self.assertEqual(rules_a, ["fib daddr type local tcp dport 8090 dnat to %s.2:80" % harness.NET_PREFIX])
+
+        # b restarts: NAT stays off for its bridge, a's rules are untouched,
+        # b's running container keeps its port.
+        b.stop_daemon()
+        b.start_daemon()
+        self.assertIsNone(self.chain("post-rwu0"))
+        self.assertEqual(self.chain("post-rwt0"), masq_a)
+        self.assertEqual(self.chain("pre/rwt0/same"), rules_a)
+        self.assertEqual(self.answer(8091), "from-b")
+        # b prepares again, without and with NAT: only rwu0's chain changes.
+        b.cli("prepare-lxc", "--bridge", "rwu0", "--subnet", "10.214.0.1/24", "--no-nat")
+        self.assertIsNone(self.chain("post-rwu0"))
+        self.assertEqual(self.chain("post-rwt0"), masq_a)
+        b.cli("prepare-lxc", "--bridge", "rwu0", "--subnet", "10.214.0.1/24")
+        self.assertEqual(self.chain("post-rwu0"), ['ip saddr 10.214.0.0/24 oifname != "rwu0" masquerade'])
+        self.assertEqual(self.chain("post-rwt0"), masq_a)
+        b.cli("prepare-lxc", "--bridge", "rwu0", "--subnet", "10.214.0.1/24", "--no-nat")
+        b.stop_daemon()
+        b.start_daemon()
+        self.assertIsNone(self.chain("post-rwu0"))
+        with open(os.path.join(b.state_dir, "state.json")) as f:
+            self.assertIs(json.load(f)["nat"], False)
+
+        # b's container of the same name stops: a's is still published.
+        b.cli("stop", "same")
+        self.assertIsNone(self.chain("pre/rwu0/same"))
+        self.assertEqual(self.chain("pre/rwt0/same"), rules_a)
+        self.assertEqual(self.answer(8090), "from-a")
+        self.assertEqual(self.answer(8091), "")
+        # a restarts too: nothing of its own or b's is lost.
+        a.stop_daemon()
+        a.start_daemon()
+        self.assertEqual(self.chain("pre/rwt0/same"), rules_a)
+        self.assertEqual(self.chain("post-rwt0"), masq_a)
+        self.assertEqual(self.answer(8090), "from-a")
+
+
 if __name__ == "__main__":
     harness.main()
