@@ -3,9 +3,11 @@
 
 #include <errno.h>
 #include <glib/gi18n-lib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "container-options.h"
+#include "dns.h"
 #include "fsutil.h"
 #include "idshift.h"
 #include "legacy.h"
@@ -33,10 +35,12 @@ rw_start_plan_free (RwStartPlan *plan)
   g_free (plan->mac);
   g_free (plan->console_log);
   g_free (plan->lxc_log);
+  g_free (plan->net_bridge);
+  g_free (plan->net_bridge_cidr);
+  g_free (plan->net_ip);
   g_strfreev (plan->ports);
-  g_free (plan->ports_bridge);
-  g_free (plan->ports_bridge_cidr);
-  g_free (plan->ports_ip);
+  g_strfreev (plan->dns_servers);
+  g_free (plan->dns_lower);
   g_free (plan);
 }
 
@@ -54,12 +58,12 @@ rw_start_plan_new (const RwStoreEntry *e, const gchar *bridge, const gchar *brid
   RwRedroidOptions redroid;
   RwContainerSpec spec = { 0 };
 
-  if (e->ports != NULL && bridge != NULL && bridge_address != NULL && e->ipv4 != NULL)
+  if (bridge != NULL && bridge_address != NULL && e->ipv4 != NULL)
     {
-      plan->ports = g_strdupv (e->ports);
-      plan->ports_bridge = g_strdup (bridge);
-      plan->ports_bridge_cidr = g_strdup (bridge_address);
-      plan->ports_ip = g_strdup (e->ipv4);
+      plan->net_bridge = g_strdup (bridge);
+      plan->net_bridge_cidr = g_strdup (bridge_address);
+      plan->net_ip = g_strdup (e->ipv4);
+      plan->ports = e->ports != NULL ? g_strdupv (e->ports) : NULL;
     }
   if (e->lxc_path != NULL)
     {
@@ -130,6 +134,18 @@ rw_start_plan_new (const RwStoreEntry *e, const gchar *bridge, const gchar *brid
       spec.mac = e->mac;
     }
 
+  /* Android sets its DNS from boot parameters; any other image gets the
+   * bridge's dnsmasq (or the "dns" option's servers) and its own name. */
+  if (g_strcmp0 (e->profile, "redroid") != 0 && plan->net_bridge != NULL)
+    {
+      RwRedroidOptions o;
+
+      rw_container_options_to_redroid (e->options, e->gpu_mode, &o);
+      plan->dns_files = TRUE;
+      plan->dns_servers = g_steal_pointer (&o.dns);
+      plan->dns_lower = g_strdup (image->rootfs);
+      rw_redroid_options_clear (&o);
+    }
   if (g_strcmp0 (e->profile, "redroid") == 0)
     {
       rw_container_options_to_redroid (e->options, e->gpu_mode, &redroid);
@@ -231,23 +247,27 @@ unpublish (RwLxcRunner *r, const gchar *name)
 
   if (r->run_dir != NULL && !rw_portfwd_remove (r->run_dir, name, &error))
     g_warning ("%s: %s", name, error->message);
+  g_clear_error (&error);
+  if (r->run_dir != NULL && !rw_dns_unregister (r->run_dir, name, &error))
+    g_warning ("%s: %s", name, error->message);
 }
 
 static gboolean
 publish (RwLxcRunner *r, const gchar *name, const RwStartPlan *plan, GError **error)
 {
-  if (plan->ports == NULL)
+  if (plan->net_bridge == NULL || r->run_dir == NULL)
     {
       unpublish (r, name);
       return TRUE;
     }
-  if (r->run_dir == NULL)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                   _("Ports cannot be published without a run directory"));
-      return FALSE;
-    }
-  return rw_portfwd_apply (r->run_dir, plan->ports_bridge, plan->ports_bridge_cidr, name, plan->ports_ip,
+  /* Its name on the bridge's DNS; a failure there does not keep it down. */
+  {
+    g_autoptr(GError) local = NULL;
+
+    if (!rw_dns_register (r->run_dir, plan->net_bridge, name, plan->net_ip, &local))
+      g_warning ("%s: %s", name, local->message);
+  }
+  return rw_portfwd_apply (r->run_dir, plan->net_bridge, plan->net_bridge_cidr, name, plan->net_ip,
                            (const gchar * const *) plan->ports, error);
 }
 
@@ -261,6 +281,17 @@ lxc_define (gpointer data, const gchar *name, gpointer plan_, GError **error)
 
   if (!rw_start_plan_prepare_dirs (plan, error))
     return FALSE;
+  if (plan->config != NULL && plan->dns_files)
+    {
+      g_autofree gchar *gateway = g_strndup (plan->net_bridge_cidr, strcspn (plan->net_bridge_cidr, "/"));
+      const gchar *layers[] = { plan->upper_dir, plan->dns_lower, NULL };
+
+      /* Once per plan: a start defines again what the creation defined. */
+      plan->dns_files = FALSE;
+      if (!rw_dns_container_files (plan->config, layers, plan->container_dir, name, plan->net_ip, gateway,
+                                   (const gchar * const *) plan->dns_servers, error))
+        return FALSE;
+    }
   if (plan->config != NULL)
     return rw_lxc_define (r->lxcpath, name, plan->config, error);
   /* Adopted: its own config, with the network and logs following the

@@ -6,7 +6,9 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "dns.h"
 #include "portfwd.h"
 #include "ports.h"
 
@@ -331,6 +333,81 @@ test_nft_commands (void)
   }
 }
 
+static void
+test_dns_files (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *r = rw_dns_resolv_conf ("10.0.3.1", NULL, &error);
+  const gchar *servers[] = { "192.0.2.1", "2001:db8::1", NULL };
+  const gchar *bad[] = { "8.8.8.8\nnameserver 6.6.6.6", NULL };
+
+  g_assert_no_error (error);
+  g_assert_true (g_str_has_suffix (r, "\nnameserver 10.0.3.1\n"));
+  g_free (r);
+  r = rw_dns_resolv_conf ("10.0.3.1", servers, &error);
+  g_assert_true (g_str_has_suffix (r, "\nnameserver 192.0.2.1\nnameserver 2001:db8::1\n"));
+  g_assert_null (strstr (r, "10.0.3.1"));
+  g_assert_null (rw_dns_resolv_conf ("10.0.3.1", bad, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_null (rw_dns_resolv_conf (NULL, NULL, &error));
+  g_clear_error (&error);
+  g_free (r);
+  r = rw_dns_hosts_file ("web", "10.0.3.2/24");
+  g_assert_nonnull (strstr (r, "127.0.0.1\tlocalhost\n"));
+  g_assert_true (g_str_has_suffix (r, "\n10.0.3.2\tweb\n"));
+}
+
+/* Layers top first: a file of the upper one wins; a symlink anywhere on
+ * the way (also to outside the layer) means the container's own. */
+static void
+test_dns_file_state (void)
+{
+  g_autofree gchar *tmp = g_dir_make_tmp ("test-dns-XXXXXX", NULL);
+  g_autofree gchar *upper = g_build_filename (tmp, "upper", NULL);
+  g_autofree gchar *lower = g_build_filename (tmp, "lower", NULL);
+  g_autofree gchar *p = NULL;
+  const gchar *layers[] = { upper, lower, NULL };
+  const gchar *missing[] = { "/nonexistent/redway", NULL };
+
+  g_assert_cmpint (g_mkdir_with_parents (upper, 0755), ==, 0);
+  p = g_build_filename (lower, "etc", NULL);
+  g_assert_cmpint (g_mkdir_with_parents (p, 0755), ==, 0);
+  g_free (p);
+  g_assert_cmpint (rw_dns_file_state (layers, "etc/resolv.conf"), ==, RW_DNS_FILE_ABSENT);
+  g_assert_cmpint (rw_dns_file_state (missing, "etc/resolv.conf"), ==, RW_DNS_FILE_ABSENT);
+
+  p = g_build_filename (lower, "etc", "resolv.conf", NULL);
+  g_assert_true (g_file_set_contents (p, "nameserver 1.1.1.1\n", -1, NULL));
+  g_free (p);
+  g_assert_cmpint (rw_dns_file_state (layers, "etc/resolv.conf"), ==, RW_DNS_FILE_PLAIN);
+
+  /* The image's own symlink (systemd-resolved's stub). */
+  p = g_build_filename (lower, "etc", "hosts", NULL);
+  g_assert_cmpint (symlink ("../run/hosts", p), ==, 0);
+  g_free (p);
+  g_assert_cmpint (rw_dns_file_state (layers, "etc/hosts"), ==, RW_DNS_FILE_OWN);
+
+  /* The container's upper layer replaces /etc with a symlink out of it. */
+  p = g_build_filename (upper, "etc", NULL);
+  g_assert_cmpint (symlink ("/", p), ==, 0);
+  g_assert_cmpint (rw_dns_file_state (layers, "etc/resolv.conf"), ==, RW_DNS_FILE_OWN);
+  g_unlink (p);
+  g_free (p);
+
+  /* A directory where the file should be. */
+  p = g_build_filename (upper, "etc", "resolv.conf", NULL);
+  g_assert_cmpint (g_mkdir_with_parents (p, 0755), ==, 0);
+  g_assert_cmpint (rw_dns_file_state (layers, "etc/resolv.conf"), ==, RW_DNS_FILE_OWN);
+  g_rmdir (p);
+  g_clear_pointer (&p, g_free);
+
+  {
+    g_autofree gchar *cmd = g_strdup_printf ("rm -rf '%s'", tmp);
+    g_assert_true (g_spawn_command_line_sync (cmd, NULL, NULL, NULL, NULL));
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -342,5 +419,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ports/proc-net", test_proc_net);
   g_test_add_func ("/ports/resolve", test_resolve);
   g_test_add_func ("/ports/nft-commands", test_nft_commands);
+  g_test_add_func ("/dns/files", test_dns_files);
+  g_test_add_func ("/dns/file-state", test_dns_file_state);
   return g_test_run ();
 }

@@ -284,5 +284,85 @@ class SharedTable(harness.EnvTestCase):
         self.assertEqual(self.answer(8090), "from-a")
 
 
+class Dns(harness.EnvTestCase):
+    """Generic containers get the bridge's dnsmasq as their resolver and
+    their own name in /etc/hosts, and find each other by name; an image or
+    a container that manages /etc/resolv.conf itself (a symlink) keeps it."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env.prepare_host()
+
+    def address(self, name):
+        return json.loads(self.env.cli("status", name, "--json").stdout)["addresses"][0]
+
+    def sh(self, name, script, check=True):
+        return self.env.cli("exec", name, "--", "sh", "-c", script, check=check)
+
+    def lookup(self, name, who):
+        """The address @name resolves to from inside @who, through its resolv.conf."""
+        r = self.sh(name, "nslookup -type=a %s" % who, check=False)
+        lines = r.stdout.split("Name:")
+        return lines[1].split("Address:")[1].split()[0] if len(lines) > 1 and "Address:" in lines[1] else None
+
+    def test_names_between_containers(self):
+        env = self.env
+        for n in ("dns1", "dns2"):
+            env.cli("init", n, self.image, "--start")
+            self.addCleanup(env.cli, "remove", "--force", n, check=False)
+        gw = harness.NET_PREFIX + ".1"
+        self.assertEqual(self.sh("dns1", "grep -v '^#' /etc/resolv.conf").stdout, "nameserver %s\n" % gw)
+        hosts = self.sh("dns1", "cat /etc/hosts").stdout
+        self.assertIn("127.0.0.1\tlocalhost", hosts)
+        self.assertIn("%s\tdns1" % self.address("dns1"), hosts)
+        # Each resolves the other by name through the bridge's dnsmasq.
+        self.assertEqual(self.lookup("dns1", "dns2"), self.address("dns2"))
+        self.assertEqual(self.lookup("dns2", "dns1"), self.address("dns1"))
+        # A stopped container's name goes.
+        env.cli("stop", "dns2")
+        deadline = time.monotonic() + 5
+        while self.lookup("dns1", "dns2") is not None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertIsNone(self.lookup("dns1", "dns2"))
+        env.cli("start", "dns2")
+        self.assertEqual(self.lookup("dns1", "dns2"), self.address("dns2"))
+        # The records are for dnsmasq (running as nobody) outside the state dir.
+        hosts_dir = os.path.join(env.tmp, "hosts", "rwt0")
+        self.assertEqual(sorted(os.listdir(hosts_dir)), ["dns1", "dns2"])
+
+    def test_dns_option(self):
+        env = self.env
+        env.cli("init", "dns3", self.image, "--dns", "192.0.2.53", "--dns", "2001:db8::53", "--start")
+        self.addCleanup(env.cli, "remove", "--force", "dns3", check=False)
+        self.assertEqual(self.sh("dns3", "grep -v '^#' /etc/resolv.conf").stdout,
+                         "nameserver 192.0.2.53\nnameserver 2001:db8::53\n")
+        r = env.cli("init", "dns4", self.image, "--dns", "8.8.8.8; rm -rf /", check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("Invalid DNS server", r.stderr)
+
+    def test_own_resolv_conf_kept(self):
+        env = self.env
+        env.cli("init", "dns5", self.image)
+        self.addCleanup(env.cli, "remove", "--force", "dns5", check=False)
+        upper = os.path.join(env.state_dir, "containers", "dns5", "upper")
+        # The container's own resolver setup: /etc/resolv.conf a symlink.
+        os.makedirs(os.path.join(upper, "etc"), exist_ok=True)
+        with open(os.path.join(upper, "etc", "resolv.own"), "w") as f:
+            f.write("nameserver 198.51.100.1\n")
+        os.symlink("resolv.own", os.path.join(upper, "etc", "resolv.conf"))
+        # And /etc/hosts a symlink out of the rootfs: never followed.
+        outside = os.path.join(env.tmp, "outside-hosts")
+        os.symlink(outside, os.path.join(upper, "etc", "hosts"))
+        env.cli("start", "dns5")
+        self.assertEqual(self.sh("dns5", "cat /etc/resolv.conf").stdout, "nameserver 198.51.100.1\n")
+        self.assertFalse(os.path.lexists(outside))
+        self.assertTrue(os.path.islink(os.path.join(upper, "etc", "hosts")))
+        # Its name is still on the bridge's DNS.
+        env.cli("init", "dns6", self.image, "--start")
+        self.addCleanup(env.cli, "remove", "--force", "dns6", check=False)
+        self.assertEqual(self.lookup("dns6", "dns5"), self.address("dns5"))
+
+
 if __name__ == "__main__":
     harness.main()
