@@ -17,14 +17,6 @@ rwd_ports_set_range (const gchar *range, GError **error)
   return rw_port_range_parse (range, &range_low, &range_high, error);
 }
 
-gboolean
-rwd_ports_in_options (GVariant *options)
-{
-  g_autoptr(GVariant) v = g_variant_lookup_value (options, "publish", NULL);
-
-  return v != NULL;
-}
-
 gchar **
 rwd_ports_from_options (RwdDaemon *daemon, const gchar *name, GVariant *options, GError **error)
 {
@@ -85,7 +77,7 @@ rwd_ports_live_new (RwdDaemon *daemon, const gchar *name, const gchar * const *s
   const RwStoreEntry *e = rw_store_lookup (store, name);
   RwdPortsLive *live;
 
-  if (e == NULL || e->lxc_path != NULL)
+  if (e == NULL)
     return NULL;
   live = g_new0 (RwdPortsLive, 1);
   live->run_dir = rw_layout_run_dir (rwd_daemon_get_layout (daemon));

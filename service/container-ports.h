@@ -16,12 +16,9 @@ G_BEGIN_DECLS
 /* redwayd --publish-range LOW-HIGH (RW_PORT_RANGE_DEFAULT until set). */
 gboolean rwd_ports_set_range (const gchar *range, GError **error);
 
-/* Whether @options holds "publish". */
-gboolean rwd_ports_in_options (GVariant *options);
-
-/* The canonical specs of @options' "publish" for container @name
- * (nullable: a new one), host ports chosen. Conflicts: G_IO_ERROR_EXISTS;
- * bad specs: G_IO_ERROR_INVALID_ARGUMENT. */
+/* The canonical specs of @options' "publish" for container @name, host
+ * ports chosen; NULL without error when @options has no "publish".
+ * Conflicts: G_IO_ERROR_EXISTS; bad specs: G_IO_ERROR_INVALID_ARGUMENT. */
 gchar **rwd_ports_from_options (RwdDaemon *daemon, const gchar *name, GVariant *options, GError **error);
 
 /* What an Update does to a running container's rules, in a worker. */

@@ -449,18 +449,14 @@ update_start_settings (RwdContainer *self, const RwStoreEntry *e, GVariant *opti
   return ok;
 }
 
-/* Checked against the others and stored; @out_live what a running
- * container's rules become. */
+/* @specs (nullable: not changed), checked already, stored; @out_live
+ * what a running container's rules become. */
 static gboolean
-update_ports (RwdContainer *self, GVariant *options, RwdPortsLive **out_live, GError **error)
+update_ports (RwdContainer *self, GStrv specs, RwdPortsLive **out_live, GError **error)
 {
-  g_auto(GStrv) specs = NULL;
-
-  if (!rwd_ports_in_options (options))
+  if (specs == NULL)
     return TRUE;
-  specs = rwd_ports_from_options (self->daemon, self->name, options, error);
-  if (specs == NULL ||
-      !rw_store_set_ports (rwd_daemon_get_store (self->daemon), self->name, (const gchar * const *) specs, error))
+  if (!rw_store_set_ports (rwd_daemon_get_store (self->daemon), self->name, (const gchar * const *) specs, error))
     return FALSE;
   *out_live = rwd_ports_live_new (self->daemon, self->name, (const gchar * const *) specs);
   return TRUE;
@@ -472,12 +468,20 @@ run_update (RwLifecycle *lc, Call *call)
   RwdContainer *self = call->self;
   const RwStoreEntry *e = get_entry (self);
   g_autoptr(GError) error = NULL;
+  g_auto(GStrv) ports = NULL;
   Updating *u;
 
   if (e == NULL)
     {
       g_set_error (&error, RW_LIFECYCLE_ERROR, RW_LIFECYCLE_ERROR_GONE,
                    _("Container “%s” no longer exists"), self->name);
+      rwd_return_error (call->invocation, error);
+      return;
+    }
+  /* Published ports are checked before anything is stored. */
+  ports = rwd_ports_from_options (self->daemon, self->name, call->options, &error);
+  if (error != NULL)
+    {
       rwd_return_error (call->invocation, error);
       return;
     }
@@ -492,7 +496,7 @@ run_update (RwLifecycle *lc, Call *call)
   if (!rw_limits_from_options (&u->new_limits, call->options, &error) ||
       !rw_store_set_limits (rwd_daemon_get_store (self->daemon), self->name, &u->new_limits, &error) ||
       !update_start_settings (self, e, call->options, &error) ||
-      !update_ports (self, call->options, &u->ports, &error))
+      !update_ports (self, ports, &u->ports, &error))
     {
       rwd_return_error (call->invocation, error);
       updating_free (u);

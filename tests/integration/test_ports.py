@@ -146,9 +146,10 @@ class Ports(harness.EnvTestCase):
         # The same number in UDP is another port.
         env.cli("init", "c2", self.image, "--publish", "9090:80/udp")
         self.addCleanup(env.cli, "remove", "--force", "c2", check=False)
-        r = env.cli("update", "c2", "--publish", "9090:80", check=False)
+        r = env.cli("update", "c2", "--pids", "50", "--publish", "9090:80", check=False)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("c1", r.stderr)
+        self.assertNotIn("limits", env.state_file()["containers"]["c2"])    # nothing of it stored
         # Two of its own.
         r = env.cli("update", "c2", "--publish", "9091:80", "--publish", "9091:81", check=False)
         self.assertNotEqual(r.returncode, 0)
