@@ -147,9 +147,12 @@ plan_init (Plan *plan, const gchar *binary, const gchar *bridge, const gchar *ad
   g_ptr_array_add (a, g_strdup ("--dhcp-authoritative"));
   g_ptr_array_add (a, g_strdup_printf ("--pid-file=%s", plan->pid_file));
   g_ptr_array_add (a, g_strdup_printf ("--dhcp-leasefile=%s", lease_file));
-  /* Each running container's name (dns.h), re-read on change. */
+  /* Each running container's name (dns.h), re-read on change. Plain
+   * names are answered here only: never asked upstream, so no negative
+   * answer from there is cached for a container that starts later. */
   plan->hosts_dir = rw_dns_hosts_dir (bridge);
   g_ptr_array_add (a, g_strdup_printf ("--hostsdir=%s", plan->hosts_dir));
+  g_ptr_array_add (a, g_strdup ("--domain-needed"));
   g_ptr_array_add (a, NULL);
   return TRUE;
 }
