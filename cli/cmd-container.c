@@ -747,6 +747,11 @@ cli_cmd_status (CliApp *app, int argc, char **argv)
     print_field (_("Limits:"), described);
   }
   {
+    g_autofree char *ports = cli_strv_join (redway_container_get_ports (container), _("none"));
+
+    print_field (_("Ports:"), ports);
+  }
+  {
     g_autofree char *restart = g_strdup_printf (_("%s (%u restarts)"), redway_container_get_restart_policy (container),
                                                 redway_container_get_restart_count (container));
     print_field (_("Restart:"), restart);

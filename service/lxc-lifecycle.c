@@ -14,6 +14,7 @@
 #include "lxc-backend.h"
 #include "lxc-lifecycle.h"
 #include "portfwd.h"
+#include "ports.h"
 
 /* ---- the plan --------------------------------------------------------- */
 
@@ -266,6 +267,22 @@ publish (RwLxcRunner *r, const gchar *name, const RwStartPlan *plan, GError **er
 
     if (!rw_dns_register (r->run_dir, plan->net_bridge, name, plan->net_ip, &local))
       g_warning ("%s: %s", name, local->message);
+  }
+  /* A program of the host may have taken a port since it was checked:
+   * the rule would take its connections from it. */
+  {
+    g_autoptr(GArray) ports = rw_ports_parse_list ((const gchar * const *) plan->ports, error);
+
+    if (ports == NULL)
+      return FALSE;
+    for (guint i = 0; i < ports->len; i++)
+      if (rw_port_host_in_use (&g_array_index (ports, RwPort, i), "/proc/net"))
+        {
+          g_autofree gchar *spec = rw_port_format (&g_array_index (ports, RwPort, i));
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                       _("Cannot publish %s: a program on the host listens on that port"), spec);
+          return FALSE;
+        }
   }
   return rw_portfwd_apply (r->run_dir, plan->net_bridge, plan->net_bridge_cidr, name, plan->net_ip,
                            (const gchar * const *) plan->ports, error);

@@ -85,6 +85,9 @@ class Ports(harness.EnvTestCase):
         self.assertIn("80/tcp -> 0.0.0.0:8080", r.stdout)
         self.assertEqual(self.ports("web"), ["80/tcp -> 0.0.0.0:8080", "80/tcp -> 127.0.0.1:8081"])
         self.assertEqual(env.cli("port", "web", "80").stdout.split(), ["0.0.0.0:8080", "127.0.0.1:8081"])
+        self.assertEqual(json.loads(env.cli("status", "web", "--json").stdout)["ports"],
+                         ["0.0.0.0:8080:80/tcp", "127.0.0.1:8081:80/tcp"])
+        self.assertIn("Ports:", env.cli("status", "web").stdout)
         env.cli(*listener("web", "hello-web"))
 
         # From the host itself: its loopback and its bridge address.
@@ -165,6 +168,21 @@ class Ports(harness.EnvTestCase):
         r = env.cli("update", "c2", "--publish", "9099:80", check=False)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("in use by a program on the host", r.stderr)
+        # Taken after it was published: its start says so (and nothing is added).
+        env.cli("init", "c3", self.image, "--publish", "9098:80")
+        self.addCleanup(env.cli, "remove", "--force", "c3", check=False)
+        held2 = subprocess.Popen(env.in_netns(["busybox", "nc", "-l", "-p", "9098"]), stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(held2.wait)
+        self.addCleanup(held2.send_signal, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while ":238A " not in env.run(env.in_netns(["cat", "/proc/net/tcp", "/proc/net/tcp6"])).stdout:
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.05)
+        r = env.cli("start", "c3", check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("a program on the host listens on that port", r.stderr)
+        self.assertNotIn("/rwt0/c3", env.run(env.in_netns(["nft", "list", "table", "ip", "redway"])).stdout)
         # Hostile or wrong specs: InvalidArgument, one line.
         for spec in ("80", "0:80", "1.2.3.4.5:80:80", "[::1]:80:80", "80:80/sctp", "80:80\n", "x" * 200):
             r = env.cli("update", "c2", "--publish", spec, check=False)
