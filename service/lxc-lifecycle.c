@@ -327,8 +327,13 @@ lxc_start (gpointer data, const gchar *name, gpointer plan_, pid_t *out_pid, int
 
   /* The configuration is written at every start: it follows the record.
    * The ports are there before the container: its address is fixed. */
-  if (!lxc_define (data, name, plan, error) || !publish (r, name, plan, error))
+  if (!lxc_define (data, name, plan, error))
     return FALSE;
+  if (!publish (r, name, plan, error))
+    {
+      unpublish (r, name);
+      return FALSE;
+    }
   if (!rw_lxc_start (r->lxcpath, name,
                      plan->config != NULL ? (const gchar * const *) plan->config->init_argv : NULL,
                      r->start_helper, out_pid, out_exit_fd, error))

@@ -183,6 +183,7 @@ class Ports(harness.EnvTestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("a program on the host listens on that port", r.stderr)
         self.assertNotIn("/rwt0/c3", env.run(env.in_netns(["nft", "list", "table", "ip", "redway"])).stdout)
+        self.assertNotIn("c3", os.listdir(os.path.join(env.tmp, "hosts", "rwt0")))
         # Hostile or wrong specs: InvalidArgument, one line.
         for spec in ("80", "0:80", "1.2.3.4.5:80:80", "[::1]:80:80", "80:80/sctp", "80:80\n", "x" * 200):
             r = env.cli("update", "c2", "--publish", spec, check=False)
