@@ -255,22 +255,54 @@ rw_port_in_proc_net (const gchar *contents, gboolean ipv6, const RwPort *port)
   return FALSE;
 }
 
+/* The sockets of /proc/net, read once: [proto][ipv6]. */
+typedef struct {
+  gchar *text[2][2];
+} ProcNet;
+
+static void
+proc_net_load (ProcNet *pn, const gchar *proc_net_dir)
+{
+  static const gchar *names[2][2] = { { "tcp", "tcp6" }, { "udp", "udp6" } };
+
+  for (guint p = 0; p < 2; p++)
+    for (guint v6 = 0; v6 < 2; v6++)
+      {
+        g_autofree gchar *path = g_build_filename (proc_net_dir, names[p][v6], NULL);
+
+        /* No IPv6 in this kernel: no such file, nothing held there. */
+        if (!g_file_get_contents (path, &pn->text[p][v6], NULL, NULL))
+          pn->text[p][v6] = NULL;
+      }
+}
+
+static void
+proc_net_clear (ProcNet *pn)
+{
+  for (guint p = 0; p < 2; p++)
+    for (guint v6 = 0; v6 < 2; v6++)
+      g_clear_pointer (&pn->text[p][v6], g_free);
+}
+
+static gboolean
+proc_net_holds (const ProcNet *pn, const RwPort *port)
+{
+  guint p = port->proto == RW_PORT_UDP ? 1 : 0;
+
+  return (pn->text[p][0] != NULL && rw_port_in_proc_net (pn->text[p][0], FALSE, port)) ||
+         (pn->text[p][1] != NULL && rw_port_in_proc_net (pn->text[p][1], TRUE, port));
+}
+
 gboolean
 rw_port_host_in_use (const RwPort *port, const gchar *proc_net_dir)
 {
-  const gchar *base = port->proto == RW_PORT_UDP ? "udp" : "tcp";
+  ProcNet pn = { 0 };
+  gboolean held;
 
-  for (guint v6 = 0; v6 < 2; v6++)
-    {
-      g_autofree gchar *name = g_strdup_printf ("%s%s", base, v6 ? "6" : "");
-      g_autofree gchar *path = g_build_filename (proc_net_dir, name, NULL);
-      g_autofree gchar *contents = NULL;
-
-      /* No IPv6 in this kernel: no such file, nothing held there. */
-      if (g_file_get_contents (path, &contents, NULL, NULL) && rw_port_in_proc_net (contents, v6, port))
-        return TRUE;
-    }
-  return FALSE;
+  proc_net_load (&pn, proc_net_dir);
+  held = proc_net_holds (&pn, port);
+  proc_net_clear (&pn);
+  return held;
 }
 
 /* The container of @others publishing what conflicts with @p, or NULL. */
@@ -294,9 +326,8 @@ owner_of (const RwPort *p, GHashTable *others)
   return NULL;
 }
 
-gboolean
-rw_ports_resolve (GArray *ports, GHashTable *others, guint16 low, guint16 high,
-                  const gchar *proc_net_dir, GError **error)
+static gboolean
+resolve (GArray *ports, GHashTable *others, guint16 low, guint16 high, const ProcNet *pn, GError **error)
 {
   /* Fixed host ports first, so a chosen one never takes theirs. */
   for (guint i = 0; i < ports->len; i++)
@@ -314,7 +345,7 @@ rw_ports_resolve (GArray *ports, GHashTable *others, guint16 low, guint16 high,
                        p->host_port, p->proto == RW_PORT_UDP ? "udp" : "tcp", spec, owner);
           return FALSE;
         }
-      if (proc_net_dir != NULL && rw_port_host_in_use (p, proc_net_dir))
+      if (pn != NULL && proc_net_holds (pn, p))
         {
           g_autofree gchar *spec = rw_port_format (p);
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
@@ -338,8 +369,7 @@ rw_ports_resolve (GArray *ports, GHashTable *others, guint16 low, guint16 high,
           c.host_port = (guint16) candidate;
           for (guint j = 0; j < ports->len && !mine; j++)
             mine = j != i && rw_port_conflicts (&c, &g_array_index (ports, RwPort, j));
-          if (mine || owner_of (&c, others) != NULL ||
-              (proc_net_dir != NULL && rw_port_host_in_use (&c, proc_net_dir)))
+          if (mine || owner_of (&c, others) != NULL || (pn != NULL && proc_net_holds (pn, &c)))
             continue;
           p->host_port = c.host_port;
           found = TRUE;
@@ -353,4 +383,19 @@ rw_ports_resolve (GArray *ports, GHashTable *others, guint16 low, guint16 high,
         }
     }
   return TRUE;
+}
+
+gboolean
+rw_ports_resolve (GArray *ports, GHashTable *others, guint16 low, guint16 high,
+                  const gchar *proc_net_dir, GError **error)
+{
+  ProcNet pn = { 0 };
+  gboolean ok;
+
+  if (proc_net_dir == NULL)
+    return resolve (ports, others, low, high, NULL, error);
+  proc_net_load (&pn, proc_net_dir);
+  ok = resolve (ports, others, low, high, &pn, error);
+  proc_net_clear (&pn);
+  return ok;
 }
