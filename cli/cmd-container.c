@@ -50,6 +50,7 @@ cli_cmd_init (CliApp *app, int argc, char **argv)
   };
   g_auto(CliLimits) limits = { 0 };
   g_auto(CliSettings) settings = { 0 };
+  g_auto(CliPorts) ports = { 0 };
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(RedwayManager) manager = NULL;
   g_autoptr(RedwayContainer) container = NULL;
@@ -66,6 +67,7 @@ cli_cmd_init (CliApp *app, int argc, char **argv)
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   g_option_context_add_group (context, cli_settings_option_group (&settings, FALSE));
   g_option_context_add_group (context, cli_limits_option_group (&limits));
+  g_option_context_add_group (context, cli_ports_option_group (&ports));
   if (!cli_parse_options (app, context, &argc, &argv))
     return CLI_EXIT_USAGE;
   if (argc > 3)
@@ -86,7 +88,7 @@ cli_cmd_init (CliApp *app, int argc, char **argv)
   if (start)
     g_variant_builder_add (&options, "{sv}", "start", g_variant_new_boolean (TRUE));
   if (!cli_settings_to_options (&settings, &options, NULL, &code) ||
-      !cli_limits_to_options (&limits, &options, &code))
+      !cli_limits_to_options (&limits, &options, &code) || !cli_ports_to_options (&ports, &options, &code))
     {
       g_variant_builder_clear (&options);
       return code;
@@ -113,6 +115,9 @@ cli_cmd_init (CliApp *app, int argc, char **argv)
       g_print (_("State: %s\n"), redway_container_get_state (container));
       print_addresses (container);
     }
+  /* Chosen by the service (--publish-adb, HOSTPORT left empty): shown. */
+  if (container != NULL && (ports.publish != NULL || ports.publish_adb))
+    cli_ports_print (container);
   return CLI_EXIT_OK;
 }
 
@@ -657,6 +662,11 @@ cli_cmd_status (CliApp *app, int argc, char **argv)
     g_autofree char *described = cli_limits_describe (lim);
 
     print_field (_("Limits:"), described);
+  }
+  {
+    g_autofree char *ports = cli_strv_join (redway_container_get_ports (container), _("none"));
+
+    print_field (_("Ports:"), ports);
   }
   {
     g_autofree char *restart = g_strdup_printf (_("%s (%u restarts)"), redway_container_get_restart_policy (container),

@@ -225,6 +225,7 @@ cli_cmd_update (CliApp *app, int argc, char **argv)
 {
   g_auto(CliLimits) limits = { 0 };
   g_auto(CliSettings) settings = { 0 };
+  g_auto(CliPorts) ports = { 0 };
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(RedwayContainer) container = NULL;
   g_autoptr(GError) error = NULL;
@@ -241,6 +242,7 @@ cli_cmd_update (CliApp *app, int argc, char **argv)
                                       "GPU, network, environment and boot settings at its next start."));
   g_option_context_set_main_group (context, cli_limits_option_group (&limits));
   g_option_context_add_group (context, cli_settings_option_group (&settings, TRUE));
+  g_option_context_add_group (context, cli_ports_option_group (&ports));
   if (!cli_parse_options (app, context, &argc, &argv))
     return CLI_EXIT_USAGE;
   if (!cli_get_name_arg (app, argc, argv, &name, &code))
@@ -253,7 +255,8 @@ cli_cmd_update (CliApp *app, int argc, char **argv)
     current = g_variant_ref_sink (g_variant_new ("a{sv}", NULL));
   g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);
   if (!cli_limits_to_options (&limits, &options, &code) ||
-      !cli_settings_to_options (&settings, &options, current, &code))
+      !cli_settings_to_options (&settings, &options, current, &code) ||
+      !cli_ports_to_options (&ports, &options, &code))
     {
       g_variant_builder_clear (&options);
       return code;
@@ -265,6 +268,8 @@ cli_cmd_update (CliApp *app, int argc, char **argv)
   now = redway_container_dup_limits (container);
   described = cli_limits_describe (now);
   g_print (_("Container “%s” updated; limits: %s\n"), name, described);
+  if (ports.publish != NULL || ports.publish_adb || ports.no_publish)
+    cli_ports_print (container);
   g_clear_pointer (&current, g_variant_unref);
   current = redway_container_dup_settings (container);
   if (current != NULL && g_variant_lookup (current, "pending_restart", "^a&s", &pending) && pending[0] != NULL)

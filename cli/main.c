@@ -54,6 +54,7 @@ static const CliCommand commands[] = {
   { "update", cli_cmd_update, N_("Change the settings and resource limits of a container") },
   { "config", cli_cmd_update, N_("Change the settings of a container (the same as update)") },
   { "inspect", cli_cmd_inspect, N_("Show every setting of a container") },
+  { "port", cli_cmd_port, N_("List the published ports of a container") },
   { "convert", cli_cmd_convert, N_("Move an adopted container into redway's image cache") },
   { "remove", cli_cmd_remove, N_("Remove a container") },
   { "status", cli_cmd_status, N_("Show the state of a container") },

@@ -657,6 +657,11 @@ cli_container_to_json (RedwayContainer *container)
   for (gsize i = 0; addresses != NULL && addresses[i] != NULL; i++)
     json_builder_add_string_value (b, addresses[i]);
   json_builder_end_array (b);
+  json_builder_set_member_name (b, "ports");
+  json_builder_begin_array (b);
+  for (const char *const *p = redway_container_get_ports (container); p != NULL && *p != NULL; p++)
+    json_builder_add_string_value (b, *p);
+  json_builder_end_array (b);
   json_builder_set_member_name (b, "data_path");
   json_builder_add_string_value (b, nonnull (redway_container_get_data_path (container)));
   json_builder_set_member_name (b, "log_path");

@@ -105,6 +105,20 @@ int cli_cmd_disable (CliApp *app, int argc, char **argv);
 /* For g_ptr_array_sort of table rows (char **): by the first column. */
 gint cli_compare_rows (gconstpointer a, gconstpointer b);
 
+/* Published port options (cmd-ports.c), shared by init and update. */
+typedef struct {
+  char **publish;
+  gboolean publish_adb;
+  gboolean no_publish;
+} CliPorts;
+void cli_ports_clear (CliPorts *ports);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CliPorts, cli_ports_clear)
+GOptionGroup *cli_ports_option_group (CliPorts *ports);
+gboolean cli_ports_to_options (const CliPorts *ports, GVariantBuilder *options, int *code);
+/* One line per published port: "PORT/PROTO -> ADDR:HOSTPORT". */
+void cli_ports_print (RedwayContainer *container);
+int cli_cmd_port (CliApp *app, int argc, char **argv);
+
 /* Resource limit options (cmd-limits.c), shared by init and update. */
 typedef struct {
   char *memory;

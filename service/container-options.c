@@ -5,6 +5,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "container-options.h"
+#include "dns.h"
 #include "profiles/profile.h"
 
 static const gchar *uint_keys[] = { "width", "height", "dpi", "fps", NULL };
@@ -160,7 +161,15 @@ rw_container_options_parse (GVariant   *options,
             return bad_type (key, "as", error), NULL;
           dns = g_variant_get_strv (v, NULL);
           for (const gchar **p = dns; *p != NULL; p++)
-            json_array_add_string_element (arr, *p);
+            {
+              g_autofree gchar *checked = NULL;
+              const gchar *one[] = { *p, NULL };
+
+              /* Addresses only: they become nameserver lines and boot parameters. */
+              if ((checked = rw_dns_resolv_conf (NULL, one, error)) == NULL)
+                return NULL;
+              json_array_add_string_element (arr, *p);
+            }
           json_object_set_array_member (obj, key, g_steal_pointer (&arr));
         }
     }

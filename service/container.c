@@ -12,6 +12,7 @@
 
 #include "container-health.h"
 #include "container-options.h"
+#include "container-ports.h"
 #include "container-private.h"
 #include "dbus-util.h"
 #include "legacy-import.h"
@@ -398,6 +399,7 @@ typedef struct {
   RwLimits old_limits;
   RwLimits new_limits;
   gboolean cgroup2;
+  RwdPortsLive *ports;      /* (nullable) published ports changed */
 } Updating;
 
 static void
@@ -407,6 +409,7 @@ updating_free (Updating *u)
   g_free (u->name);
   rw_limits_clear (&u->old_limits);
   rw_limits_clear (&u->new_limits);
+  rwd_ports_live_free (u->ports);
   g_free (u);
 }
 
@@ -419,6 +422,8 @@ update_work (gpointer data, gboolean running, GError **error)
 
   if (!running)
     return TRUE;    /* the next start applies them */
+  if (u->ports != NULL && !rwd_ports_live_apply (u->ports, error))
+    return FALSE;
   rw_limits_live_changes (&u->old_limits, &u->new_limits, u->cgroup2, files, values);
   for (guint i = 0; i < files->len; i++)
     if (!rw_lxc_set_cgroup (u->lxcpath, u->name, files->pdata[i], values->pdata[i], error))
@@ -494,18 +499,39 @@ update_settings (RwdContainer *self, const RwStoreEntry *e, GVariant *options, G
   return TRUE;
 }
 
+/* @specs (nullable: not changed), checked already, stored; @out_live
+ * what a running container's rules become. */
+static gboolean
+update_ports (RwdContainer *self, GStrv specs, RwdPortsLive **out_live, GError **error)
+{
+  if (specs == NULL)
+    return TRUE;
+  if (!rw_store_set_ports (rwd_daemon_get_store (self->daemon), self->name, (const gchar * const *) specs, error))
+    return FALSE;
+  *out_live = rwd_ports_live_new (self->daemon, self->name, (const gchar * const *) specs);
+  return TRUE;
+}
+
 static void
 run_update (RwLifecycle *lc, Call *call)
 {
   RwdContainer *self = call->self;
   const RwStoreEntry *e = get_entry (self);
   g_autoptr(GError) error = NULL;
+  g_auto(GStrv) ports = NULL;
   Updating *u;
 
   if (e == NULL)
     {
       g_set_error (&error, RW_LIFECYCLE_ERROR, RW_LIFECYCLE_ERROR_GONE,
                    _("Container “%s” no longer exists"), self->name);
+      rwd_return_error (call->invocation, error);
+      return;
+    }
+  /* Published ports are checked before anything is stored. */
+  ports = rwd_ports_from_options (self->daemon, self->name, call->options, &error);
+  if (error != NULL)
+    {
       rwd_return_error (call->invocation, error);
       return;
     }
@@ -520,7 +546,8 @@ run_update (RwLifecycle *lc, Call *call)
   if (!rw_limits_from_options (&u->new_limits, call->options, &error) ||
       !update_settings (self, e, call->options, &error) ||
       !rw_store_set_limits (rwd_daemon_get_store (self->daemon), self->name, &u->new_limits, &error) ||
-      !update_start_settings (self, get_entry (self), call->options, &error))
+      !update_start_settings (self, get_entry (self), call->options, &error) ||
+      !update_ports (self, ports, &u->ports, &error))
     {
       rwd_return_error (call->invocation, error);
       updating_free (u);
@@ -819,6 +846,10 @@ rwd_container_sync (RwdContainer *self)
   redway_container_set_limits (iface, compact (rw_limits_to_variant (&e->limits)));
   redway_container_set_restart_policy (iface, e->restart_policy != NULL ? e->restart_policy : "no");
   redway_container_set_autostart (iface, e->autostart);
+  {
+    static const gchar * const none[] = { NULL };
+    redway_container_set_ports (iface, e->ports != NULL ? (const gchar * const *) e->ports : none);
+  }
 }
 
 /* ---- for container-exec.c --------------------------------------------- */

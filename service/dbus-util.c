@@ -59,16 +59,16 @@ rwd_option_get (GVariant *options, const gchar *key, const gchar *format,
 /* The keys each method takes. A method not listed takes none. */
 static const struct {
   const gchar *method;
-  const gchar *keys[40];
+  const gchar *keys[56];
 } known_options[] = {
   { "PrepareHost", { "bridge", "subnet", "nat", NULL } },
   { "CreateContainer", { "profile", "gpu_mode", "env", "start", "width", "height", "dpi", "fps", "dns",
                          "proxy_type", "proxy_host", "proxy_port", "proxy_exclude_list", "proxy_pac",
                          "gpu_node", "video_devices", "username", "password", "privileged", "boot_params",
-                         RW_LIMIT_KEYS, RW_START_SETTING_KEYS, NULL } },
+                         RW_LIMIT_KEYS, RW_START_SETTING_KEYS, "publish", NULL } },
   { "Update", { RW_LIMIT_KEYS, RW_START_SETTING_KEYS, "gpu_mode", "gpu_node", "video_devices", "env",
                 "width", "height", "dpi", "fps", "dns", "proxy_type", "proxy_host", "proxy_port",
-                "proxy_exclude_list", "proxy_pac", "boot_params", NULL } },
+                "proxy_exclude_list", "proxy_pac", "boot_params", "publish", NULL } },
   { "PullImage", { "platform", "username", "password", NULL } },
   { "Stop", { "timeout", "force", NULL } },
   { "Restart", { "timeout", "force", NULL } },

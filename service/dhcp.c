@@ -17,6 +17,7 @@
 #include <glib/gstdio.h>
 
 #include "dhcp.h"
+#include "dns.h"
 #include "names.h"
 
 #define LEASE_TIME "1h"
@@ -30,6 +31,7 @@ G_LOCK_DEFINE_STATIC (dnsmasq);
 /* What rw_dhcp_ensure() would run for a bridge. */
 typedef struct {
   gchar *pid_file;
+  gchar *hosts_dir;
   gchar *range;         /* "FIRST-LAST", for messages */
   GPtrArray *argv;      /* NULL-terminated; argv[0] is the binary */
 } Plan;
@@ -38,6 +40,7 @@ static void
 plan_clear (Plan *plan)
 {
   g_clear_pointer (&plan->pid_file, g_free);
+  g_clear_pointer (&plan->hosts_dir, g_free);
   g_clear_pointer (&plan->range, g_free);
   g_clear_pointer (&plan->argv, g_ptr_array_unref);
 }
@@ -144,6 +147,12 @@ plan_init (Plan *plan, const gchar *binary, const gchar *bridge, const gchar *ad
   g_ptr_array_add (a, g_strdup ("--dhcp-authoritative"));
   g_ptr_array_add (a, g_strdup_printf ("--pid-file=%s", plan->pid_file));
   g_ptr_array_add (a, g_strdup_printf ("--dhcp-leasefile=%s", lease_file));
+  /* Each running container's name (dns.h), re-read on change. Plain
+   * names are answered here only: never asked upstream, so no negative
+   * answer from there is cached for a container that starts later. */
+  plan->hosts_dir = rw_dns_hosts_dir (bridge);
+  g_ptr_array_add (a, g_strdup_printf ("--hostsdir=%s", plan->hosts_dir));
+  g_ptr_array_add (a, g_strdup ("--domain-needed"));
   g_ptr_array_add (a, NULL);
   return TRUE;
 }
@@ -426,6 +435,14 @@ ensure_locked (const gchar *bridge, const gchar *address_cidr, const gchar *run_
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
                    _("Cannot create %s: %s"), run_dir != NULL ? run_dir : RW_DHCP_DEFAULT_RUN_DIR,
                    g_strerror (errsv));
+      return FALSE;
+    }
+  /* dnsmasq, as nobody, reads it: not under the state dir. */
+  if (g_mkdir_with_parents (plan.hosts_dir, 0755) < 0)
+    {
+      int errsv = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                   _("Cannot create %s: %s"), plan.hosts_dir, g_strerror (errsv));
       return FALSE;
     }
   /* A stale pid file must not pass for the new process. */

@@ -3,14 +3,18 @@
 
 #include <errno.h>
 #include <glib/gi18n-lib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "container-options.h"
+#include "dns.h"
 #include "fsutil.h"
 #include "idshift.h"
 #include "legacy.h"
 #include "lxc-backend.h"
 #include "lxc-lifecycle.h"
+#include "portfwd.h"
+#include "ports.h"
 
 /* ---- the plan --------------------------------------------------------- */
 
@@ -32,6 +36,12 @@ rw_start_plan_free (RwStartPlan *plan)
   g_free (plan->mac);
   g_free (plan->console_log);
   g_free (plan->lxc_log);
+  g_free (plan->net_bridge);
+  g_free (plan->net_bridge_cidr);
+  g_free (plan->net_ip);
+  g_strfreev (plan->ports);
+  g_strfreev (plan->dns_servers);
+  g_free (plan->dns_lower);
   g_free (plan);
 }
 
@@ -49,6 +59,13 @@ rw_start_plan_new (const RwStoreEntry *e, const gchar *bridge, const gchar *brid
   RwRedroidOptions redroid;
   RwContainerSpec spec = { 0 };
 
+  if (bridge != NULL && bridge_address != NULL && e->ipv4 != NULL)
+    {
+      plan->net_bridge = g_strdup (bridge);
+      plan->net_bridge_cidr = g_strdup (bridge_address);
+      plan->net_ip = g_strdup (e->ipv4);
+      plan->ports = e->ports != NULL ? g_strdupv (e->ports) : NULL;
+    }
   if (e->lxc_path != NULL)
     {
       /* Adopted from the Redway tool: its LXC config (network brought to
@@ -118,6 +135,18 @@ rw_start_plan_new (const RwStoreEntry *e, const gchar *bridge, const gchar *brid
       spec.mac = e->mac;
     }
 
+  /* Android sets its DNS from boot parameters; any other image gets the
+   * bridge's dnsmasq (or the "dns" option's servers) and its own name. */
+  if (g_strcmp0 (e->profile, "redroid") != 0 && plan->net_bridge != NULL)
+    {
+      RwRedroidOptions o;
+
+      rw_container_options_to_redroid (e->options, e->gpu_mode, &o);
+      plan->dns_files = TRUE;
+      plan->dns_servers = g_steal_pointer (&o.dns);
+      plan->dns_lower = g_strdup (image->rootfs);
+      rw_redroid_options_clear (&o);
+    }
   if (g_strcmp0 (e->profile, "redroid") == 0)
     {
       rw_container_options_to_redroid (e->options, e->gpu_mode, &redroid);
@@ -210,6 +239,55 @@ restore_host_sysctls (RwLxcRunner *r, const gchar *name)
     g_warning ("%s: a guest changed host settings; put back: %s", name, changes);
 }
 
+/* Published ports go with the container: a failure to remove them is
+ * said, and does not hold up a stop. */
+static void
+unpublish (RwLxcRunner *r, const gchar *name)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (r->run_dir != NULL && !rw_portfwd_remove (r->run_dir, name, &error))
+    g_warning ("%s: %s", name, error->message);
+  g_clear_error (&error);
+  if (r->run_dir != NULL && !rw_dns_unregister (r->run_dir, name, &error))
+    g_warning ("%s: %s", name, error->message);
+}
+
+static gboolean
+publish (RwLxcRunner *r, const gchar *name, const RwStartPlan *plan, GError **error)
+{
+  if (plan->net_bridge == NULL || r->run_dir == NULL)
+    {
+      unpublish (r, name);
+      return TRUE;
+    }
+  /* Its name on the bridge's DNS; a failure there does not keep it down. */
+  {
+    g_autoptr(GError) local = NULL;
+
+    if (!rw_dns_register (r->run_dir, plan->net_bridge, name, plan->net_ip, &local))
+      g_warning ("%s: %s", name, local->message);
+  }
+  /* A program of the host may have taken a port since it was checked:
+   * the rule would take its connections from it. */
+  {
+    g_autoptr(GArray) ports = rw_ports_parse_list ((const gchar * const *) plan->ports, error);
+
+    if (ports == NULL)
+      return FALSE;
+    for (guint i = 0; i < ports->len; i++)
+      if (rw_port_host_in_use (&g_array_index (ports, RwPort, i), "/proc/net"))
+        {
+          g_autofree gchar *spec = rw_port_format (&g_array_index (ports, RwPort, i));
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                       _("Cannot publish %s: a program on the host listens on that port"), spec);
+          return FALSE;
+        }
+  }
+  return rw_portfwd_apply (r->run_dir, plan->net_bridge, plan->net_bridge_cidr, name, plan->net_ip,
+                           (const gchar * const *) plan->ports, error);
+}
+
 static gboolean
 lxc_define (gpointer data, const gchar *name, gpointer plan_, GError **error)
 {
@@ -220,6 +298,17 @@ lxc_define (gpointer data, const gchar *name, gpointer plan_, GError **error)
 
   if (!rw_start_plan_prepare_dirs (plan, error))
     return FALSE;
+  if (plan->config != NULL && plan->dns_files)
+    {
+      g_autofree gchar *gateway = g_strndup (plan->net_bridge_cidr, strcspn (plan->net_bridge_cidr, "/"));
+      const gchar *layers[] = { plan->upper_dir, plan->dns_lower, NULL };
+
+      /* Once per plan: a start defines again what the creation defined. */
+      plan->dns_files = FALSE;
+      if (!rw_dns_container_files (plan->config, layers, plan->container_dir, name, plan->net_ip, gateway,
+                                   (const gchar * const *) plan->dns_servers, error))
+        return FALSE;
+    }
   if (plan->config != NULL)
     return rw_lxc_define (r->lxcpath, name, plan->config, error);
   /* Adopted: its own config, with the network and logs following the
@@ -236,12 +325,22 @@ lxc_start (gpointer data, const gchar *name, gpointer plan_, pid_t *out_pid, int
   RwLxcRunner *r = data;
   RwStartPlan *plan = plan_;
 
-  /* The configuration is written at every start: it follows the record. */
-  if (!lxc_define (data, name, plan, error) ||
-      !rw_lxc_start (r->lxcpath, name,
+  /* The configuration is written at every start: it follows the record.
+   * The ports are there before the container: its address is fixed. */
+  if (!lxc_define (data, name, plan, error))
+    return FALSE;
+  if (!publish (r, name, plan, error))
+    {
+      unpublish (r, name);
+      return FALSE;
+    }
+  if (!rw_lxc_start (r->lxcpath, name,
                      plan->config != NULL ? (const gchar * const *) plan->config->init_argv : NULL,
                      r->start_helper, out_pid, out_exit_fd, error))
-    return FALSE;
+    {
+      unpublish (r, name);
+      return FALSE;
+    }
   *out_addresses = rw_lxc_get_addresses (r->lxcpath, name);
   restore_host_sysctls (r, name);
   return TRUE;
@@ -255,6 +354,7 @@ lxc_stop (gpointer data, const gchar *name, guint timeout, gboolean force, GErro
   if (!rw_lxc_stop (r->lxcpath, name, timeout, force, error))
     return FALSE;
   rw_lxc_wait_stopped (r->lxcpath, name, 10);
+  unpublish (r, name);
   restore_host_sysctls (r, name);
   return TRUE;
 }
@@ -275,6 +375,7 @@ static void
 lxc_wait_stopped (gpointer data, const gchar *name)
 {
   rw_lxc_wait_stopped (((RwLxcRunner *) data)->lxcpath, name, 10);
+  unpublish (data, name);
   restore_host_sysctls (data, name);
 }
 
@@ -286,6 +387,7 @@ lxc_destroy (gpointer data, const gchar *name, const gchar * const *dirs, GError
   if (rw_lxc_get_state (r->lxcpath, name) != RW_LXC_STOPPED &&
       !rw_lxc_stop (r->lxcpath, name, 0, TRUE, error))
     return FALSE;
+  unpublish (r, name);
   if (!rw_lxc_destroy (r->lxcpath, name, error))
     return FALSE;
   for (guint i = 0; dirs != NULL && dirs[i] != NULL; i++)
@@ -301,12 +403,19 @@ lxc_probe (gpointer data, const gchar *name, RwProbe *out, GError **error)
   RwLxcState state;
 
   out->state = RW_STATE_STOPPED;
-  /* Most containers of a farm are stopped: no need to load their config. */
+  /* Most containers of a farm are stopped: no need to load their config.
+   * One that stopped while redwayd was away leaves no ports behind. */
   if (!rw_lxc_monitor_listening (r->lxcpath, name))
-    return TRUE;
+    {
+      unpublish (r, name);
+      return TRUE;
+    }
   state = rw_lxc_get_state (r->lxcpath, name);
   if (state != RW_LXC_RUNNING && state != RW_LXC_FROZEN)
-    return TRUE;
+    {
+      unpublish (r, name);
+      return TRUE;
+    }
   if (!rw_lxc_attach_monitor (r->lxcpath, name, &out->pid, &out->exit_fd, error))
     return FALSE;
   out->addresses = rw_lxc_get_addresses (r->lxcpath, name);

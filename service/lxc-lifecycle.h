@@ -33,6 +33,15 @@ typedef struct {
   gchar *mac;
   gchar *console_log;
   gchar *lxc_log;
+  /* The host's network, when it has one (else all NULL) */
+  gchar *net_bridge;
+  gchar *net_bridge_cidr;     /* the bridge's address/prefix */
+  gchar *net_ip;              /* the container's address/prefix */
+  gchar **ports;              /* (nullable) published ports, canonical (portfwd.h) */
+  /* redway's /etc/resolv.conf and /etc/hosts (dns.h): generic containers */
+  gboolean dns_files;
+  gchar **dns_servers;        /* (nullable) the "dns" option; none: the bridge */
+  gchar *dns_lower;           /* the image's rootfs, to see what it manages itself */
 } RwStartPlan;
 
 /* @bridge, @bridge_address: (nullable) the prepared host network, if any. */

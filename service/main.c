@@ -8,7 +8,9 @@
 #include <signal.h>
 #include <sys/resource.h>
 
+#include "container-ports.h"
 #include "daemon.h"
+#include "dns.h"
 #include "images/image-store.h"
 #include "redway-client.h"
 #include "redway-error.h"
@@ -103,6 +105,8 @@ main (int argc, char **argv)
   g_autofree gchar *legacy_root = NULL;
   g_autofree gchar *legacy_lxc_path = NULL;
   g_auto(GStrv) insecure = NULL;
+  g_autofree gchar *publish_range = NULL;
+  g_autofree gchar *hosts_dir = NULL;
   gboolean replace = FALSE;
   gboolean show_version = FALSE;
   gint64 max_image_mib = RW_IMAGE_STORE_DEFAULT_MAX_IMAGE / (1024 * 1024);
@@ -119,6 +123,8 @@ main (int argc, char **argv)
     { "legacy-lxc-path", 0, 0, G_OPTION_ARG_FILENAME, &legacy_lxc_path, N_("Where the Redway tool's LXC containers are (default /var/lib/lxc)"), N_("DIR") },
     { "insecure-registry", 0, 0, G_OPTION_ARG_STRING_ARRAY, &insecure, N_("Allow plain HTTP for this registry (host[:port])"), N_("HOST") },
     { "max-image-size", 0, 0, G_OPTION_ARG_INT64, &max_image_mib, N_("Refuse images that unpack to more than this (0: no bound; default 32768)"), N_("MIB") },
+    { "publish-range", 0, 0, G_OPTION_ARG_STRING, &publish_range, N_("Host ports to choose from when a published port names none (default 15555-16555)"), N_("LOW-HIGH") },
+    { "hosts-dir", 0, 0, G_OPTION_ARG_FILENAME, &hosts_dir, N_("Where the bridge's DNS finds the containers' names, readable by dnsmasq (default /run/redway/hosts)"), N_("DIR") },
     { "min-free-space", 0, 0, G_OPTION_ARG_INT64, &min_free_mib, N_("Stop a pull when less than this is free for the state directory (default 128)"), N_("MIB") },
     { "version", 0, 0, G_OPTION_ARG_NONE, &show_version, N_("Print the version and exit"), NULL },
     { NULL }
@@ -176,6 +182,14 @@ main (int argc, char **argv)
       }
   }
   (void) redway_error_quark ();
+
+  if (hosts_dir != NULL)
+    rw_dns_set_hosts_base (hosts_dir);
+  if (publish_range != NULL && !rwd_ports_set_range (publish_range, &error))
+    {
+      g_printerr ("redwayd: %s\n", error->message);
+      return 1;
+    }
 
   connection = g_bus_get_sync (G_BUS_TYPE_SYSTEM, NULL, &error);
   if (connection == NULL)

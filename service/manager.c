@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "container-options.h"
+#include "container-ports.h"
 #include "container.h"
 #include "dbus-util.h"
 #include "host.h"
@@ -906,6 +907,12 @@ create_container (CreateArgs *args, GDBusMethodInvocation *invocation, guint uid
     e->health_cmd = g_steal_pointer (&s.health_cmd);
     e->health_interval = s.health_interval;
   }
+  e->ports = rwd_ports_from_options (daemon, args->name, args->options, &error);
+  if (error != NULL)
+    {
+      rwd_return_error (invocation, error);
+      return;
+    }
   e->image_url = g_strdup (args->image);
   e->profile = g_steal_pointer (&profile);
   g_free (e->gpu_mode);

@@ -53,6 +53,18 @@ nft_run (NftCtx *ctx, const gchar *cmds, GError **error)
 }
 
 gboolean
+rw_nft_run (const gchar *cmds, gchar **out_output, GError **error)
+{
+  g_autoptr (NftCtx) ctx = nft_new ();
+
+  if (!nft_run (ctx, cmds, error))
+    return FALSE;
+  if (out_output != NULL)
+    *out_output = g_strdup (nft_ctx_get_output_buffer (ctx));
+  return TRUE;
+}
+
+gboolean
 rw_nat_ensure (const gchar *bridge, const gchar *subnet, GError **error)
 {
   g_autoptr (NftCtx) ctx = nft_new ();

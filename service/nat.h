@@ -11,6 +11,10 @@ G_BEGIN_DECLS
 
 #define RW_NAT_TABLE "redway"
 
+/* Runs nft commands @cmds as one transaction; @out_output (nullable): what
+ * nft printed (listings). The error says what nft said. */
+gboolean rw_nft_run (const gchar *cmds, gchar **out_output, GError **error);
+
 /* "10.0.3.1/24" -> "10.0.3.0/24". */
 gchar *rw_nat_subnet_from_cidr (const gchar *address_cidr, GError **error);
 

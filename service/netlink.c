@@ -8,6 +8,7 @@
 #include <linux/if_link.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -294,8 +295,9 @@ rw_netlink_has_ipv4 (gint ifindex, const gchar *cidr, gboolean *out_has, GError 
   return TRUE;
 }
 
+/* @mac (nullable): the link's address, 6 bytes. */
 static gboolean
-create_link (const gchar *name, const gchar *kind, GError **error)
+create_link (const gchar *name, const gchar *kind, const guint8 *mac, GError **error)
 {
   g_autofree gchar *buf = g_malloc0 (NL_BUFSIZE);
   g_autofree gchar *what = NULL;
@@ -313,6 +315,8 @@ create_link (const gchar *name, const gchar *kind, GError **error)
   ifi = NLMSG_DATA (h);
   ifi->ifi_family = AF_UNSPEC;
   nl_attr (h, IFLA_IFNAME, name, strlen (name) + 1);
+  if (mac != NULL)
+    nl_attr (h, IFLA_ADDRESS, mac, 6);
   linkinfo = nl_attr (h, IFLA_LINKINFO, NULL, 0);
   nl_attr (h, IFLA_INFO_KIND, kind, strlen (kind));
   nl_attr_end (h, linkinfo);
@@ -325,13 +329,22 @@ create_link (const gchar *name, const gchar *kind, GError **error)
 gboolean
 rw_netlink_create_bridge (const gchar *name, GError **error)
 {
-  return create_link (name, "bridge", error);
+  g_autofree gchar *seed = g_strconcat ("bridge:", name, NULL);
+  g_autofree gchar *mac_s = rw_mac_for_seed (seed);
+  guint8 mac[6];
+
+  /* A bridge without an address of its own takes its lowest port's: the
+   * gateway's MAC would change whenever that container stops, and every
+   * other container would talk to a stale one until its ARP entry ages. */
+  if (sscanf (mac_s, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &mac[0], &mac[1], &mac[2], &mac[3], &mac[4], &mac[5]) != 6)
+    return create_link (name, "bridge", NULL, error);
+  return create_link (name, "bridge", mac, error);
 }
 
 gboolean
 rw_netlink_create_dummy (const gchar *name, GError **error)
 {
-  return create_link (name, "dummy", error);
+  return create_link (name, "dummy", NULL, error);
 }
 
 gboolean

@@ -11,6 +11,7 @@
 
 #include "jsonutil.h"
 #include "names.h"
+#include "ports.h"
 #include "store.h"
 
 struct _RwStore {
@@ -55,6 +56,7 @@ rw_store_entry_free (RwStoreEntry *e)
   g_free (e->legacy_log_file);
   g_free (e->restart_policy);
   g_strfreev (e->health_cmd);
+  g_strfreev (e->ports);
   rw_limits_clear (&e->limits);
   g_clear_pointer (&e->options, json_object_unref);
   g_clear_pointer (&e->extra, json_object_unref);
@@ -144,8 +146,30 @@ static const gchar *entry_keys[] = {
   "name", "image_url", "image_id", "profile", "data_path", "log_file", "gpu_mode",
   "initialized", "created_at", "updated_at", "ipv4", "mac", "env", "options", "privileged",
   "origin", "lxc_path", "legacy_config", "legacy_log_file", "limits",
-  "restart_policy", "autostart", "autostart_order", "autostart_delay", "health_cmd", "health_interval", NULL
+  "restart_policy", "autostart", "autostart_order", "autostart_delay", "health_cmd", "health_interval",
+  "ports", NULL
 };
+
+/* A list of strings, or NULL. */
+static gchar **
+ports_from_json (JsonNode *node)
+{
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+  JsonArray *arr;
+
+  if (!JSON_NODE_HOLDS_ARRAY (node))
+    return NULL;
+  arr = json_node_get_array (node);
+  for (guint i = 0; i < json_array_get_length (arr); i++)
+    {
+      JsonNode *item = json_array_get_element (arr, i);
+
+      if (!JSON_NODE_HOLDS_VALUE (item) || json_node_get_value_type (item) != G_TYPE_STRING)
+        return NULL;
+      g_strv_builder_add (b, json_node_get_string (item));
+    }
+  return g_strv_builder_end (b);
+}
 
 static RwStoreEntry *
 entry_from_json (const gchar *name, JsonObject *obj, GError **error)
@@ -240,6 +264,24 @@ entry_from_json (const gchar *name, JsonObject *obj, GError **error)
         g_clear_pointer (&e->health_cmd, g_strfreev);
     }
 
+  node = json_object_get_member (obj, "ports");
+  if (node != NULL)
+    {
+      g_autoptr(GArray) ports = NULL;
+
+      e->ports = ports_from_json (node);
+      /* Hostile input: only specs the daemon itself would have stored. */
+      if (e->ports == NULL || (ports = rw_ports_parse_list ((const gchar * const *) e->ports, error)) == NULL)
+        {
+          if (error != NULL && *error == NULL)
+            g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, _("“ports” must be a list of strings"));
+          g_prefix_error (error, _("Container “%s”: "), name);
+          return NULL;
+        }
+      if (e->ports[0] == NULL)
+        g_clear_pointer (&e->ports, g_strfreev);
+    }
+
   node = json_object_get_member (obj, "limits");
   if (node != NULL && (!JSON_NODE_HOLDS_OBJECT (node) ||
                        !rw_limits_from_json (&e->limits, json_node_get_object (node), error)))
@@ -321,6 +363,14 @@ entry_to_json (const RwStoreEntry *e)
       json_builder_set_member_name (b, "env");
       json_builder_begin_array (b);
       for (gchar **p = e->env; *p != NULL; p++)
+        json_builder_add_string_value (b, *p);
+      json_builder_end_array (b);
+    }
+  if (e->ports != NULL)
+    {
+      json_builder_set_member_name (b, "ports");
+      json_builder_begin_array (b);
+      for (gchar **p = e->ports; *p != NULL; p++)
         json_builder_add_string_value (b, *p);
       json_builder_end_array (b);
     }
@@ -1003,6 +1053,27 @@ rw_store_set_health (RwStore *store, const gchar *name, const gchar * const *hea
       return FALSE;
     }
   g_strfreev (old_cmd);
+  maybe_compact (store);
+  return TRUE;
+}
+
+gboolean
+rw_store_set_ports (RwStore *store, const gchar *name, const gchar * const *ports, GError **error)
+{
+  RwStoreEntry *e = lookup_or_fail (store, name, error);
+  gchar **old;
+
+  if (e == NULL)
+    return FALSE;
+  old = e->ports;
+  e->ports = ports != NULL && ports[0] != NULL ? g_strdupv ((gchar **) ports) : NULL;
+  if (!commit_entry (store, e, error))
+    {
+      g_strfreev (e->ports);
+      e->ports = old;
+      return FALSE;
+    }
+  g_strfreev (old);
   maybe_compact (store);
   return TRUE;
 }

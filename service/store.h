@@ -47,6 +47,7 @@ typedef struct {
   gint64 autostart_delay;   /* seconds to wait after starting it */
   gchar **health_cmd;       /* (nullable) run inside to tell it is healthy */
   gint64 health_interval;   /* seconds between health checks (0: default) */
+  gchar **ports;            /* (nullable) published ports, canonical (ports.h) */
   JsonObject *extra;        /* keys we do not know, written back untouched */
 } RwStoreEntry;
 
@@ -127,6 +128,8 @@ gboolean rw_store_set_health (RwStore *store, const gchar *name, const gchar * c
  * Container.Update validated; moves updated_at. */
 gboolean rw_store_set_settings (RwStore *store, const gchar *name, JsonObject *options,
                                 const gchar *gpu_mode, const gchar * const *env, GError **error);
+/* @ports: canonical specs (rw_port_format()); NULL or empty: none. */
+gboolean rw_store_set_ports (RwStore *store, const gchar *name, const gchar * const *ports, GError **error);
 gboolean rw_store_set_limits (RwStore *store, const gchar *name, const RwLimits *limits, GError **error);
 /* @nat: kept across restarts (a PrepareHost with nat=false stays so). */
 gboolean rw_store_set_host (RwStore *store, gboolean lxc_ready, const gchar *bridge,

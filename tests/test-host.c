@@ -251,7 +251,8 @@ test_prepare_bridge (void)
       g_test_message ("%s", ipout);
       g_assert_nonnull (strstr (ipout, "inet " CIDR));
       g_assert_nonnull (strstr (ipout, "bridge"));
-      g_assert_nonnull (strstr (ipout, "<BROADCAST,MULTICAST,UP"));
+      /* Up; without ports a bridge with its own MAC has no carrier yet. */
+      g_assert_nonnull (strstr (ipout, "BROADCAST,MULTICAST,UP"));
       /* Exactly one address after two prepares. */
       first = strstr (ipout, "inet ");
       g_assert_nonnull (first);

@@ -204,6 +204,9 @@ class Env:
         if not any(a.startswith("--legacy-root") for a in self.daemon_args + list(extra)):
             cmd += ["--legacy-root", os.path.join(self.tmp, "legacy-root"),
                     "--legacy-lxc-path", os.path.join(self.tmp, "legacy-lxc")]
+        # dnsmasq (as nobody) reads the containers' names there: not the host's /run.
+        if not any(a.startswith("--hosts-dir") for a in self.daemon_args + list(extra)):
+            cmd += ["--hosts-dir", os.path.join(self.tmp, "hosts")]
         cmd += self.daemon_args + list(extra)
         if self.netns:
             cmd = ["nsenter", "--net=" + self.netns_path, "--",
