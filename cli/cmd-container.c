@@ -91,6 +91,8 @@ cli_cmd_init (CliApp *app, int argc, char **argv)
   g_autofree char *proxy_pac = NULL;
   gboolean start = FALSE;
   gboolean privileged = FALSE;
+  g_auto(GStrv) volumes = NULL;
+  g_autofree char *data_path = NULL;
   const GOptionEntry entries[] = {
     { "profile", 0, 0, G_OPTION_ARG_STRING, &profile, N_("Container profile: auto, redroid or generic"), N_("PROFILE") },
     { "gpu-mode", 0, 0, G_OPTION_ARG_STRING, &gpu_mode, N_("GPU mode: auto, host or guest"), N_("MODE") },
@@ -109,6 +111,8 @@ cli_cmd_init (CliApp *app, int argc, char **argv)
     { "proxy-pac", 0, 0, G_OPTION_ARG_STRING, &proxy_pac, N_("URL of a proxy auto-config file"), N_("URL") },
     { "start", 0, 0, G_OPTION_ARG_NONE, &start, N_("Start the container once created"), NULL },
     { "privileged", 0, 0, G_OPTION_ARG_NONE, &privileged, N_("No user namespace: the image runs as host root (Redroid always does)"), NULL },
+    { "volume", 'v', 0, G_OPTION_ARG_STRING_ARRAY, &volumes, N_("Mount a host directory or a named volume inside (repeatable)"), N_("HOSTPATH|VOLUME:PATH[:ro]") },
+    { "data-path", 0, 0, G_OPTION_ARG_FILENAME, &data_path, N_("Keep the container's data in this directory"), N_("DIR") },
     { "username", 0, 0, G_OPTION_ARG_STRING, &username, N_("Registry user name"), N_("USER") },
     { "password-stdin", 0, 0, G_OPTION_ARG_NONE, &password_stdin, N_("Read the registry password from standard input"), NULL },
     { NULL }
@@ -156,6 +160,17 @@ cli_cmd_init (CliApp *app, int argc, char **argv)
     g_variant_builder_add (&options, "{sv}", "privileged", g_variant_new_boolean (TRUE));
   if (env != NULL)
     g_variant_builder_add (&options, "{sv}", "env", g_variant_new_strv ((const char *const *) env, -1));
+  if (volumes != NULL)
+    {
+      g_auto(GStrv) absolute = cli_volumes_absolute ((const char * const *) volumes);
+      g_variant_builder_add (&options, "{sv}", "volumes", g_variant_new_strv ((const char *const *) absolute, -1));
+    }
+  if (data_path != NULL)
+    {
+      /* The service has another working directory. */
+      g_autofree char *abs = g_canonicalize_filename (data_path, NULL);
+      g_variant_builder_add (&options, "{sv}", "data_path", g_variant_new_string (abs));
+    }
   add_uint (&options, "width", width);
   add_uint (&options, "height", height);
   add_uint (&options, "dpi", dpi);

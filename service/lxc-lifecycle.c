@@ -11,6 +11,7 @@
 #include "legacy.h"
 #include "lxc-backend.h"
 #include "lxc-lifecycle.h"
+#include "volumes.h"
 
 /* ---- the plan --------------------------------------------------------- */
 
@@ -25,6 +26,9 @@ rw_start_plan_free (RwStartPlan *plan)
   g_free (plan->upper_dir);
   g_free (plan->work_dir);
   g_free (plan->data_path);
+  g_clear_pointer (&plan->mounts, g_ptr_array_unref);
+  g_free (plan->stage_dir);
+  g_free (plan->lower_dir);
   g_clear_pointer (&plan->image, rw_image_unref);
   g_free (plan->bridge);
   g_free (plan->ipv4_cidr);
@@ -48,7 +52,16 @@ rw_start_plan_new (const RwStoreEntry *e, const gchar *bridge, const gchar *brid
   g_autofree gchar *shifted = NULL;
   RwRedroidOptions redroid;
   RwContainerSpec spec = { 0 };
+  g_autofree RwMountEntry *mount_entries = NULL;
+  g_autoptr(GPtrArray) stage_paths = g_ptr_array_new_with_free_func (g_free);
 
+  if (e->lxc_path != NULL && e->mounts != NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                   _("Container “%s” still runs from the Redway tool's layout, which has no volumes: "
+                     "convert it first"), e->name);
+      return NULL;
+    }
   if (e->lxc_path != NULL)
     {
       /* Adopted from the Redway tool: its LXC config (network brought to
@@ -101,6 +114,29 @@ rw_start_plan_new (const RwStoreEntry *e, const gchar *bridge, const gchar *brid
       plan->image = rw_image_ref (image);
     }
   spec.rootfs_upper = plan->upper_dir;
+  plan->lower_dir = g_strdup (spec.rootfs_lower);
+  if (e->mounts != NULL)
+    {
+      plan->mounts = rw_mounts_from_json (e->mounts, error);
+      if (plan->mounts == NULL)
+        return NULL;
+      /* Named volumes by their directory from here on. */
+      for (guint i = 0; i < plan->mounts->len; i++)
+        {
+          RwMount *m = plan->mounts->pdata[i];
+
+          if (m->kind == RW_MOUNT_VOLUME)
+            {
+              gchar *dir = rw_layout_volume_dir (layout, m->source);
+              g_free (m->source);
+              m->source = dir;
+            }
+        }
+      plan->stage_dir = rw_layout_mount_stage_dir (layout, e->name);
+      mount_entries = rw_mounts_to_entries (plan->mounts, plan->stage_dir, stage_paths);
+      spec.mounts = mount_entries;
+      spec.n_mounts = plan->mounts->len;
+    }
   spec.host = facts;
   spec.limits = &e->limits;
   spec.data_path = e->data_path;
@@ -236,11 +272,23 @@ lxc_start (gpointer data, const gchar *name, gpointer plan_, pid_t *out_pid, int
   RwLxcRunner *r = data;
   RwStartPlan *plan = plan_;
 
+  gboolean started;
+
   /* The configuration is written at every start: it follows the record. */
-  if (!lxc_define (data, name, plan, error) ||
-      !rw_lxc_start (r->lxcpath, name,
-                     plan->config != NULL ? (const gchar * const *) plan->config->init_argv : NULL,
-                     r->start_helper, out_pid, out_exit_fd, error))
+  if (!lxc_define (data, name, plan, error))
+    return FALSE;
+  /* Volumes are checked and staged for LXC to bind; once the container
+   * runs it holds its own mounts and the staging ones go. */
+  if (plan->mounts != NULL &&
+      !rw_mounts_stage (plan->mounts, plan->stage_dir, plan->upper_dir, plan->lower_dir,
+                        plan->idmap_base, error))
+    return FALSE;
+  started = rw_lxc_start (r->lxcpath, name,
+                          plan->config != NULL ? (const gchar * const *) plan->config->init_argv : NULL,
+                          r->start_helper, out_pid, out_exit_fd, error);
+  if (plan->mounts != NULL)
+    rw_mounts_unstage (plan->stage_dir, plan->mounts->len);
+  if (!started)
     return FALSE;
   *out_addresses = rw_lxc_get_addresses (r->lxcpath, name);
   restore_host_sysctls (r, name);

@@ -46,6 +46,7 @@ typedef struct {
   gint64 autostart_delay;   /* seconds to wait after starting it */
   gchar **health_cmd;       /* (nullable) run inside to tell it is healthy */
   gint64 health_interval;   /* seconds between health checks (0: default) */
+  JsonArray *mounts;        /* (nullable) volumes, as volumes.h reads and writes them */
   JsonObject *extra;        /* keys we do not know, written back untouched */
 } RwStoreEntry;
 
@@ -122,6 +123,8 @@ gboolean rw_store_set_start_settings (RwStore *store, const gchar *name, const g
 /* @health_cmd: (nullable) none. */
 gboolean rw_store_set_health (RwStore *store, const gchar *name, const gchar * const *health_cmd,
                               gint64 health_interval, GError **error);
+/* @mounts: (nullable) none; a reference is taken. */
+gboolean rw_store_set_mounts (RwStore *store, const gchar *name, JsonArray *mounts, GError **error);
 gboolean rw_store_set_limits (RwStore *store, const gchar *name, const RwLimits *limits, GError **error);
 /* @nat: kept across restarts (a PrepareHost with nat=false stays so). */
 gboolean rw_store_set_host (RwStore *store, gboolean lxc_ready, const gchar *bridge,
