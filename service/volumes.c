@@ -187,7 +187,7 @@ check_refused (const gchar *what, const gchar *real, int fd, const gchar *state_
   for (guint i = 0; kernel[i] != NULL; i++)
     if (path_within (real, kernel[i]))
       goto kernel;
-  if (fstatfs (fd, &sfs) == 0)
+  if (fd >= 0 && fstatfs (fd, &sfs) == 0)
     switch ((unsigned long) sfs.f_type)
       {
       case PROC_SUPER_MAGIC: case SYSFS_MAGIC: case CGROUP_SUPER_MAGIC: case CGROUP2_SUPER_MAGIC:
@@ -235,6 +235,13 @@ rw_host_dir_resolve (const gchar *path, const gchar *what, const gchar *state_di
 
   if (!rw_profile_check_path (what, path, NULL, error))
     return NULL;
+  /* As written, too: /proc/self/root and the like are magic links, which
+   * the lookup below refuses with a less telling error. */
+  {
+    g_autofree gchar *canon = g_canonicalize_filename (path, "/");
+    if (!check_refused (what, canon, -1, NULL, error))
+      return NULL;
+  }
   /* Symlinks are followed once, here, as the caller meant them; magic
    * links (/proc/PID/root and the like) never. */
   fd = openat2_fd (AT_FDCWD, path, O_PATH | O_DIRECTORY | O_CLOEXEC, RESOLVE_NO_MAGICLINKS);
