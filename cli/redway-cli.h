@@ -137,6 +137,7 @@ int cli_cmd_pull (CliApp *app, int argc, char **argv);
 int cli_cmd_images (CliApp *app, int argc, char **argv);
 int cli_cmd_image (CliApp *app, int argc, char **argv);
 int cli_cmd_volume (CliApp *app, int argc, char **argv);
+int cli_cmd_cp (CliApp *app, int argc, char **argv);
 /* Volume specs with a relative host path (./dir:/x) made absolute. */
 char **cli_volumes_absolute (const char * const *specs);
 int cli_cmd_shell (CliApp *app, int argc, char **argv);

@@ -690,6 +690,7 @@ rwd_container_iface_init (RedwayContainerIface *iface)
   iface->handle_convert = handle_convert;
   iface->handle_update = handle_update;
   rwd_container_exec_iface_init (iface);
+  rwd_container_copy_iface_init (iface);
 }
 
 RwdContainer *
@@ -820,6 +821,18 @@ rwd_container_get_lxc_path (RwdContainer *self)
   const RwStoreEntry *e = get_entry (self);
 
   return e != NULL && e->lxc_path != NULL ? e->lxc_path : rwd_daemon_get_lxc_path (self->daemon);
+}
+
+RwLifecycle *
+rwd_container_get_lifecycle (RwdContainer *self)
+{
+  return self->lifecycle;
+}
+
+gpointer
+rwd_container_new_plan (RwdContainer *self, GError **error)
+{
+  return hook_plan (self, error);
 }
 
 const RwStoreEntry *

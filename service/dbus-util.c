@@ -75,6 +75,7 @@ static const struct {
   { "OpenShell", { "tty", "cwd", "env", "command", NULL } },
   { "Exec", { "tty", "cwd", "env", "stdin", NULL } },
   { "OpenLog", { "which", NULL } },
+  { "CopyTo", { "directory", "name", "mode", NULL } },
   { "ImportLegacy", { "config", "lxc_path", NULL } },
 };
 

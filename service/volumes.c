@@ -176,27 +176,36 @@ path_within (const gchar *a, const gchar *b)
   return strncmp (a, b, n) == 0 && (a[n] == '\0' || a[n] == '/');
 }
 
+gboolean
+rw_fd_on_kernel_fs (int fd)
+{
+  struct statfs sfs;
+
+  if (fstatfs (fd, &sfs) != 0)
+    return TRUE;     /* unknown: as if it were */
+  switch ((unsigned long) sfs.f_type)
+    {
+    case PROC_SUPER_MAGIC: case SYSFS_MAGIC: case CGROUP_SUPER_MAGIC: case CGROUP2_SUPER_MAGIC:
+    case DEBUGFS_MAGIC: case SECURITYFS_MAGIC: case TRACEFS_MAGIC: case BPF_FS_MAGIC:
+    case DEVPTS_SUPER_MAGIC:
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
 /* Where binding would give a container the host's kernel interfaces or
  * redway's own state (other containers' data, images, staging mounts). */
 static gboolean
 check_refused (const gchar *what, const gchar *real, int fd, const gchar *state_dir, GError **error)
 {
   static const gchar * const kernel[] = { "/proc", "/sys", "/dev", NULL };
-  struct statfs sfs;
 
   for (guint i = 0; kernel[i] != NULL; i++)
     if (path_within (real, kernel[i]))
       goto kernel;
-  if (fd >= 0 && fstatfs (fd, &sfs) == 0)
-    switch ((unsigned long) sfs.f_type)
-      {
-      case PROC_SUPER_MAGIC: case SYSFS_MAGIC: case CGROUP_SUPER_MAGIC: case CGROUP2_SUPER_MAGIC:
-      case DEBUGFS_MAGIC: case SECURITYFS_MAGIC: case TRACEFS_MAGIC: case BPF_FS_MAGIC:
-      case DEVPTS_SUPER_MAGIC:
-        goto kernel;
-      default:
-        break;
-      }
+  if (fd >= 0 && rw_fd_on_kernel_fs (fd))
+    goto kernel;
   if (state_dir != NULL)
     {
       g_autofree gchar *state = g_canonicalize_filename (state_dir, "/");

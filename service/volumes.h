@@ -62,6 +62,9 @@ gboolean rw_mounts_have_bind (GPtrArray *mounts);
  * messages. Returns the resolved path; @dev and @ino its identity. */
 gchar *rw_host_dir_resolve (const gchar *path, const gchar *what, const gchar *state_dir,
                             guint64 *dev, guint64 *ino, GError **error);
+/* @fd is on procfs, sysfs, cgroupfs, devpts or another kernel interface
+ * (or cannot be told). */
+gboolean rw_fd_on_kernel_fs (int fd);
 /* A data path chosen at create: an existing directory, or a new one whose
  * parent exists; refused where rw_host_dir_resolve() refuses. Returns the
  * resolved path (not created). */

@@ -198,6 +198,17 @@ class Volumes(harness.EnvTestCase):
         r = env.cli("--no-ask-password", "volume", "create", "byuser2", user="daemon", check=False)
         self.assertNotEqual(r.returncode, 0)
 
+    def test_copy_needs_the_shell_right(self):
+        src = os.path.join(self.hostdir("cpsrc"), "f")
+        with open(src, "w") as f:
+            f.write("x")
+        os.chmod(src, 0o644)
+        self.init("cpauth1", start=False)
+        for args in ((src, "cpauth1:/tmp/f"), ("cpauth1:/etc/passwd", "/tmp/never")):
+            r = self.env.cli("--no-ask-password", "cp", *args, user="nobody", check=False)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("authoriz", r.stderr.lower())
+
     def test_data_path(self):
         parent = self.hostdir("dp")
         data = os.path.join(parent, "data-of-dp1")
@@ -208,6 +219,116 @@ class Volumes(harness.EnvTestCase):
         self.env.cli("remove", "--force", "dp1")
         self.assertFalse(os.path.exists(data))
         self.assertTrue(os.path.isdir(parent))
+
+
+class Copy(harness.EnvTestCase):
+    """redway cp: both ways, files and directories, running and stopped,
+    never through a symlink out of the container."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env.prepare_host()
+        cls.env.cli("init", "cp1", cls.image, "--start")
+        cls.work = os.path.join(cls.env.tmp, "cp")
+        os.makedirs(cls.work)
+
+    def sh(self, script, check=True):
+        return self.env.cli("exec", "cp1", "--", "sh", "-c", script, check=check)
+
+    def test_file_both_ways(self):
+        src = os.path.join(self.work, "hello.txt")
+        with open(src, "w") as f:
+            f.write("hello container\n")
+        os.chmod(src, 0o640)
+        self.env.cli("cp", src, "cp1:/tmp/hello-in")
+        self.assertEqual(self.sh("cat /tmp/hello-in; stat -c %a:%u /tmp/hello-in").stdout,
+                         "hello container\n640:0\n")
+        # Into an existing directory: the name is kept.
+        self.env.cli("cp", src, "cp1:/tmp")
+        self.assertEqual(self.sh("cat /tmp/hello.txt").stdout, "hello container\n")
+        out = os.path.join(self.work, "passwd-out")
+        self.env.cli("cp", "cp1:/etc/passwd", out)
+        with open(out) as f:
+            self.assertEqual(f.read(), self.sh("cat /etc/passwd").stdout)
+        outdir = os.path.join(self.work, "into")
+        os.makedirs(outdir)
+        self.env.cli("cp", "cp1:/tmp/hello-in", outdir)
+        self.assertTrue(os.path.isfile(os.path.join(outdir, "hello-in")))
+
+    def test_directory_both_ways(self):
+        src = os.path.join(self.work, "tree")
+        os.makedirs(os.path.join(src, "sub"))
+        with open(os.path.join(src, "a"), "w") as f:
+            f.write("A\n")
+        with open(os.path.join(src, "sub", "b"), "w") as f:
+            f.write("B" * 300000)
+        os.symlink("sub/b", os.path.join(src, "link"))
+        self.env.cli("cp", src, "cp1:/tmp/tree-new")        # made, with the contents
+        self.assertEqual(self.sh("cat /tmp/tree-new/a; wc -c < /tmp/tree-new/sub/b; readlink /tmp/tree-new/link").stdout,
+                         "A\n300000\nsub/b\n")
+        self.env.cli("cp", src, "cp1:/tmp")                 # existing: /tmp/tree
+        self.assertEqual(self.sh("cat /tmp/tree/a").stdout, "A\n")
+
+        back = os.path.join(self.work, "back")
+        self.env.cli("cp", "cp1:/tmp/tree-new", back)
+        with open(os.path.join(back, "a")) as f:
+            self.assertEqual(f.read(), "A\n")
+        self.assertEqual(os.path.getsize(os.path.join(back, "sub", "b")), 300000)
+        self.assertEqual(os.readlink(os.path.join(back, "link")), "sub/b")
+        self.env.cli("cp", "cp1:/tmp/tree-new", back)       # existing: back/tree-new
+        self.assertTrue(os.path.isfile(os.path.join(back, "tree-new", "sub", "b")))
+
+    def test_symlinks_stay_inside(self):
+        # The container's own /etc/shadow, and links to it that would reach
+        # the host's if they were followed on the host.
+        self.sh("echo container-shadow > /etc/shadow; ln -sf /etc/shadow /tmp/evil; "
+                "ln -sf ../../../../../../../../etc/shadow /tmp/evil2; ln -sfn /etc /tmp/etclink")
+        for link in ("/tmp/evil", "/tmp/evil2", "/tmp/etclink/shadow"):
+            out = os.path.join(self.work, "shadow" + link.replace("/", "_"))
+            self.env.cli("cp", "cp1:" + link, out)
+            with open(out) as f:
+                self.assertEqual(f.read(), "container-shadow\n", link)
+        # Writing through a symlink to a directory lands inside too.
+        src = os.path.join(self.work, "marker")
+        with open(src, "w") as f:
+            f.write("inside\n")
+        self.env.cli("cp", src, "cp1:/tmp/etclink/redway-cp-marker")
+        self.assertFalse(os.path.exists("/etc/redway-cp-marker"))
+        self.assertEqual(self.sh("cat /etc/redway-cp-marker").stdout, "inside\n")
+        # An existing symlink is not written through.
+        r = self.env.cli("cp", src, "cp1:/tmp/evil", check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("not a regular file", r.stderr)
+        # Kernel file systems are not copied.
+        r = self.env.cli("cp", "cp1:/proc/1/status", os.path.join(self.work, "status"), check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("kernel file system", r.stderr)
+
+    def test_stopped_container(self):
+        env = self.env
+        env.cli("init", "cp2", self.image)
+        self.addCleanup(env.cli, "remove", "--force", "cp2", check=False)
+        src = os.path.join(self.work, "offline")
+        with open(src, "w") as f:
+            f.write("written while stopped\n")
+        env.cli("cp", src, "cp2:/root/offline")
+        out = os.path.join(self.work, "offline-back")
+        env.cli("cp", "cp2:/root/offline", out)
+        with open(out) as f:
+            self.assertEqual(f.read(), "written while stopped\n")
+        env.cli("start", "cp2")
+        self.assertEqual(env.cli("exec", "cp2", "--", "cat", "/root/offline").stdout, "written while stopped\n")
+        self.assertEqual(env.cli("exec", "cp2", "--", "stat", "-c", "%u", "/root/offline").stdout, "0\n")
+
+    def test_usage(self):
+        r = self.env.cli("cp", "/a", "/b", check=False)
+        self.assertEqual(r.returncode, 2)
+        r = self.env.cli("cp", "cp1:/etc/passwd", "cp1:/tmp/x", check=False)
+        self.assertEqual(r.returncode, 2)
+        r = self.env.cli("cp", "cp1:/nonexistent", os.path.join(self.work, "x"), check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
 
 
 if __name__ == "__main__":
