@@ -54,6 +54,7 @@ rw_start_plan_new (const RwStoreEntry *e, const gchar *bridge, const gchar *brid
   RwContainerSpec spec = { 0 };
   g_autofree RwMountEntry *mount_entries = NULL;
   g_autoptr(GPtrArray) stage_paths = g_ptr_array_new_with_free_func (g_free);
+  g_autofree gchar *data_stage = NULL;
 
   if (e->lxc_path != NULL && e->mounts != NULL)
     {
@@ -115,6 +116,7 @@ rw_start_plan_new (const RwStoreEntry *e, const gchar *bridge, const gchar *brid
     }
   spec.rootfs_upper = plan->upper_dir;
   plan->lower_dir = g_strdup (spec.rootfs_lower);
+  plan->stage_dir = rw_layout_mount_stage_dir (layout, e->name);
   if (e->mounts != NULL)
     {
       plan->mounts = rw_mounts_from_json (e->mounts, error);
@@ -132,14 +134,28 @@ rw_start_plan_new (const RwStoreEntry *e, const gchar *bridge, const gchar *brid
               m->source = dir;
             }
         }
-      plan->stage_dir = rw_layout_mount_stage_dir (layout, e->name);
       mount_entries = rw_mounts_to_entries (plan->mounts, plan->stage_dir, stage_paths);
       spec.mounts = mount_entries;
       spec.n_mounts = plan->mounts->len;
     }
+  /* Redroid's /data is a host directory too, perhaps one a caller chose
+   * (data_path): staged like a volume, so that a symlink put in its place
+   * cannot send a privileged container somewhere else. */
+  if (g_strcmp0 (e->profile, "redroid") == 0 && e->data_path != NULL)
+    {
+      RwMount *m = g_new0 (RwMount, 1);
+
+      if (plan->mounts == NULL)
+        plan->mounts = g_ptr_array_new_with_free_func ((GDestroyNotify) rw_mount_free);
+      m->kind = RW_MOUNT_DATA;
+      m->source = g_strdup (e->data_path);
+      m->target = g_strdup ("/data");
+      g_ptr_array_add (plan->mounts, m);
+      data_stage = g_strdup_printf ("%s/%u", plan->stage_dir, plan->mounts->len - 1);
+    }
   spec.host = facts;
   spec.limits = &e->limits;
-  spec.data_path = e->data_path;
+  spec.data_path = data_stage != NULL ? data_stage : e->data_path;
   spec.log_path = lxc_log;
   spec.console_log_path = e->log_file;
   spec.image_config = image->config;

@@ -713,13 +713,29 @@ stage_one (RwMount *m, const gchar *at, guint32 idmap_base, GError **error)
   struct stat st;
   int fd, errsv;
 
-  /* No symlink anywhere in the stored path: it was resolved at create. */
-  fd = openat2_fd (AT_FDCWD, m->source, O_PATH | O_DIRECTORY | O_CLOEXEC,
-                   RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+  if (m->kind != RW_MOUNT_VOLUME)
+    /* No symlink anywhere in the stored path: it was resolved at create. */
+    fd = openat2_fd (AT_FDCWD, m->source, O_PATH | O_DIRECTORY | O_CLOEXEC,
+                     RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+  else
+    {
+      /* A named volume: redway's own directory (its state dir may sit
+       * behind a symlink), the volume itself never one. */
+      g_autofree gchar *parent = g_path_get_dirname (m->source);
+      g_autofree gchar *base = g_path_get_basename (m->source);
+      int dfd = open (parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+      fd = dfd < 0 ? -1 : openat2_fd (dfd, base, O_PATH | O_DIRECTORY | O_CLOEXEC,
+                                      RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+      errsv = errno;
+      if (dfd >= 0)
+        close (dfd);
+      errno = errsv;
+    }
   if (fd < 0)
     {
       errsv = errno;
-      if (m->kind == RW_MOUNT_BIND && (errsv == ELOOP || errsv == ENOTDIR))
+      if (m->kind != RW_MOUNT_VOLUME && (errsv == ELOOP || errsv == ENOTDIR))
         g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
                      _("Host path %s of the volume at %s is no longer the directory it was at create "
                        "(a symlink now); give the volume again with Update"), m->source, m->target);

@@ -31,6 +31,7 @@ G_BEGIN_DECLS
 typedef enum {
   RW_MOUNT_BIND,     /* a host directory */
   RW_MOUNT_VOLUME,   /* a named volume */
+  RW_MOUNT_DATA,     /* at start only: Redroid's data dir (no identity kept: it may be new) */
 } RwMountKind;
 
 typedef struct {
