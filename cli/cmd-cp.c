@@ -103,7 +103,7 @@ feed_tar (Feeder *f)
   gsize prefix = strlen (f->source);
 
   archive_read_disk_set_standard_lookup (disk);
-  archive_read_disk_set_symlink_physical (disk);
+  archive_read_disk_set_symlink_hybrid (disk);   /* SRC itself may be a symlink */
   archive_write_set_format_pax_restricted (out);
   if (archive_read_disk_open (disk, f->source) != ARCHIVE_OK || archive_write_open_fd (out, f->out) != ARCHIVE_OK)
     {
