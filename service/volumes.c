@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/magic.h>
 #include <linux/openat2.h>
 #include <string.h>
@@ -680,6 +681,80 @@ out:
   return ok;
 }
 
+int
+rw_open_dir_safe (const gchar *path)
+{
+  g_autoptr(GPtrArray) todo = g_ptr_array_new_with_free_func (g_free);
+  guint links = 0;
+  int cur;
+
+  if (path == NULL || path[0] != '/')
+    {
+      errno = EINVAL;
+      return -1;
+    }
+  cur = open ("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  /* Components still to walk, the next one last. */
+  {
+    g_auto(GStrv) parts = g_strsplit (path, "/", -1);
+    for (gint i = (gint) g_strv_length (parts) - 1; i >= 0; i--)
+      if (parts[i][0] != '\0' && !g_str_equal (parts[i], "."))
+        g_ptr_array_add (todo, g_strdup (parts[i]));
+  }
+  while (cur >= 0 && todo->len > 0)
+    {
+      g_autofree gchar *name = g_ptr_array_steal_index (todo, todo->len - 1);
+      struct stat st, dir;
+      int next, errsv;
+
+      if (fstatat (cur, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        goto fail;
+      if (S_ISLNK (st.st_mode))
+        {
+          gchar target[PATH_MAX];
+          gssize n;
+          g_auto(GStrv) parts = NULL;
+
+          /* A symlink only root could have put there is followed. */
+          if (fstat (cur, &dir) != 0 || dir.st_uid != 0 || (dir.st_mode & 022) != 0 || st.st_uid != 0)
+            {
+              errno = EPERM;
+              goto fail;
+            }
+          if (++links > 40 || (n = readlinkat (cur, name, target, sizeof target - 1)) < 0)
+            {
+              errno = ELOOP;
+              goto fail;
+            }
+          target[n] = '\0';
+          parts = g_strsplit (target, "/", -1);
+          for (gint i = (gint) g_strv_length (parts) - 1; i >= 0; i--)
+            if (parts[i][0] != '\0' && !g_str_equal (parts[i], "."))
+              g_ptr_array_add (todo, g_strdup (parts[i]));
+          if (target[0] == '/')
+            {
+              close (cur);
+              cur = open ("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+            }
+          continue;
+        }
+      /* Whatever came meanwhile is no symlink: O_NOFOLLOW. */
+      next = openat (cur, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      errsv = errno;
+      close (cur);
+      cur = next;
+      errno = errsv;
+      continue;
+
+    fail:
+      errsv = errno;
+      close (cur);
+      errno = errsv;
+      return -1;
+    }
+  return cur;
+}
+
 static gboolean
 dir_is_empty (int fd)
 {
@@ -713,29 +788,18 @@ stage_one (RwMount *m, const gchar *at, guint32 idmap_base, GError **error)
   struct stat st;
   int fd, errsv;
 
-  if (m->kind != RW_MOUNT_VOLUME)
+  if (m->kind == RW_MOUNT_BIND)
     /* No symlink anywhere in the stored path: it was resolved at create. */
     fd = openat2_fd (AT_FDCWD, m->source, O_PATH | O_DIRECTORY | O_CLOEXEC,
                      RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
   else
-    {
-      /* A named volume: redway's own directory (its state dir may sit
-       * behind a symlink), the volume itself never one. */
-      g_autofree gchar *parent = g_path_get_dirname (m->source);
-      g_autofree gchar *base = g_path_get_basename (m->source);
-      int dfd = open (parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
-
-      fd = dfd < 0 ? -1 : openat2_fd (dfd, base, O_PATH | O_DIRECTORY | O_CLOEXEC,
-                                      RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
-      errsv = errno;
-      if (dfd >= 0)
-        close (dfd);
-      errno = errsv;
-    }
+    /* Redway's own directories, or a data path recorded without being
+     * resolved (the Redway tool's): symlinks only where root put them. */
+    fd = rw_open_dir_safe (m->source);
   if (fd < 0)
     {
       errsv = errno;
-      if (m->kind != RW_MOUNT_VOLUME && (errsv == ELOOP || errsv == ENOTDIR))
+      if (errsv == ELOOP || errsv == ENOTDIR || errsv == EPERM)
         g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
                      _("Host path %s of the volume at %s is no longer the directory it was at create "
                        "(a symlink now); give the volume again with Update"), m->source, m->target);

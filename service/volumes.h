@@ -63,6 +63,10 @@ gboolean rw_mounts_have_bind (GPtrArray *mounts);
  * messages. Returns the resolved path; @dev and @ino its identity. */
 gchar *rw_host_dir_resolve (const gchar *path, const gchar *what, const gchar *state_dir,
                             guint64 *dev, guint64 *ino, GError **error);
+/* O_PATH descriptor of the directory @path (absolute), following a
+ * symlink only where it sits in a root-owned directory no one else may
+ * change and is root's own (EPERM otherwise); sets errno on failure. */
+int rw_open_dir_safe (const gchar *path);
 /* @fd is on procfs, sysfs, cgroupfs, devpts or another kernel interface
  * (or cannot be told). */
 gboolean rw_fd_on_kernel_fs (int fd);

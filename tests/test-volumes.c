@@ -4,6 +4,7 @@
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
+#include <errno.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -310,6 +311,44 @@ test_target_prepare (void)
   rw_rm_rf (base, NULL);
 }
 
+static void
+test_open_dir_safe (void)
+{
+  g_autofree gchar *base = g_dir_make_tmp ("volumes-XXXXXX", NULL);
+  g_autofree gchar *real = g_build_filename (base, "real", NULL);
+  g_autofree gchar *link = g_build_filename (base, "link", NULL);
+  g_autofree gchar *via = g_build_filename (base, "link", "sub", NULL);
+  g_autofree gchar *sub = g_build_filename (real, "sub", NULL);
+  struct stat a, b;
+  int fd;
+
+  g_assert_cmpint (g_mkdir_with_parents (sub, 0755), ==, 0);
+  g_assert_cmpint (symlink ("real", link), ==, 0);
+  /* Root's symlink in a directory only root may change: followed. */
+  g_assert_cmpint (chmod (base, 0755), ==, 0);
+  fd = rw_open_dir_safe (via);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (fstat (fd, &a), ==, 0);
+  g_assert_cmpint (stat (sub, &b), ==, 0);
+  g_assert_cmpuint (a.st_ino, ==, b.st_ino);
+  close (fd);
+  /* Anyone may change the directory: not followed. */
+  g_assert_cmpint (chmod (base, 0777), ==, 0);
+  g_assert_cmpint (rw_open_dir_safe (via), <, 0);
+  g_assert_cmpint (errno, ==, EPERM);
+  g_assert_cmpint (chmod (base, 0755), ==, 0);
+  /* Someone else's symlink: not followed. */
+  g_assert_cmpint (lchown (link, 65534, 65534), ==, 0);
+  g_assert_cmpint (rw_open_dir_safe (via), <, 0);
+  g_assert_cmpint (errno, ==, EPERM);
+  /* A plain path works; a file does not. */
+  fd = rw_open_dir_safe (sub);
+  g_assert_cmpint (fd, >=, 0);
+  close (fd);
+  g_assert_cmpint (rw_open_dir_safe ("relative"), <, 0);
+  rw_rm_rf (base, NULL);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -324,5 +363,6 @@ main (int argc, char **argv)
   g_test_add_func ("/volumes/json", test_json_round_trip);
   g_test_add_func ("/volumes/named", test_named_volumes);
   g_test_add_func ("/volumes/target", test_target_prepare);
+  g_test_add_func ("/volumes/open-dir-safe", test_open_dir_safe);
   return g_test_run ();
 }
