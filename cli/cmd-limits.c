@@ -226,6 +226,7 @@ int
 cli_cmd_update (CliApp *app, int argc, char **argv)
 {
   g_auto(CliLimits) limits = { 0 };
+  g_auto(CliVolumeOptions) volumes = { 0 };
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(RedwayContainer) container = NULL;
   g_autoptr(GError) error = NULL;
@@ -238,11 +239,17 @@ cli_cmd_update (CliApp *app, int argc, char **argv)
   context = cli_option_context_new (_("[NAME]"),
                                     _("Change the settings of a container: applied at once when it runs, else at its next start."));
   g_option_context_set_main_group (context, cli_limits_option_group (&limits));
+  g_option_context_add_group (context, cli_volume_option_group (&volumes));
   if (!cli_parse_options (app, context, &argc, &argv))
     return CLI_EXIT_USAGE;
   if (argc > 2)
     return cli_usage_error (_("Unexpected argument “%s”"), argv[2]);
   g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);
+  if (!cli_volume_options_to_options (&volumes, &options))
+    {
+      g_variant_builder_clear (&options);
+      return CLI_EXIT_USAGE;
+    }
   if (!cli_limits_to_options (&limits, &options, &code))
     {
       g_variant_builder_clear (&options);

@@ -34,6 +34,46 @@ cli_volumes_absolute (const char * const *specs)
   return g_strv_builder_end (b);
 }
 
+void
+cli_volume_options_clear (CliVolumeOptions *v)
+{
+  g_clear_pointer (&v->volumes, g_strfreev);
+}
+
+GOptionGroup *
+cli_volume_option_group (CliVolumeOptions *v)
+{
+  const GOptionEntry entries[] = {
+    { "volume", 'v', 0, G_OPTION_ARG_STRING_ARRAY, &v->volumes,
+      N_("The container's volumes from its next start on, replacing the others (repeatable)"), N_("HOSTPATH|VOLUME:PATH[:ro]") },
+    { "no-volumes", 0, 0, G_OPTION_ARG_NONE, &v->none, N_("No volumes from its next start on"), NULL },
+    { NULL }
+  };
+  GOptionGroup *group = g_option_group_new ("volumes", _("Volumes:"), _("Show the volume options"), NULL, NULL);
+
+  g_option_group_add_entries (group, entries);
+  g_option_group_set_translation_domain (group, GETTEXT_PACKAGE);
+  return group;
+}
+
+gboolean
+cli_volume_options_to_options (const CliVolumeOptions *v, GVariantBuilder *options)
+{
+  if (v->volumes != NULL && v->none)
+    {
+      cli_usage_error (_("--volume and --no-volumes do not go together"));
+      return FALSE;
+    }
+  if (v->volumes != NULL)
+    {
+      g_auto(GStrv) absolute = cli_volumes_absolute ((const char * const *) v->volumes);
+      g_variant_builder_add (options, "{sv}", "volumes", g_variant_new_strv ((const char * const *) absolute, -1));
+    }
+  else if (v->none)
+    g_variant_builder_add (options, "{sv}", "volumes", g_variant_new_strv (NULL, 0));
+  return TRUE;
+}
+
 static int
 volume_create (CliApp *app, int argc, char **argv)
 {

@@ -70,13 +70,19 @@ class Volumes(harness.EnvTestCase):
 
         # Update replaces the list, applied at the next start.
         self.env.cli("stop", "vol1")
-        self.env.run(["busctl", "--system", "call", "org.redway.Redway1",
-                      "/org/redway/Redway1/Containers/vol1", "org.redway.Redway1.Container", "Update",
-                      "a{sv}", "1", "volumes", "as", "1", ro + ":/srv/only"])
+        self.env.cli("update", "vol1", "-v", ro + ":/srv/only")
         self.assertEqual(self.status("vol1")["mounts"], [ro + ":/srv/only"])
         self.env.cli("start", "vol1")
         self.assertEqual(self.sh("vol1", "cat /srv/only/given; ls /srv/rw | wc -l").stdout,
                          "from the host\n0\n")
+        # The D-Bus way, and none at all.
+        self.env.run(["busctl", "--system", "call", "org.redway.Redway1",
+                      "/org/redway/Redway1/Containers/vol1", "org.redway.Redway1.Container", "Update",
+                      "a{sv}", "1", "volumes", "as", "0"])
+        self.assertEqual(self.status("vol1")["mounts"], [])
+        self.env.cli("update", "vol1", "--no-volumes")
+        r = self.env.cli("update", "vol1", "--no-volumes", "-v", ro + ":/x", check=False)
+        self.assertEqual(r.returncode, 2)
 
     def test_named_volume_shared(self):
         env = self.env
