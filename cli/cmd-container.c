@@ -40,10 +40,14 @@ cli_cmd_init (CliApp *app, int argc, char **argv)
   g_autofree char *profile = NULL;
   gboolean start = FALSE;
   gboolean privileged = FALSE;
+  g_auto(GStrv) volumes = NULL;
+  g_autofree char *data_path = NULL;
   const GOptionEntry entries[] = {
     { "profile", 0, 0, G_OPTION_ARG_STRING, &profile, N_("Container profile: auto, redroid or generic"), N_("PROFILE") },
     { "start", 0, 0, G_OPTION_ARG_NONE, &start, N_("Start the container once created"), NULL },
     { "privileged", 0, 0, G_OPTION_ARG_NONE, &privileged, N_("No user namespace: the image runs as host root (Redroid always does)"), NULL },
+    { "volume", 'v', 0, G_OPTION_ARG_STRING_ARRAY, &volumes, N_("Mount a host directory or a named volume inside (repeatable)"), N_("HOSTPATH|VOLUME:PATH[:ro]") },
+    { "data-path", 0, 0, G_OPTION_ARG_FILENAME, &data_path, N_("Keep the container's data in this directory"), N_("DIR") },
     { "username", 0, 0, G_OPTION_ARG_STRING, &username, N_("Registry user name"), N_("USER") },
     { "password-stdin", 0, 0, G_OPTION_ARG_NONE, &password_stdin, N_("Read the registry password from standard input"), NULL },
     { NULL }
@@ -85,6 +89,17 @@ cli_cmd_init (CliApp *app, int argc, char **argv)
   add_string (&options, "profile", profile);
   if (privileged)
     g_variant_builder_add (&options, "{sv}", "privileged", g_variant_new_boolean (TRUE));
+  if (volumes != NULL)
+    {
+      g_auto(GStrv) absolute = cli_volumes_absolute ((const char * const *) volumes);
+      g_variant_builder_add (&options, "{sv}", "volumes", g_variant_new_strv ((const char *const *) absolute, -1));
+    }
+  if (data_path != NULL)
+    {
+      /* The service has another working directory. */
+      g_autofree char *abs = g_canonicalize_filename (data_path, NULL);
+      g_variant_builder_add (&options, "{sv}", "data_path", g_variant_new_string (abs));
+    }
   if (start)
     g_variant_builder_add (&options, "{sv}", "start", g_variant_new_boolean (TRUE));
   if (!cli_settings_to_options (&settings, &options, NULL, &code) ||

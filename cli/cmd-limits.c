@@ -226,6 +226,7 @@ cli_cmd_update (CliApp *app, int argc, char **argv)
   g_auto(CliLimits) limits = { 0 };
   g_auto(CliSettings) settings = { 0 };
   g_auto(CliPorts) ports = { 0 };
+  g_auto(CliVolumeOptions) volumes = { 0 };
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(RedwayContainer) container = NULL;
   g_autoptr(GError) error = NULL;
@@ -243,6 +244,7 @@ cli_cmd_update (CliApp *app, int argc, char **argv)
   g_option_context_set_main_group (context, cli_limits_option_group (&limits));
   g_option_context_add_group (context, cli_settings_option_group (&settings, TRUE));
   g_option_context_add_group (context, cli_ports_option_group (&ports));
+  g_option_context_add_group (context, cli_volume_option_group (&volumes));
   if (!cli_parse_options (app, context, &argc, &argv))
     return CLI_EXIT_USAGE;
   if (!cli_get_name_arg (app, argc, argv, &name, &code))
@@ -254,6 +256,11 @@ cli_cmd_update (CliApp *app, int argc, char **argv)
   if (current == NULL)
     current = g_variant_ref_sink (g_variant_new ("a{sv}", NULL));
   g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);
+  if (!cli_volume_options_to_options (&volumes, &options))
+    {
+      g_variant_builder_clear (&options);
+      return CLI_EXIT_USAGE;
+    }
   if (!cli_limits_to_options (&limits, &options, &code) ||
       !cli_settings_to_options (&settings, &options, current, &code) ||
       !cli_ports_to_options (&ports, &options, &code))

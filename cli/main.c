@@ -37,6 +37,8 @@ static const CliCommand commands[] = {
   { "pull", cli_cmd_pull, N_("Download an image into the cache") },
   { "images", cli_cmd_images, N_("List cached images") },
   { "image", cli_cmd_image, N_("Manage cached images (rm, ls)") },
+  { "cp", cli_cmd_cp, N_("Copy files between the host and a container") },
+  { "volume", cli_cmd_volume, N_("Manage named volumes (create, ls, rm)") },
   { "start", cli_cmd_start, N_("Start a container") },
   { "stop", cli_cmd_stop, N_("Stop a container") },
   { "restart", cli_cmd_restart, N_("Restart a container") },

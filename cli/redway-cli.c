@@ -664,6 +664,14 @@ cli_container_to_json (RedwayContainer *container)
   json_builder_end_array (b);
   json_builder_set_member_name (b, "data_path");
   json_builder_add_string_value (b, nonnull (redway_container_get_data_path (container)));
+  json_builder_set_member_name (b, "mounts");
+  json_builder_begin_array (b);
+  {
+    const gchar * const *mounts = redway_container_get_mounts (container);
+    for (gsize i = 0; mounts != NULL && mounts[i] != NULL; i++)
+      json_builder_add_string_value (b, mounts[i]);
+  }
+  json_builder_end_array (b);
   json_builder_set_member_name (b, "log_path");
   json_builder_add_string_value (b, nonnull (redway_container_get_log_path (container)));
   json_builder_set_member_name (b, "gpu_mode");

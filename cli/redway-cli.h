@@ -174,6 +174,20 @@ int cli_cmd_adb_connect (CliApp *app, int argc, char **argv);
 int cli_cmd_pull (CliApp *app, int argc, char **argv);
 int cli_cmd_images (CliApp *app, int argc, char **argv);
 int cli_cmd_image (CliApp *app, int argc, char **argv);
+int cli_cmd_volume (CliApp *app, int argc, char **argv);
+int cli_cmd_cp (CliApp *app, int argc, char **argv);
+/* Volume specs with a relative host path (./dir:/x) made absolute. */
+char **cli_volumes_absolute (const char * const *specs);
+/* update --volume SPEC... / --no-volumes (cmd-volume.c). */
+typedef struct {
+  char **volumes;
+  gboolean none;
+} CliVolumeOptions;
+void cli_volume_options_clear (CliVolumeOptions *v);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CliVolumeOptions, cli_volume_options_clear)
+GOptionGroup *cli_volume_option_group (CliVolumeOptions *v);
+/* Adds "volumes" when asked for; FALSE (usage error printed) when both are given. */
+gboolean cli_volume_options_to_options (const CliVolumeOptions *v, GVariantBuilder *options);
 int cli_cmd_shell (CliApp *app, int argc, char **argv);
 int cli_cmd_exec (CliApp *app, int argc, char **argv);
 int cli_cmd_log (CliApp *app, int argc, char **argv);

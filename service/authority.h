@@ -18,6 +18,10 @@ G_BEGIN_DECLS
  * image gets host root. auth_admin, never kept. */
 #define RWD_ACTION_PRIVILEGED "org.redway.Redway1.create-privileged"
 
+/* A host directory bound into a container (volumes, data_path): the
+ * container gets whatever the directory holds. auth_admin. */
+#define RWD_ACTION_BIND "org.redway.Redway1.bind-host-path"
+
 typedef struct _RwdAuthority RwdAuthority;
 
 /* Called only when the caller is authorized, and then owns @user_data; on

@@ -21,6 +21,13 @@ gboolean rwd_container_is_android (RwdContainer *self);
 /* (nullable) the console log of the record */
 const gchar *rwd_container_get_log_file (RwdContainer *self);
 
+/* Its lifecycle (copies run as its operations). */
+RwLifecycle *rwd_container_get_lifecycle (RwdContainer *self);
+/* What a start would use (an RwStartPlan): directories and id mapping. */
+gpointer rwd_container_new_plan (RwdContainer *self, GError **error);
+/* Sets the CopyTo and CopyFrom handlers (container-copy.c). */
+void rwd_container_copy_iface_init (RedwayContainerIface *iface);
+
 /* Sets the OpenShell, Exec and OpenLog handlers. */
 void rwd_container_exec_iface_init (RedwayContainerIface *iface);
 

@@ -18,8 +18,10 @@
 #include "legacy-import.h"
 #include "lxc-backend.h"
 #include "lxc-lifecycle.h"
+#include "manager-volumes.h"
 #include "names.h"
 #include "restart-policy.h"
+#include "volumes.h"
 
 struct _RwdContainer
 {
@@ -547,7 +549,9 @@ run_update (RwLifecycle *lc, Call *call)
       !update_settings (self, e, call->options, &error) ||
       !rw_store_set_limits (rwd_daemon_get_store (self->daemon), self->name, &u->new_limits, &error) ||
       !update_start_settings (self, get_entry (self), call->options, &error) ||
-      !update_ports (self, ports, &u->ports, &error))
+      !update_ports (self, ports, &u->ports, &error) ||
+      /* Volumes: stored, mounted at the next start. */
+      !rwd_volume_options_update (self->daemon, self->name, call->options, &error))
     {
       rwd_return_error (call->invocation, error);
       updating_free (u);
@@ -558,10 +562,36 @@ run_update (RwLifecycle *lc, Call *call)
                     call_done, g_object_ref (call->invocation));
 }
 
+static void
+on_update_bind_authorized (GDBusMethodInvocation *invocation, guint uid, gpointer data)
+{
+  g_autoptr(RwdContainer) self = data;
+  GVariant *params = g_dbus_method_invocation_get_parameters (invocation);
+  g_autoptr(GVariant) options = g_variant_get_child_value (params, 0);
+
+  authorize_then (self, invocation, options, RWD_ACTION_MANAGE, run_update);
+}
+
 static gboolean
 handle_update (RedwayContainer *iface, GDBusMethodInvocation *invocation, GVariant *options)
 {
-  return authorize_then (RWD_CONTAINER (iface), invocation, options, RWD_ACTION_MANAGE, run_update);
+  RwdContainer *self = RWD_CONTAINER (iface);
+  g_autoptr(GError) error = NULL;
+  gboolean needs_bind = FALSE;
+
+  if (!rwd_volume_options_need_bind (options, &needs_bind, &error))
+    {
+      rwd_return_error (invocation, error);
+      return TRUE;
+    }
+  /* Host directories inside a container: an authorization of their own. */
+  if (needs_bind)
+    {
+      rwd_authority_check (rwd_daemon_get_authority (self->daemon), invocation, RWD_ACTION_BIND,
+                           self->name, on_update_bind_authorized, g_object_ref (self), g_object_unref);
+      return TRUE;
+    }
+  return authorize_then (self, invocation, options, RWD_ACTION_MANAGE, run_update);
 }
 
 /* Convert: an adopted container moves into redway's layout. */
@@ -739,6 +769,7 @@ rwd_container_iface_init (RedwayContainerIface *iface)
   iface->handle_convert = handle_convert;
   iface->handle_update = handle_update;
   rwd_container_exec_iface_init (iface);
+  rwd_container_copy_iface_init (iface);
 }
 
 RwdContainer *
@@ -848,7 +879,10 @@ rwd_container_sync (RwdContainer *self)
   redway_container_set_autostart (iface, e->autostart);
   {
     static const gchar * const none[] = { NULL };
+    g_auto(GStrv) mounts = rw_mounts_json_to_strv (e->mounts);
+
     redway_container_set_ports (iface, e->ports != NULL ? (const gchar * const *) e->ports : none);
+    redway_container_set_mounts (iface, (const gchar * const *) mounts);
   }
 }
 
@@ -899,6 +933,18 @@ rwd_container_get_lxc_path (RwdContainer *self)
   const RwStoreEntry *e = get_entry (self);
 
   return e != NULL && e->lxc_path != NULL ? e->lxc_path : rwd_daemon_get_lxc_path (self->daemon);
+}
+
+RwLifecycle *
+rwd_container_get_lifecycle (RwdContainer *self)
+{
+  return self->lifecycle;
+}
+
+gpointer
+rwd_container_new_plan (RwdContainer *self, GError **error)
+{
+  return hook_plan (self, error);
 }
 
 const RwStoreEntry *

@@ -65,10 +65,11 @@ static const struct {
   { "CreateContainer", { "profile", "gpu_mode", "env", "start", "width", "height", "dpi", "fps", "dns",
                          "proxy_type", "proxy_host", "proxy_port", "proxy_exclude_list", "proxy_pac",
                          "gpu_node", "video_devices", "username", "password", "privileged", "boot_params",
+                         "volumes", "data_path",
                          RW_LIMIT_KEYS, RW_START_SETTING_KEYS, "publish", NULL } },
   { "Update", { RW_LIMIT_KEYS, RW_START_SETTING_KEYS, "gpu_mode", "gpu_node", "video_devices", "env",
                 "width", "height", "dpi", "fps", "dns", "proxy_type", "proxy_host", "proxy_port",
-                "proxy_exclude_list", "proxy_pac", "boot_params", "publish", NULL } },
+                "proxy_exclude_list", "proxy_pac", "boot_params", "publish", "volumes", NULL } },
   { "PullImage", { "platform", "username", "password", NULL } },
   { "Stop", { "timeout", "force", NULL } },
   { "Restart", { "timeout", "force", NULL } },
@@ -76,6 +77,7 @@ static const struct {
   { "OpenShell", { "tty", "cwd", "env", "command", NULL } },
   { "Exec", { "tty", "cwd", "env", "stdin", NULL } },
   { "OpenLog", { "which", NULL } },
+  { "CopyTo", { "directory", "name", "mode", NULL } },
   { "ImportLegacy", { "config", "lxc_path", NULL } },
 };
 

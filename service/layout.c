@@ -111,3 +111,21 @@ rw_layout_default_data_dir (const RwLayout *l, const gchar *name)
   g_return_val_if_fail (name != NULL && name[0] != '\0' && strchr (name, '/') == NULL, NULL);
   return g_build_filename (l->state_dir, "data", name, NULL);
 }
+
+gchar *
+rw_layout_volumes_dir (const RwLayout *l)
+{
+  return g_build_filename (l->state_dir, "volumes", NULL);
+}
+
+gchar *
+rw_layout_volume_dir (const RwLayout *l, const gchar *volume)
+{
+  return g_build_filename (l->state_dir, "volumes", volume, NULL);
+}
+
+gchar *
+rw_layout_mount_stage_dir (const RwLayout *l, const gchar *name)
+{
+  return g_build_filename (l->state_dir, "run", "mounts", name, NULL);
+}

@@ -6,6 +6,8 @@
  *   STATE_DIR/run/                     dnsmasq and the like
  *   STATE_DIR/containers/NAME/         upper/, work/, console.log, lxc.log
  *   STATE_DIR/data/NAME/               the default data dir
+ *   STATE_DIR/volumes/VOLUME/          a named volume
+ *   STATE_DIR/run/mounts/NAME/N        the volumes of a starting container (staging mounts)
  *   LXC_PATH/NAME/config               the LXC definition
  * Every path is built here; nothing else joins names onto these dirs.
  */
@@ -36,5 +38,9 @@ gchar *rw_layout_work_dir (const RwLayout *layout, const gchar *name);
 gchar *rw_layout_console_log (const RwLayout *layout, const gchar *name);
 gchar *rw_layout_lxc_log (const RwLayout *layout, const gchar *name);
 gchar *rw_layout_default_data_dir (const RwLayout *layout, const gchar *name);
+gchar *rw_layout_volumes_dir (const RwLayout *layout);
+/* @volume: a valid volume name (rw_volume_name_validate). */
+gchar *rw_layout_volume_dir (const RwLayout *layout, const gchar *volume);
+gchar *rw_layout_mount_stage_dir (const RwLayout *layout, const gchar *name);
 
 G_END_DECLS

@@ -15,6 +15,7 @@
 #include "lxc-lifecycle.h"
 #include "portfwd.h"
 #include "ports.h"
+#include "volumes.h"
 
 /* ---- the plan --------------------------------------------------------- */
 
@@ -29,6 +30,9 @@ rw_start_plan_free (RwStartPlan *plan)
   g_free (plan->upper_dir);
   g_free (plan->work_dir);
   g_free (plan->data_path);
+  g_clear_pointer (&plan->mounts, g_ptr_array_unref);
+  g_free (plan->stage_dir);
+  g_free (plan->lower_dir);
   g_clear_pointer (&plan->image, rw_image_unref);
   g_free (plan->bridge);
   g_free (plan->ipv4_cidr);
@@ -58,6 +62,9 @@ rw_start_plan_new (const RwStoreEntry *e, const gchar *bridge, const gchar *brid
   g_autofree gchar *shifted = NULL;
   RwRedroidOptions redroid;
   RwContainerSpec spec = { 0 };
+  g_autofree RwMountEntry *mount_entries = NULL;
+  g_autoptr(GPtrArray) stage_paths = g_ptr_array_new_with_free_func (g_free);
+  g_autofree gchar *data_stage = NULL;
 
   if (bridge != NULL && bridge_address != NULL && e->ipv4 != NULL)
     {
@@ -65,6 +72,13 @@ rw_start_plan_new (const RwStoreEntry *e, const gchar *bridge, const gchar *brid
       plan->net_bridge_cidr = g_strdup (bridge_address);
       plan->net_ip = g_strdup (e->ipv4);
       plan->ports = e->ports != NULL ? g_strdupv (e->ports) : NULL;
+    }
+  if (e->lxc_path != NULL && e->mounts != NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                   _("Container “%s” still runs from the Redway tool's layout, which has no volumes: "
+                     "convert it first"), e->name);
+      return NULL;
     }
   if (e->lxc_path != NULL)
     {
@@ -118,9 +132,47 @@ rw_start_plan_new (const RwStoreEntry *e, const gchar *bridge, const gchar *brid
       plan->image = rw_image_ref (image);
     }
   spec.rootfs_upper = plan->upper_dir;
+  plan->lower_dir = g_strdup (spec.rootfs_lower);
+  plan->stage_dir = rw_layout_mount_stage_dir (layout, e->name);
+  if (e->mounts != NULL)
+    {
+      plan->mounts = rw_mounts_from_json (e->mounts, error);
+      if (plan->mounts == NULL)
+        return NULL;
+      /* Named volumes by their directory from here on. */
+      for (guint i = 0; i < plan->mounts->len; i++)
+        {
+          RwMount *m = plan->mounts->pdata[i];
+
+          if (m->kind == RW_MOUNT_VOLUME)
+            {
+              gchar *dir = rw_layout_volume_dir (layout, m->source);
+              g_free (m->source);
+              m->source = dir;
+            }
+        }
+      mount_entries = rw_mounts_to_entries (plan->mounts, plan->stage_dir, stage_paths);
+      spec.mounts = mount_entries;
+      spec.n_mounts = plan->mounts->len;
+    }
+  /* Redroid's /data is a host directory too, perhaps one a caller chose
+   * (data_path): staged like a volume, so that a symlink put in its place
+   * cannot send a privileged container somewhere else. */
+  if (g_strcmp0 (e->profile, "redroid") == 0 && e->data_path != NULL)
+    {
+      RwMount *m = g_new0 (RwMount, 1);
+
+      if (plan->mounts == NULL)
+        plan->mounts = g_ptr_array_new_with_free_func ((GDestroyNotify) rw_mount_free);
+      m->kind = RW_MOUNT_DATA;
+      m->source = g_strdup (e->data_path);
+      m->target = g_strdup ("/data");
+      g_ptr_array_add (plan->mounts, m);
+      data_stage = g_strdup_printf ("%s/%u", plan->stage_dir, plan->mounts->len - 1);
+    }
   spec.host = facts;
   spec.limits = &e->limits;
-  spec.data_path = e->data_path;
+  spec.data_path = data_stage != NULL ? data_stage : e->data_path;
   spec.log_path = lxc_log;
   spec.console_log_path = e->log_file;
   spec.image_config = image->config;
@@ -325,6 +377,8 @@ lxc_start (gpointer data, const gchar *name, gpointer plan_, pid_t *out_pid, int
   RwLxcRunner *r = data;
   RwStartPlan *plan = plan_;
 
+  gboolean started;
+
   /* The configuration is written at every start: it follows the record.
    * The ports are there before the container: its address is fixed. */
   if (!lxc_define (data, name, plan, error))
@@ -334,9 +388,21 @@ lxc_start (gpointer data, const gchar *name, gpointer plan_, pid_t *out_pid, int
       unpublish (r, name);
       return FALSE;
     }
-  if (!rw_lxc_start (r->lxcpath, name,
-                     plan->config != NULL ? (const gchar * const *) plan->config->init_argv : NULL,
-                     r->start_helper, out_pid, out_exit_fd, error))
+  /* Volumes are checked and staged for LXC to bind; once the container
+   * runs it holds its own mounts and the staging ones go. */
+  if (plan->mounts != NULL &&
+      !rw_mounts_stage (plan->mounts, plan->stage_dir, plan->upper_dir, plan->lower_dir,
+                        plan->idmap_base, error))
+    {
+      unpublish (r, name);
+      return FALSE;
+    }
+  started = rw_lxc_start (r->lxcpath, name,
+                          plan->config != NULL ? (const gchar * const *) plan->config->init_argv : NULL,
+                          r->start_helper, out_pid, out_exit_fd, error);
+  if (plan->mounts != NULL)
+    rw_mounts_unstage (plan->stage_dir, plan->mounts->len);
+  if (!started)
     {
       unpublish (r, name);
       return FALSE;

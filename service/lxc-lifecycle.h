@@ -23,6 +23,9 @@ typedef struct {
   gchar *upper_dir;
   gchar *work_dir;
   gchar *data_path;           /* (nullable) */
+  GPtrArray *mounts;          /* (nullable) volumes (RwMount, sources as paths), staged at start */
+  gchar *stage_dir;           /* where they are staged (volumes.h) */
+  gchar *lower_dir;           /* the overlay's lower dir, where mount targets are checked */
   RwImage *image;             /* (nullable) unprivileged: the image whose shifted copy is the lower dir */
   RwImageStore *image_store;  /* (unowned) outlives every plan */
   guint32 idmap_base;         /* 0: privileged */

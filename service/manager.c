@@ -15,6 +15,7 @@
 #include "legacy-import.h"
 #include "legacy.h"
 #include "manager.h"
+#include "manager-volumes.h"
 #include "names.h"
 #include "restart-policy.h"
 #include "stats.h"
@@ -720,6 +721,8 @@ typedef struct {
   gchar *password;
   gboolean privileged;        /* asked for with the "privileged" option */
   gboolean may_be_privileged; /* the caller holds create-privileged (root always does) */
+  gboolean needs_bind;        /* host paths named ("volumes", "data_path") */
+  gboolean bind_ok;           /* the caller holds bind-host-path */
 } CreateArgs;
 
 static void
@@ -822,10 +825,30 @@ on_create_privileged_authorized (GDBusMethodInvocation *invocation, guint uid, g
   create_args_free (args);
 }
 
+static void on_create_authorized (GDBusMethodInvocation *invocation, guint uid, gpointer data);
+
+static void
+on_create_bind_authorized (GDBusMethodInvocation *invocation, guint uid, gpointer data)
+{
+  CreateArgs *args = data;
+
+  args->bind_ok = TRUE;
+  on_create_authorized (invocation, uid, args);
+}
+
 static void
 on_create_authorized (GDBusMethodInvocation *invocation, guint uid, gpointer data)
 {
   CreateArgs *args = data;
+
+  /* Host directories inside a container: an authorization of their own. */
+  if (args->needs_bind && !args->bind_ok)
+    {
+      rwd_authority_check (rwd_daemon_get_authority (args->self->daemon), invocation,
+                           RWD_ACTION_BIND, args->name, on_create_bind_authorized,
+                           args, (GDestroyNotify) create_args_free);
+      return;
+    }
 
   /* A container without a user namespace gives its image the host's root:
    * that takes an authorization of its own. */
@@ -923,6 +946,11 @@ create_container (CreateArgs *args, GDBusMethodInvocation *invocation, guint uid
   e->privileged = args->privileged || g_str_equal (e->profile, "redroid");
   e->data_path = rw_layout_default_data_dir (rwd_daemon_get_layout (daemon), args->name);
   e->log_file = rw_layout_console_log (rwd_daemon_get_layout (daemon), args->name);
+  if (!rwd_volume_options_apply (daemon, args->options, e, &error))
+    {
+      rwd_return_error (invocation, error);
+      return;
+    }
   /* The store gives it its MAC and IPv4 address. */
   if (!rw_store_add_container (store, g_steal_pointer (&e), &error))
     {
@@ -976,7 +1004,8 @@ handle_create_container (RedwayManager *iface, GDBusMethodInvocation *invocation
   args->image = g_strdup (image != NULL && *image != '\0' ? image : RWD_DEFAULT_IMAGE);
   args->options = g_variant_ref (options);
   if (!lookup_credentials (options, &args->username, &args->password, &error) ||
-      !rwd_option_get (options, "privileged", "b", &args->privileged, &error))
+      !rwd_option_get (options, "privileged", "b", &args->privileged, &error) ||
+      !rwd_volume_options_need_bind (options, &args->needs_bind, &error))
     {
       rwd_return_error (invocation, error);
       create_args_free (args);
@@ -1162,6 +1191,13 @@ rwd_manager_iface_init (RedwayManagerIface *iface)
   iface->handle_list_images = handle_list_images;
   iface->handle_remove_image = handle_remove_image;
   iface->handle_import_legacy = handle_import_legacy;
+  rwd_manager_volumes_iface_init (iface);
+}
+
+RwdDaemon *
+rwd_manager_get_daemon (RwdManager *self)
+{
+  return self->daemon;
 }
 
 RwdManager *

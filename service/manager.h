@@ -12,5 +12,6 @@ G_DECLARE_FINAL_TYPE (RwdManager, rwd_manager, RWD, MANAGER, RedwayManagerSkelet
 RwdManager *rwd_manager_new (RwdDaemon *daemon);
 /* At startup: re-applies a previous PrepareHost (bridges vanish on reboot). */
 void rwd_manager_restore_host (RwdManager *manager);
+RwdDaemon *rwd_manager_get_daemon (RwdManager *manager);
 
 G_END_DECLS

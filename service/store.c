@@ -59,6 +59,7 @@ rw_store_entry_free (RwStoreEntry *e)
   g_strfreev (e->ports);
   rw_limits_clear (&e->limits);
   g_clear_pointer (&e->options, json_object_unref);
+  g_clear_pointer (&e->mounts, json_array_unref);
   g_clear_pointer (&e->extra, json_object_unref);
   g_free (e);
 }
@@ -147,7 +148,7 @@ static const gchar *entry_keys[] = {
   "initialized", "created_at", "updated_at", "ipv4", "mac", "env", "options", "privileged",
   "origin", "lxc_path", "legacy_config", "legacy_log_file", "limits",
   "restart_policy", "autostart", "autostart_order", "autostart_delay", "health_cmd", "health_interval",
-  "ports", NULL
+  "ports", "mounts", NULL
 };
 
 /* A list of strings, or NULL. */
@@ -241,6 +242,18 @@ entry_from_json (const gchar *name, JsonObject *obj, GError **error)
   node = json_object_get_member (obj, "options");
   if (node != NULL && JSON_NODE_HOLDS_OBJECT (node) && json_object_get_size (json_node_get_object (node)) > 0)
     e->options = json_object_ref (json_node_get_object (node));
+
+  node = json_object_get_member (obj, "mounts");
+  if (node != NULL && !JSON_NODE_HOLDS_NULL (node))
+    {
+      if (!JSON_NODE_HOLDS_ARRAY (node))
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                       _("Container “%s”: “mounts” must be a list"), name);
+          return NULL;
+        }
+      e->mounts = json_array_ref (json_node_get_array (node));
+    }
 
   node = json_object_get_member (obj, "health_cmd");
   if (node != NULL && JSON_NODE_HOLDS_ARRAY (node))
@@ -378,6 +391,11 @@ entry_to_json (const RwStoreEntry *e)
     {
       json_builder_set_member_name (b, "limits");
       json_builder_add_value (b, json_node_init_object (json_node_alloc (), rw_limits_to_json (&e->limits)));
+    }
+  if (e->mounts != NULL)
+    {
+      json_builder_set_member_name (b, "mounts");
+      json_builder_add_value (b, json_node_init_array (json_node_alloc (), e->mounts));
     }
   if (e->options != NULL)
     {
@@ -1074,6 +1092,27 @@ rw_store_set_ports (RwStore *store, const gchar *name, const gchar * const *port
       return FALSE;
     }
   g_strfreev (old);
+  maybe_compact (store);
+  return TRUE;
+}
+
+gboolean
+rw_store_set_mounts (RwStore *store, const gchar *name, JsonArray *mounts, GError **error)
+{
+  RwStoreEntry *e = lookup_or_fail (store, name, error);
+  JsonArray *old;
+
+  if (e == NULL)
+    return FALSE;
+  old = e->mounts;
+  e->mounts = mounts != NULL && json_array_get_length (mounts) > 0 ? json_array_ref (mounts) : NULL;
+  if (!commit_entry (store, e, error))
+    {
+      g_clear_pointer (&e->mounts, json_array_unref);
+      e->mounts = old;
+      return FALSE;
+    }
+  g_clear_pointer (&old, json_array_unref);
   maybe_compact (store);
   return TRUE;
 }

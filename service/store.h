@@ -48,6 +48,7 @@ typedef struct {
   gchar **health_cmd;       /* (nullable) run inside to tell it is healthy */
   gint64 health_interval;   /* seconds between health checks (0: default) */
   gchar **ports;            /* (nullable) published ports, canonical (ports.h) */
+  JsonArray *mounts;        /* (nullable) volumes, as volumes.h reads and writes them */
   JsonObject *extra;        /* keys we do not know, written back untouched */
 } RwStoreEntry;
 
@@ -130,6 +131,8 @@ gboolean rw_store_set_settings (RwStore *store, const gchar *name, JsonObject *o
                                 const gchar *gpu_mode, const gchar * const *env, GError **error);
 /* @ports: canonical specs (rw_port_format()); NULL or empty: none. */
 gboolean rw_store_set_ports (RwStore *store, const gchar *name, const gchar * const *ports, GError **error);
+/* @mounts: (nullable) none; a reference is taken. */
+gboolean rw_store_set_mounts (RwStore *store, const gchar *name, JsonArray *mounts, GError **error);
 gboolean rw_store_set_limits (RwStore *store, const gchar *name, const RwLimits *limits, GError **error);
 /* @nat: kept across restarts (a PrepareHost with nat=false stays so). */
 gboolean rw_store_set_host (RwStore *store, gboolean lxc_ready, const gchar *bridge,

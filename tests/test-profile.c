@@ -439,6 +439,51 @@ test_generic_golden (void)
   f.spec.image_rootfs = f.spec.rootfs_lower;
   f.spec.rootfs_lower = "/var/lib/redway/images/sha256-0123/rootfs-shift-1000000000";
   check_golden ("generic", &f, "generic-unprivileged");
+
+  /* Volumes: LXC binds redway's staging mounts at relative targets. */
+  {
+    const RwMountEntry mounts[] = {
+      { "/var/lib/redway/run/mounts/golden/0", "/srv/data", FALSE },
+      { "/var/lib/redway/run/mounts/golden/1", "/etc/app/conf.d", TRUE },
+    };
+
+    fixture_init (&f);
+    f.spec.mounts = mounts;
+    f.spec.n_mounts = G_N_ELEMENTS (mounts);
+    check_golden ("generic", &f, "generic-volumes");
+    fixture_init (&f);
+    f.spec.mounts = mounts;
+    f.spec.n_mounts = G_N_ELEMENTS (mounts);
+    check_golden ("redroid", &f, "redroid-volumes");
+  }
+}
+
+static void
+test_mount_rejects (void)
+{
+  const gchar *targets[] = { "relative", "/", "/a/../b", "/a/./b", "/a//b", "/a/", "/proc/x", "/sys",
+                             "/dev/null", "/a b", "/a\\b", "/a:b", "/a\nlxc.hook.start = /bin/sh", NULL };
+  const gchar *sources[] = { "relative", "/with space", "/with\nnewline", "/tab\there", NULL };
+  Fixture f;
+
+  for (guint i = 0; targets[i] != NULL; i++)
+    {
+      RwMountEntry m = { "/var/lib/redway/run/mounts/golden/0", targets[i], FALSE };
+
+      fixture_init (&f);
+      f.spec.mounts = &m;
+      f.spec.n_mounts = 1;
+      check_rejected ("generic", &f, targets[i]);
+    }
+  for (guint i = 0; sources[i] != NULL; i++)
+    {
+      RwMountEntry m = { sources[i], "/srv", FALSE };
+
+      fixture_init (&f);
+      f.spec.mounts = &m;
+      f.spec.n_mounts = 1;
+      check_rejected ("generic", &f, sources[i]);
+    }
 }
 
 static void
@@ -913,6 +958,7 @@ main (int argc, char **argv)
   g_test_add_func ("/profile/redroid/golden", test_redroid_golden);
   g_test_add_func ("/profile/redroid/rejects", test_redroid_rejects);
   g_test_add_func ("/profile/generic/golden", test_generic_golden);
+  g_test_add_func ("/profile/mount-rejects", test_mount_rejects);
   g_test_add_func ("/profile/generic/rejects", test_generic_rejects);
   g_test_add_func ("/profile/generic/user-no-escape", test_generic_user_no_escape);
   g_test_add_func ("/profile/generic/start", test_generic_start);

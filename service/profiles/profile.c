@@ -200,6 +200,10 @@ rw_profile_validate_spec (const RwContainerSpec *spec, GError **error)
     for (guint i = 0; spec->env[i] != NULL; i++)
       if (!rw_profile_check_env (spec->env[i], error))
         return FALSE;
+  for (guint i = 0; i < spec->n_mounts; i++)
+    if (!rw_profile_check_path (_("Mount source"), spec->mounts[i].source, " \t\\", error) ||
+        !rw_profile_check_mount_target (spec->mounts[i].target, error))
+      return FALSE;
 
   if (spec->bridge == NULL)
     return TRUE;
@@ -258,6 +262,43 @@ rw_profile_check_env (const gchar *item, GError **error)
   return TRUE;
 }
 
+gboolean
+rw_profile_check_mount_target (const gchar *target, GError **error)
+{
+  static const gchar * const special[] = { "proc", "sys", "dev", NULL };
+  g_auto(GStrv) parts = NULL;
+
+  if (!rw_profile_check_path (_("Mount target"), target, " \t\\:", error))
+    return FALSE;
+  if (strlen (target) > 4000)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, _("Mount target is too long"));
+      return FALSE;
+    }
+  if (target[1] == '\0')
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                           _("Mount target must not be the container's root"));
+      return FALSE;
+    }
+  parts = g_strsplit (target + 1, "/", -1);
+  for (guint i = 0; parts[i] != NULL; i++)
+    if (parts[i][0] == '\0' || g_str_equal (parts[i], ".") || g_str_equal (parts[i], ".."))
+      {
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                     _("Mount target must be a plain absolute path (no “.”, “..” or “//”): %s"), target);
+        return FALSE;
+      }
+  /* LXC's own mounts live there, and a volume over them would hide them. */
+  if (g_strv_contains (special, parts[0]))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("Mount target must not be under /proc, /sys or /dev: %s"), target);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 void
 rw_profile_common (const RwContainerSpec *spec, RwLxcConfig *config)
 {
@@ -311,6 +352,13 @@ rw_profile_common (const RwContainerSpec *spec, RwLxcConfig *config)
           rw_lxc_config_add (config, key, values->pdata[i]);
         }
     }
+
+  /* Relative targets: LXC mounts them under the container's rootfs and
+   * refuses a path with a symlink in it (redway created the directories
+   * beforehand, see volumes.c). */
+  for (guint i = 0; i < spec->n_mounts; i++)
+    rw_lxc_config_addf (config, "lxc.mount.entry", "%s %s none %s 0 0", spec->mounts[i].source,
+                        spec->mounts[i].target + 1, spec->mounts[i].readonly ? "bind,ro" : "bind");
 
   if (spec->bridge == NULL)
     {

@@ -34,6 +34,14 @@ typedef struct {
   gboolean ashmem;                 /* the host has /dev/ashmem */
 } RwHostFacts;
 
+/* A directory bind-mounted into the container (a volume). */
+typedef struct {
+  const gchar *source;             /* host path LXC binds: redway's staging mount of the
+                                    * volume (see volumes.h), never a caller's path */
+  const gchar *target;             /* absolute path inside the container */
+  gboolean readonly;
+} RwMountEntry;
+
 typedef struct {
   const gchar *name;
   const gchar *lxcpath;
@@ -57,6 +65,8 @@ typedef struct {
   const RwRedroidOptions *redroid; /* (nullable) */
   const RwHostFacts *host;         /* (nullable) unknown: no device cgroup rules, no ashmem */
   const RwLimits *limits;          /* (nullable) resource limits (limits.h) */
+  const RwMountEntry *mounts;      /* (nullable) volumes, n_mounts of them */
+  guint n_mounts;
 } RwContainerSpec;
 
 /* LXC's own default seccomp policy (Debian: liblxc-common), which LXC
@@ -104,6 +114,10 @@ gboolean rw_profile_check_path (const gchar *what, const gchar *path,
                                 const gchar *forbidden, GError **error);
 gboolean rw_profile_check_ifname (const gchar *name, GError **error);
 gboolean rw_profile_check_env (const gchar *item, GError **error);
+/* A mount target inside the container: absolute, normalized (no empty,
+ * "." or ".." component), not "/" and not under /proc, /sys or /dev,
+ * without blanks or backslashes (LXC's fstab syntax would need escapes). */
+gboolean rw_profile_check_mount_target (const gchar *target, GError **error);
 /* A render node (/dev/dri/...) or a video device (/dev/videoN): plain
  * components only, as it is bind-mounted from the host by that name. */
 /* Every check rw_profile_redroid() makes of @opt, for a change before it is stored. */
