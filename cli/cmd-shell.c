@@ -16,6 +16,7 @@
 #include <gio/gunixinputstream.h>
 
 #include "redway-cli.h"
+#include "exec-stream.h"
 
 /* Talking to processes inside a container: shell, exec, log. */
 
@@ -92,6 +93,15 @@ run_exec (CliApp *app, RedwayContainer *container, const char *const *command,
   g_autoptr(GError) error = NULL;
   GVariantBuilder options;
   gint32 status = 0;
+  int ret;
+
+  /* Streamed; a service without ExecStream (older) gets the buffered Exec. */
+  ret = cli_exec_stream (app, container, command, env, cwd, forward_stdin, &error);
+  if (ret >= 0)
+    return ret;
+  if (!g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD))
+    return cli_report_error (error);
+  g_clear_error (&error);
 
   g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);
   if (env != NULL && env[0] != NULL)
@@ -146,7 +156,8 @@ cli_cmd_exec (CliApp *app, int argc, char **argv)
 
   context = cli_option_context_new (_("[NAME] -- COMMAND [ARG…]"),
                                     _("Run a command inside a running container and wait for it.\n"
-                                      "Its output is passed on once it exits, and its exit status becomes ours."));
+                                      "Its output is passed on as it comes, SIGINT, SIGTERM and SIGHUP are passed\n"
+                                      "on to it, and its exit status becomes ours."));
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
 
   nopts = split_at_separator (argc, argv, &command);

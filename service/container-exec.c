@@ -504,4 +504,5 @@ rwd_container_exec_iface_init (RedwayContainerIface *iface)
   iface->handle_open_shell = handle_open_shell;
   iface->handle_exec = handle_exec;
   iface->handle_open_log = handle_open_log;
+  rwd_container_stream_iface_init (iface);
 }

@@ -73,6 +73,7 @@ static const struct {
   { "Delete", { "force", "keep_data", NULL } },
   { "OpenShell", { "tty", "cwd", "env", "command", NULL } },
   { "Exec", { "tty", "cwd", "env", "stdin", NULL } },
+  { "ExecStream", { "cwd", "env", NULL } },
   { "OpenLog", { "which", NULL } },
   { "ImportLegacy", { "config", "lxc_path", NULL } },
 };

@@ -1,0 +1,226 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""redway exec streams (Container.ExecStream): output as it comes, input as
+it goes, signals passed on, the exit status returned, and a command that
+dies with its client."""
+import os
+import select
+import signal
+import subprocess
+import tempfile
+import time
+
+import harness
+
+import gi
+gi.require_version("Gio", "2.0")
+from gi.repository import GLib, Gio  # noqa: E402
+
+NAME = "ex1"
+
+
+def read_line(stream, timeout):
+    """One line from a binary pipe, or fail after @timeout seconds."""
+    fd = stream.fileno()
+    line = b""
+    deadline = time.monotonic() + timeout
+    while not line.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        ready, _, _ = select.select([fd], [], [], max(left, 0))
+        if not ready:
+            raise AssertionError("no line within %ss (got %r)" % (timeout, line))
+        chunk = os.read(fd, 1)
+        if not chunk:
+            break
+        line += chunk
+    return line.decode()
+
+
+class ExecStream(harness.EnvTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env.prepare_host()
+        cls.env.cli("init", NAME, cls.image)
+        cls.env.cli("start", NAME)
+
+    def popen(self, *args, **kwargs):
+        kwargs.setdefault("stdout", subprocess.PIPE)
+        kwargs.setdefault("stderr", subprocess.PIPE)
+        return subprocess.Popen([harness.REDWAY] + list(args), env=self.env.env, **kwargs)
+
+    def processes(self):
+        """The command lines of every process inside the container."""
+        r = self.env.cli("exec", NAME, "--", "ps", "-o", "args")
+        return r.stdout.splitlines()
+
+    def wait_gone(self, marker, timeout=10):
+        deadline = time.monotonic() + timeout
+        while any(marker in p for p in self.processes()):
+            if time.monotonic() > deadline:
+                self.fail("%r still runs inside:\n%s" % (marker, "\n".join(self.processes())))
+            time.sleep(0.1)
+
+    def wait_running(self, marker, timeout=10):
+        deadline = time.monotonic() + timeout
+        while not any(marker in p for p in self.processes()):
+            if time.monotonic() > deadline:
+                self.fail("%r does not run inside:\n%s" % (marker, "\n".join(self.processes())))
+            time.sleep(0.1)
+
+    def test_output_as_it_comes(self):
+        p = self.popen("exec", NAME, "--", "sh", "-c", "echo first; echo err >&2; sleep 4; echo second")
+        try:
+            start = time.monotonic()
+            self.assertEqual(read_line(p.stdout, 3), "first\n")
+            self.assertEqual(read_line(p.stderr, 3), "err\n")
+            self.assertLess(time.monotonic() - start, 3.5)
+            self.assertIsNone(p.poll(), "the command should still run")
+            self.assertEqual(read_line(p.stdout, 10), "second\n")
+            self.assertEqual(p.wait(10), 0)
+        finally:
+            p.kill()
+            p.wait()
+
+    def test_output_to_a_file_and_beyond_the_old_cap(self):
+        # A regular file is relayed by the CLI (never handed to the container).
+        with tempfile.TemporaryFile() as out:
+            r = subprocess.run([harness.REDWAY, "exec", NAME, "--", "head", "-c", "20000000", "/dev/zero"],
+                               env=self.env.env, stdout=out, stderr=subprocess.PIPE, timeout=120)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(os.fstat(out.fileno()).st_size, 20000000)
+
+    def test_stdin_forwarded(self):
+        p = self.popen("exec", "-i", NAME, "--", "cat", stdin=subprocess.PIPE)
+        try:
+            p.stdin.write(b"one\n")
+            p.stdin.flush()
+            # Echoed while our input is still open: passed on as it comes.
+            self.assertEqual(read_line(p.stdout, 5), "one\n")
+            p.stdin.write(b"two\n")
+            p.stdin.close()
+            self.assertEqual(read_line(p.stdout, 5), "two\n")
+            self.assertEqual(p.wait(10), 0)
+        finally:
+            p.kill()
+            p.wait()
+        # From a file (relayed through a pipe by the CLI).
+        with tempfile.TemporaryFile() as f:
+            f.write(b"from a file\n")
+            f.seek(0)
+            r = subprocess.run([harness.REDWAY, "exec", "-i", NAME, "--", "cat"], env=self.env.env,
+                               stdin=f, capture_output=True, timeout=60)
+            self.assertEqual((r.returncode, r.stdout), (0, b"from a file\n"), r.stderr)
+        # Without -i the command reads end-of-file at once.
+        r = subprocess.run([harness.REDWAY, "exec", NAME, "--", "cat"], env=self.env.env,
+                           input=b"not passed\n", capture_output=True, timeout=60)
+        self.assertEqual((r.returncode, r.stdout), (0, b""))
+
+    def test_exit_status(self):
+        self.assertEqual(self.env.cli("exec", NAME, "--", "sh", "-c", "exit 7", check=False).returncode, 7)
+        self.assertEqual(self.env.cli("exec", NAME, "--", "sh", "-c", "kill -TERM $$", check=False).returncode, 143)
+        r = self.env.cli("exec", NAME, "--", "/no/such/command", check=False)
+        self.assertEqual(r.returncode, 127)
+        self.assertIn("/no/such/command", r.stderr)
+        r = self.env.cli("exec", "nosuch", "--", "true", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+
+    def test_sigint_forwarded(self):
+        script = "trap 'echo got INT; exit 3' INT; echo ready; while :; do sleep 0.1; done"
+        p = self.popen("exec", NAME, "--", "sh", "-c", script)
+        try:
+            self.assertEqual(read_line(p.stdout, 10), "ready\n")
+            p.send_signal(signal.SIGINT)
+            self.assertEqual(read_line(p.stdout, 10), "got INT\n")
+            self.assertEqual(p.wait(10), 3)
+        finally:
+            p.kill()
+            p.wait()
+        # SIGTERM (what timeout(1) sends) reaches the command too.
+        r = subprocess.run(["timeout", "2", harness.REDWAY, "exec", NAME, "--", "sleep", "31"],
+                           env=self.env.env, capture_output=True, timeout=60)
+        self.assertEqual(r.returncode, 124, r.stderr)
+        self.wait_gone("sleep 31")
+
+    def test_killed_client_kills_the_command(self):
+        p = self.popen("exec", NAME, "--", "sh", "-c", "sleep 32; echo never")
+        try:
+            self.wait_running("sleep 32")
+            p.send_signal(signal.SIGKILL)
+            p.wait(10)
+        finally:
+            p.kill()
+            p.wait()
+        # Its whole process group: the shell and its sleep.
+        self.wait_gone("sleep 32")
+        # Even one that ignores the hangup is gone after the grace.
+        p = self.popen("exec", NAME, "--", "sh", "-c", "trap '' HUP; sleep 33")
+        try:
+            self.wait_running("sleep 33")
+            p.send_signal(signal.SIGKILL)
+            p.wait(10)
+        finally:
+            p.kill()
+            p.wait()
+        self.wait_gone("sleep 33", timeout=15)
+
+    def test_dbus_checks(self):
+        """What the service takes, through Gio: pipes and sockets only, and a
+        command only its own client may signal."""
+        bus = Gio.DBusConnection.new_for_address_sync(
+            self.env.address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION,
+            None, None)
+        path = bus.call_sync("org.redway.Redway1", "/org/redway/Redway1/Manager", "org.redway.Redway1.Manager",
+                             "GetContainer", GLib.Variant("(s)", (NAME,)), None, 0, -1, None).unpack()[0]
+
+        def exec_stream(fds, handles, argv):
+            fd_list = Gio.UnixFDList.new()
+            for fd in fds:
+                fd_list.append(fd)
+            return bus.call_with_unix_fd_list_sync(
+                "org.redway.Redway1", path, "org.redway.Redway1.Container", "ExecStream",
+                GLib.Variant("(ashhha{sv})", (argv,) + tuple(handles) + ({},)),
+                None, 0, -1, fd_list, None)
+
+        with tempfile.TemporaryFile() as f:
+            with self.assertRaises(GLib.Error) as cm:
+                exec_stream([f.fileno()], [-1, 0, -1], ["true"])
+            self.assertIn("InvalidArgument", str(cm.exception))
+            self.assertIn("pipe or a socket", str(cm.exception))
+
+        r, w = os.pipe()
+        exited = {}
+        bus.signal_subscribe("org.redway.Redway1", "org.redway.Redway1.Container", "ExecExited", path, None, 0,
+                             lambda *a: exited.__setitem__(a[5][0], a[5][1]))
+        reply, _ = exec_stream([w], [-1, 0, 0], ["sh", "-c", "echo $$; sleep 34"])
+        os.close(w)
+        process = reply.unpack()[0]
+        self.assertGreater(process, 0)
+        self.assertTrue(read_line(os.fdopen(r, "rb", buffering=0), 10).strip().isdigit())
+        # Another connection (here the CLI's own) may not signal it.
+        other = Gio.DBusConnection.new_for_address_sync(
+            self.env.address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION,
+            None, None)
+        with self.assertRaises(GLib.Error) as cm:
+            other.call_sync("org.redway.Redway1", path, "org.redway.Redway1.Container", "SignalProcess",
+                            GLib.Variant("(uia{sv})", (process, signal.SIGTERM, {})), None, 0, -1, None)
+        self.assertIn("NotFound", str(cm.exception))
+        with self.assertRaises(GLib.Error) as cm:
+            bus.call_sync("org.redway.Redway1", path, "org.redway.Redway1.Container", "SignalProcess",
+                          GLib.Variant("(uia{sv})", (process, signal.SIGSEGV, {})), None, 0, -1, None)
+        self.assertIn("InvalidArgument", str(cm.exception))
+        bus.call_sync("org.redway.Redway1", path, "org.redway.Redway1.Container", "SignalProcess",
+                      GLib.Variant("(uia{sv})", (process, signal.SIGKILL, {})), None, 0, -1, None)
+        ctx = GLib.MainContext.default()
+        deadline = time.monotonic() + 10
+        while process not in exited and time.monotonic() < deadline:
+            ctx.iteration(False)
+            time.sleep(0.01)
+        self.assertEqual(exited.get(process), 137)
+        other.close_sync(None)
+        bus.close_sync(None)
+
+
+if __name__ == "__main__":
+    harness.main()
