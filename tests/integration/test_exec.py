@@ -42,12 +42,21 @@ class ExecStream(harness.EnvTestCase):
         super().setUpClass()
         cls.env.prepare_host()
         cls.env.cli("init", NAME, cls.image)
+        time.sleep(1.1)     # LXC log lines of two different seconds, for test_log_since
         cls.env.cli("start", NAME)
 
     def popen(self, *args, **kwargs):
         kwargs.setdefault("stdout", subprocess.PIPE)
         kwargs.setdefault("stderr", subprocess.PIPE)
         return subprocess.Popen([harness.REDWAY] + list(args), env=self.env.env, **kwargs)
+
+    @staticmethod
+    def finish(p):
+        p.kill()
+        p.wait()
+        for f in (p.stdin, p.stdout, p.stderr):
+            if f is not None:
+                f.close()
 
     def processes(self):
         """The command lines of every process inside the container."""
@@ -79,8 +88,7 @@ class ExecStream(harness.EnvTestCase):
             self.assertEqual(read_line(p.stdout, 10), "second\n")
             self.assertEqual(p.wait(10), 0)
         finally:
-            p.kill()
-            p.wait()
+            self.finish(p)
 
     def test_output_to_a_file_and_beyond_the_old_cap(self):
         # A regular file is relayed by the CLI (never handed to the container).
@@ -102,8 +110,7 @@ class ExecStream(harness.EnvTestCase):
             self.assertEqual(read_line(p.stdout, 5), "two\n")
             self.assertEqual(p.wait(10), 0)
         finally:
-            p.kill()
-            p.wait()
+            self.finish(p)
         # From a file (relayed through a pipe by the CLI).
         with tempfile.TemporaryFile() as f:
             f.write(b"from a file\n")
@@ -135,8 +142,7 @@ class ExecStream(harness.EnvTestCase):
             self.assertEqual(read_line(p.stdout, 10), "got INT\n")
             self.assertEqual(p.wait(10), 3)
         finally:
-            p.kill()
-            p.wait()
+            self.finish(p)
         # SIGTERM (what timeout(1) sends) reaches the command too.
         r = subprocess.run(["timeout", "2", harness.REDWAY, "exec", NAME, "--", "sleep", "31"],
                            env=self.env.env, capture_output=True, timeout=60)
@@ -150,8 +156,7 @@ class ExecStream(harness.EnvTestCase):
             p.send_signal(signal.SIGKILL)
             p.wait(10)
         finally:
-            p.kill()
-            p.wait()
+            self.finish(p)
         # Its whole process group: the shell and its sleep.
         self.wait_gone("sleep 32")
         # Even one that ignores the hangup is gone after the grace.
@@ -161,9 +166,37 @@ class ExecStream(harness.EnvTestCase):
             p.send_signal(signal.SIGKILL)
             p.wait(10)
         finally:
-            p.kill()
-            p.wait()
+            self.finish(p)
         self.wait_gone("sleep 33", timeout=15)
+
+    def test_log_since(self):
+        lxc_log = self.env.cli("log", "--lxc", NAME).stdout.splitlines()
+        self.assertTrue(lxc_log)
+        # Everything since the container started (an hour is plenty)...
+        recent = self.env.cli("log", "--lxc", "--since", "1h", NAME).stdout.splitlines()
+        self.assertTrue(recent)
+        self.assertTrue(set(recent) <= set(lxc_log))
+        # ...the last two of them, nothing from the future, and the same by an absolute time.
+        self.assertEqual(self.env.cli("log", "--lxc", "--since", "1h", "--tail", "2", NAME).stdout.splitlines(),
+                         recent[-2:])
+        self.assertEqual(self.env.cli("log", "--lxc", "--since", "2099-01-01 00:00", NAME).stdout, "")
+        since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(time.time() - 3600))
+        self.assertEqual(self.env.cli("log", "--lxc", "--since", since, NAME).stdout.splitlines(), recent)
+        # Lines older than --since are left out: LXC's stamps are in UTC.
+        def stamp_of(line):   # "lxc [NAME] 20261202193304.138 INFO ..."
+            return next(w for w in line.split()[1:3] if len(w) > 14 and w[14] == "." and w[:14].isdigit())[:14]
+        stamps = sorted(set(stamp_of(l) for l in lxc_log if l.startswith("lxc ")))
+        self.assertGreater(len(stamps), 1, "the container's log spans less than a second")
+        cut = stamps[-1]
+        iso = "%s-%s-%sT%s:%s:%sZ" % (cut[0:4], cut[4:6], cut[6:8], cut[8:10], cut[10:12], cut[12:14])
+        after = self.env.cli("log", "--lxc", "--since", iso, NAME).stdout.splitlines()
+        self.assertTrue(after)
+        self.assertLess(len(after), len(lxc_log))
+        self.assertEqual([stamp_of(l) for l in after if l.startswith("lxc ")],
+                         [stamp_of(l) for l in lxc_log if l.startswith("lxc ") and stamp_of(l) >= cut])
+        r = self.env.cli("log", "--lxc", "--since", "soon", NAME, check=False)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("soon", r.stderr)
 
     def test_dbus_checks(self):
         """What the service takes, through Gio: pipes and sockets only, and a
@@ -197,7 +230,8 @@ class ExecStream(harness.EnvTestCase):
         os.close(w)
         process = reply.unpack()[0]
         self.assertGreater(process, 0)
-        self.assertTrue(read_line(os.fdopen(r, "rb", buffering=0), 10).strip().isdigit())
+        with os.fdopen(r, "rb", buffering=0) as out:
+            self.assertTrue(read_line(out, 10).strip().isdigit())
         # Another connection (here the CLI's own) may not signal it.
         other = Gio.DBusConnection.new_for_address_sync(
             self.env.address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION,
