@@ -4,6 +4,7 @@
 it goes, signals passed on, the exit status returned, and a command that
 dies with its client."""
 import os
+import pty
 import select
 import signal
 import subprocess
@@ -254,6 +255,97 @@ class ExecStream(harness.EnvTestCase):
         self.assertEqual(exited.get(process), 137)
         other.close_sync(None)
         bus.close_sync(None)
+
+
+class PolkitOnATerminal(harness.EnvTestCase):
+    """A user at a terminal gets polkit's password prompt there (pkttyagent),
+    never without a terminal or with --no-ask-password."""
+    env_kwargs = {"polkit": True}
+    USER = "nobody"       # every redway action is auth_admin for it
+
+    def prepare_args(self):
+        return ["prepare-lxc", "--bridge", "rwt0", "--subnet", harness.NET_PREFIX + ".1/24"]
+
+    def run_on_pty(self, args, until, timeout=20):
+        """Runs redway as USER on a new pty; returns (pid, output up to @until or its exit)."""
+        pid, master = pty.fork()
+        if pid == 0:
+            try:
+                cmd = harness.as_user(self.USER) + [harness.REDWAY] + args
+                os.execvpe(cmd[0], cmd, self.env.env)
+            finally:
+                os._exit(127)
+        out = b""
+        deadline = time.monotonic() + timeout
+        while until.encode() not in out and time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:
+                    break      # EIO: the child is gone
+                if not chunk:
+                    break
+                out += chunk
+        return pid, master, out.decode(errors="replace")
+
+    def agents_of(self, pid):
+        """pkttyagent processes registered for @pid."""
+        found = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open("/proc/%s/cmdline" % entry, "rb") as f:
+                    args = f.read().split(b"\0")
+            except OSError:
+                continue
+            if args and args[0].endswith(b"pkttyagent") and b"--process" in args and \
+                    str(pid).encode() in args:
+                found.append(int(entry))
+        return found
+
+    def test_agent_on_a_terminal(self):
+        pid, master, out = self.run_on_pty(self.prepare_args(), "AUTHENTICATING FOR org.redway.Redway1.prepare-host")
+        try:
+            self.assertIn("AUTHENTICATING FOR org.redway.Redway1.prepare-host", out)
+            self.assertTrue(self.agents_of(pid))
+        finally:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            os.close(master)
+        # The agent does not outlive us, even killed.
+        deadline = time.monotonic() + 10
+        while self.agents_of(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(self.agents_of(pid), [])
+
+    def test_no_agent_without_asking(self):
+        # --no-ask-password on a terminal: the one-line error at once, no prompt.
+        pid, master, out = self.run_on_pty(["--no-ask-password"] + self.prepare_args(), "\n", timeout=20)
+        try:
+            _, status = os.waitpid(pid, 0)
+            # The rest of what it wrote.
+            while True:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                out += chunk.decode(errors="replace")
+        finally:
+            os.close(master)
+        self.assertEqual(os.waitstatus_to_exitcode(status), 1, out)
+        self.assertNotIn("AUTHENTICATING", out)
+        self.assertEqual(len(out.strip().splitlines()), 1, out)
+        self.assertIn("Authentication is required", out)
+        # Without a terminal: the same, and the call did not even allow a prompt.
+        r = subprocess.run(harness.as_user(self.USER) + [harness.REDWAY] + self.prepare_args(), env=self.env.env,
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        self.assertIn("did not allow interactive authorization", r.stderr)
 
 
 if __name__ == "__main__":
