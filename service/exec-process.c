@@ -117,8 +117,11 @@ on_child (GPid pid, gint wait_status, gpointer data)
     }
   if (!p->reported)
     {
+      gboolean started = p->started;
+
+      /* On failure the callback may free @p: nothing of it after that. */
       report_started (p);
-      if (!p->started)
+      if (!started)
         return;
     }
   p->exited_func (p, rw_exit_status_from_wait (wait_status), p->user_data);

@@ -16,7 +16,8 @@ typedef struct _RwExecProcess RwExecProcess;
 
 /* Called once: @error NULL when the command was attached. */
 typedef void (*RwExecStartedFunc) (RwExecProcess *process, const GError *error, gpointer user_data);
-/* Called once after a successful start: the command's exit code, or 128+signal. */
+/* Called once after a successful start: the command's exit code, or 128+signal.
+ * Either callback may free the process (rw_exec_process_free). */
 typedef void (*RwExecExitedFunc) (RwExecProcess *process, gint exit_status, gpointer user_data);
 
 /* Spawns the helper. The three fds are the command's standard streams
