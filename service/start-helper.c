@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -103,7 +104,7 @@ static int
 supervise (pid_t pid, int control)
 {
   int pidfd = (int) syscall (SYS_pidfd_open, pid, 0);
-  int status = 0, timeout = -1;
+  int status = 0, timeout = -1, hung_up = 0;
 
   while (pidfd >= 0)
     {
@@ -140,10 +141,15 @@ supervise (pid_t pid, int control)
           signal_group (pid, SIGHUP);
           signal_group (pid, SIGCONT);
           timeout = 5000;
+          hung_up = 1;
         }
     }
   if (pidfd >= 0)
     close (pidfd);
+  /* Hung up: what COMMAND left in its group goes with it (the group id
+   * cannot be reused before COMMAND is reaped). */
+  if (hung_up)
+    (void) kill (-pid, SIGKILL);
   while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
     ;
   if (control >= 0)
@@ -237,7 +243,10 @@ run_exec (int argc, char **argv)
     {
       fclose (report);
       /* Attached: from here on the exit status is COMMAND's. */
-      while (write (control, "", 1) < 0 && errno == EINTR)
+      /* Not write(): if redwayd has closed its end already, SIGPIPE would
+       * end this helper and leave COMMAND unsupervised; supervise() sees
+       * the end-of-file and hangs it up instead. */
+      while (send (control, "", 1, MSG_NOSIGNAL) < 0 && errno == EINTR)
         ;
       status = supervise (pid, control);
     }

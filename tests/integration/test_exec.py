@@ -169,6 +169,15 @@ class ExecStream(harness.EnvTestCase):
         finally:
             self.finish(p)
         self.wait_gone("sleep 33", timeout=15)
+        # A child that ignores it goes with the command that did not.
+        p = self.popen("exec", NAME, "--", "sh", "-c", "(trap '' HUP; exec sleep 35) & wait")
+        try:
+            self.wait_running("sleep 35")
+            p.send_signal(signal.SIGKILL)
+            p.wait(10)
+        finally:
+            self.finish(p)
+        self.wait_gone("sleep 35", timeout=4)
 
     def test_log_since(self):
         lxc_log = self.env.cli("log", "--lxc", NAME).stdout.splitlines()
