@@ -770,6 +770,7 @@ rw_lxc_exec (const gchar *lxcpath, const gchar *name,
   g_autoptr(GByteArray) out = g_byte_array_new ();
   g_autoptr(GByteArray) err = g_byte_array_new ();
   int in_pipe[2] = { -1, -1 }, out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 };
+  int ctl[2] = { -1, -1 };
   const guint8 *in_buf = NULL;
   gsize in_len = 0, in_off = 0;
   pid_t pid = -1;
@@ -788,16 +789,20 @@ rw_lxc_exec (const gchar *lxcpath, const gchar *name,
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, _("Container “%s” is not running"), name);
       return FALSE;
     }
-  if (pipe2 (in_pipe, O_CLOEXEC) < 0 || pipe2 (out_pipe, O_CLOEXEC) < 0 || pipe2 (err_pipe, O_CLOEXEC) < 0)
+  if (pipe2 (in_pipe, O_CLOEXEC) < 0 || pipe2 (out_pipe, O_CLOEXEC) < 0 || pipe2 (err_pipe, O_CLOEXEC) < 0 ||
+      socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl) < 0)
     {
       int errsv = errno;
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv), "pipe: %s", g_strerror (errsv));
       goto out;
     }
 
-  if (!rw_lxc_spawn_exec (lxcpath, name, argv, env, cwd, helper, in_pipe[0], out_pipe[1], err_pipe[1], -1,
+  /* Under the helper's control: cancelling kills the command (its whole
+   * process group), not just the helper. */
+  if (!rw_lxc_spawn_exec (lxcpath, name, argv, env, cwd, helper, in_pipe[0], out_pipe[1], err_pipe[1], ctl[1],
                           &pid, error))
     goto out;
+  close_fd (&ctl[1]);
   close_fd (&in_pipe[0]);
   close_fd (&out_pipe[1]);
   close_fd (&err_pipe[1]);
@@ -811,21 +816,24 @@ rw_lxc_exec (const gchar *lxcpath, const gchar *name,
 
   while (out_pipe[0] >= 0 || err_pipe[0] >= 0)
     {
-      struct pollfd fds[4] = {
+      struct pollfd fds[5] = {
         { out_pipe[0], POLLIN, 0 }, { err_pipe[0], POLLIN, 0 }, { in_pipe[1], POLLOUT, 0 },
-        { -1, POLLIN, 0 },
+        { ctl[0], POLLIN, 0 }, { -1, POLLIN, 0 },
       };
       /* The cancellable's fd wakes us; no timeout needed. */
-      gboolean cancellable_fd = g_cancellable_make_pollfd (cancellable, (GPollFD *) &fds[3]);
+      gboolean cancellable_fd = g_cancellable_make_pollfd (cancellable, (GPollFD *) &fds[4]);
 
       if (g_cancellable_is_cancelled (cancellable))
         {
-          kill (pid, SIGKILL);
+          /* The helper passes SIGKILL on to the command's group; if it is
+           * gone already, there is nothing left to kill. */
+          if (ctl[0] < 0 || send (ctl[0], (unsigned char[]) { SIGKILL }, 1, MSG_NOSIGNAL | MSG_DONTWAIT) != 1)
+            kill (pid, SIGKILL);
           if (cancellable_fd)
             g_cancellable_release_fd (cancellable);
           break;
         }
-      if (poll (fds, 4, -1) < 0 && errno != EINTR)
+      if (poll (fds, 5, -1) < 0 && errno != EINTR)
         {
           if (cancellable_fd)
             g_cancellable_release_fd (cancellable);
@@ -837,6 +845,18 @@ rw_lxc_exec (const gchar *lxcpath, const gchar *name,
         close_fd (&out_pipe[0]);
       if (fds[1].revents && !drain (err_pipe[0], err, max_output))
         close_fd (&err_pipe[0]);
+      /* The helper's report: a NUL byte once attached, else why not (kept
+       * with the command's error output, as without --control). */
+      if (fds[3].revents)
+        {
+          char report[512];
+          ssize_t n = read (ctl[0], report, sizeof report);
+
+          if (n > 0 && report[0] != '\0' && err->len < max_output)
+            g_byte_array_append (err, (guint8 *) report, (guint) MIN ((gsize) n, max_output - err->len));
+          else if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+            close_fd (&ctl[0]);
+        }
       if (fds[2].revents)
         {
           ssize_t n = write (in_pipe[1], in_buf + in_off, in_len - in_off);
@@ -848,8 +868,11 @@ rw_lxc_exec (const gchar *lxcpath, const gchar *name,
     }
   close_fd (&in_pipe[1]);
 
+  /* The control socket stays open until then: closing it would hang up a
+   * command that merely closed its output early. */
   while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
     ;
+  close_fd (&ctl[0]);
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     goto out;
   *out_status = rw_exit_status_from_wait (status);
@@ -863,6 +886,7 @@ out:
       close_fd (&in_pipe[i]);
       close_fd (&out_pipe[i]);
       close_fd (&err_pipe[i]);
+      close_fd (&ctl[i]);
     }
   return ok;
 }

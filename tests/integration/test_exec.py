@@ -208,6 +208,20 @@ class ExecStream(harness.EnvTestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn("soon", r.stderr)
 
+    def test_buffered_exec_dies_with_its_client_too(self):
+        """The old Exec (output returned at the end) is tied to its caller as well."""
+        path = self.env.run(["busctl", "--system", "call", "org.redway.Redway1", "/org/redway/Redway1/Manager",
+                             "org.redway.Redway1.Manager", "GetContainer", "s", NAME]).stdout.split()[1].strip('"')
+        r = self.env.run(["timeout", "-s", "KILL", "3", "gdbus", "call", "--system", "--dest", "org.redway.Redway1",
+                          "--object-path", path, "--method", "org.redway.Redway1.Container.Exec",
+                          "['sh', '-c', 'sleep 36; echo never']", "{}"], check=False)
+        self.assertEqual(r.returncode, -9 if r.returncode < 0 else 137, r.stderr)
+        self.wait_gone("sleep 36", timeout=5)
+        # While one that stays gets the output and status as before.
+        r = self.env.run(["gdbus", "call", "--system", "--dest", "org.redway.Redway1", "--object-path", path,
+                          "--method", "org.redway.Redway1.Container.Exec", "['sh', '-c', 'echo out; exit 3']", "{}"])
+        self.assertEqual(r.stdout.strip(), "(3, [byte 0x6f, 0x75, 0x74, 0x0a], @ay [])")
+
     def test_dbus_checks(self):
         """What the service takes, through Gio: pipes and sockets only, and a
         command only its own client may signal."""
