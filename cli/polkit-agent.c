@@ -3,11 +3,11 @@
  * A text polkit agent for calls made from a terminal, as systemctl and
  * machinectl start one (systemd's polkit-agent.c): without it, a user with
  * no graphical agent would only ever read "Authentication is required".
- * The agent registers for this process only (--process): the prompt comes
- * on the terminal the command was typed on, also where a graphical agent
- * runs. Not --fallback: polkitd (122) uses a fallback agent only for a
- * caller in a logind session, so a user on a console without one (ssh
- * without pam_systemd, a container, su) would never be asked.
+ * The agent registers for this process only (--process). In a logind
+ * session it is a --fallback, as systemctl's: an agent the session has (a
+ * graphical one) asks instead. Outside one (ssh without pam_systemd, a
+ * container) it must not be: polkitd (122) looks for a fallback agent only
+ * after it found the caller's session, so nobody would ever be asked.
  */
 #include "config.h"
 
@@ -52,7 +52,10 @@ cli_polkit_agent_open (void)
 {
   g_autofree char *process = g_strdup_printf ("%d", (int) getpid ());
   g_autoptr(GError) error = NULL;
-  const char *argv[] = { POLKIT_AGENT_BINARY_PATH, "--notify-fd", "3", "--process", process, NULL };
+  /* pam_systemd sets XDG_SESSION_ID for a logind session. */
+  gboolean in_session = g_getenv ("XDG_SESSION_ID") != NULL && *g_getenv ("XDG_SESSION_ID") != '\0';
+  const char *argv[] = { POLKIT_AGENT_BINARY_PATH, "--notify-fd", "3", "--process", process,
+                         in_session ? "--fallback" : NULL, NULL };
   int notify[2];
   int source_fds[1], target_fds[1] = { 3 };
   struct pollfd pfd;

@@ -5,7 +5,7 @@
 
 G_BEGIN_DECLS
 
-/* Starts a text authentication agent (pkttyagent --process) for this
+/* Starts a text authentication agent (pkttyagent --process [--fallback]) for this
  * process, once, and waits until it is registered, so that polkit can ask
  * for a password on our terminal. Nothing when we are root (always
  * authorized) or when it is already running. The agent ends with us. */
