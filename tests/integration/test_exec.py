@@ -208,6 +208,20 @@ class ExecStream(harness.EnvTestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn("soon", r.stderr)
 
+        # The console: lines carry a time only when the program wrote one.
+        def console(text):
+            self.env.cli("exec", "-i", NAME, "--", "sh", "-c", "cat > /dev/console", input=text)
+        console("no time here\n")
+        r = self.env.cli("log", "--since", "1h", NAME, check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        self.assertIn("--lxc", r.stderr)
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        console("2020-01-01T00:00:00Z old\n  old detail\n%s new\n  new detail\n" % now)
+        self.assertEqual(self.env.cli("log", "--since", "1h", NAME).stdout, "%s new\n  new detail\n" % now)
+        self.assertEqual(self.env.cli("log", "--since", "2019-12-31", "--tail", "3", NAME).stdout,
+                         "  old detail\n%s new\n  new detail\n" % now)
+
     def test_buffered_exec_dies_with_its_client_too(self):
         """The old Exec (output returned at the end) is tied to its caller as well."""
         path = self.env.run(["busctl", "--system", "call", "org.redway.Redway1", "/org/redway/Redway1/Manager",
