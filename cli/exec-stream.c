@@ -239,8 +239,18 @@ is_pipe_or_socket (int fd)
   return fstat (fd, &st) == 0 && (S_ISFIFO (st.st_mode) || S_ISSOCK (st.st_mode));
 }
 
+/* -1 is "none" (/dev/null) to ExecStream: a failure is -2. */
+static gint32
+append_fd (GUnixFDList *fds, int fd, GError **error)
+{
+  gint32 handle = g_unix_fd_list_append (fds, fd, error);
+
+  return handle < 0 ? -2 : handle;
+}
+
 /* Adds what the command gets for our @fd to @fds; -1 (/dev/null) if @use is
- * FALSE. A relay pipe is set up in @p unless @fd can be passed as it is. */
+ * FALSE; -2 with @error set on failure. A relay pipe is set up in @p unless
+ * @fd can be passed as it is. */
 static gint32
 add_stream (GUnixFDList *fds, int fd, gboolean use, Pump *p, int *pass_end, GError **error)
 {
@@ -251,7 +261,7 @@ add_stream (GUnixFDList *fds, int fd, gboolean use, Pump *p, int *pass_end, GErr
   if (!use)
     return -1;
   if (is_pipe_or_socket (fd))
-    return g_unix_fd_list_append (fds, fd, error);
+    return append_fd (fds, fd, error);
   if (!g_unix_open_pipe (pipefd, FD_CLOEXEC, error))
     return -2;
   p->input = fd == STDIN_FILENO;
@@ -269,7 +279,7 @@ add_stream (GUnixFDList *fds, int fd, gboolean use, Pump *p, int *pass_end, GErr
       p->dst = fd;
       *pass_end = pipefd[1];
     }
-  return g_unix_fd_list_append (fds, *pass_end, error);
+  return append_fd (fds, *pass_end, error);
 }
 
 int
