@@ -11,29 +11,6 @@
 /* Container life cycle: init, start, stop, restart, freeze, thaw, remove,
  * status, list, adb-connect. */
 
-/* Resolves the optional NAME argument (argv[1] after option parsing). */
-static gboolean
-get_name_arg (CliApp *app, int argc, char **argv, char **out_name, int *exit_code)
-{
-  if (argc > 2)
-    {
-      *exit_code = cli_usage_error (_("Unexpected argument “%s”"), argv[2]);
-      return FALSE;
-    }
-  if (argc == 2)
-    {
-      *out_name = g_strdup (argv[1]);
-      return TRUE;
-    }
-  *out_name = cli_default_container_name (app);
-  if (*out_name == NULL)
-    {
-      *exit_code = CLI_EXIT_FAILURE;
-      return FALSE;
-    }
-  return TRUE;
-}
-
 static void
 print_addresses (RedwayContainer *container)
 {
@@ -48,28 +25,11 @@ print_addresses (RedwayContainer *container)
 
 /* ---- init --------------------------------------------------------------- */
 
-static gboolean
-check_positive (const char *option, int value, int *exit_code)
-{
-  /* -1 means "not given". */
-  if (value == -1 || value > 0)
-    return TRUE;
-  *exit_code = cli_usage_error (_("--%s must be a positive number"), option);
-  return FALSE;
-}
-
 static void
 add_string (GVariantBuilder *b, const char *key, const char *value)
 {
   if (value != NULL)
     g_variant_builder_add (b, "{sv}", key, g_variant_new_string (value));
-}
-
-static void
-add_uint (GVariantBuilder *b, const char *key, int value)
-{
-  if (value > 0)
-    g_variant_builder_add (b, "{sv}", key, g_variant_new_uint32 ((guint32) value));
 }
 
 int
@@ -78,35 +38,10 @@ cli_cmd_init (CliApp *app, int argc, char **argv)
   g_autofree char *username = NULL;
   gboolean password_stdin = FALSE;
   g_autofree char *profile = NULL;
-  g_autofree char *gpu_mode = NULL;
-  g_autofree char *gpu_node = NULL;
-  g_auto(GStrv) video_devices = NULL;
-  g_auto(GStrv) env = NULL;
-  g_auto(GStrv) dns = NULL;
-  int width = -1, height = -1, dpi = -1, fps = -1;
-  g_autofree char *proxy_type = NULL;
-  g_autofree char *proxy_host = NULL;
-  g_autofree char *proxy_port = NULL;
-  g_autofree char *proxy_exclude = NULL;
-  g_autofree char *proxy_pac = NULL;
   gboolean start = FALSE;
   gboolean privileged = FALSE;
   const GOptionEntry entries[] = {
     { "profile", 0, 0, G_OPTION_ARG_STRING, &profile, N_("Container profile: auto, redroid or generic"), N_("PROFILE") },
-    { "gpu-mode", 0, 0, G_OPTION_ARG_STRING, &gpu_mode, N_("GPU mode: auto, host or guest"), N_("MODE") },
-    { "gpu-node", 0, 0, G_OPTION_ARG_STRING, &gpu_node, N_("Render node for host GPU mode, e.g. /dev/dri/renderD128"), N_("PATH") },
-    { "video-device", 0, 0, G_OPTION_ARG_STRING_ARRAY, &video_devices, N_("Pass a host video device through (repeatable)"), N_("/dev/videoN") },
-    { "env", 'e', 0, G_OPTION_ARG_STRING_ARRAY, &env, N_("Set an environment variable (repeatable)"), N_("KEY=VALUE") },
-    { "width", 0, 0, G_OPTION_ARG_INT, &width, N_("Display width in pixels"), N_("N") },
-    { "height", 0, 0, G_OPTION_ARG_INT, &height, N_("Display height in pixels"), N_("N") },
-    { "dpi", 0, 0, G_OPTION_ARG_INT, &dpi, N_("Display density"), N_("N") },
-    { "fps", 0, 0, G_OPTION_ARG_INT, &fps, N_("Display refresh rate"), N_("N") },
-    { "dns", 0, 0, G_OPTION_ARG_STRING_ARRAY, &dns, N_("DNS server (repeatable)"), N_("IP") },
-    { "proxy-type", 0, 0, G_OPTION_ARG_STRING, &proxy_type, N_("HTTP proxy type (static or pac)"), N_("TYPE") },
-    { "proxy-host", 0, 0, G_OPTION_ARG_STRING, &proxy_host, N_("HTTP proxy host"), N_("HOST") },
-    { "proxy-port", 0, 0, G_OPTION_ARG_STRING, &proxy_port, N_("HTTP proxy port"), N_("PORT") },
-    { "proxy-exclude-list", 0, 0, G_OPTION_ARG_STRING, &proxy_exclude, N_("Hosts that bypass the proxy"), N_("LIST") },
-    { "proxy-pac", 0, 0, G_OPTION_ARG_STRING, &proxy_pac, N_("URL of a proxy auto-config file"), N_("URL") },
     { "start", 0, 0, G_OPTION_ARG_NONE, &start, N_("Start the container once created"), NULL },
     { "privileged", 0, 0, G_OPTION_ARG_NONE, &privileged, N_("No user namespace: the image runs as host root (Redroid always does)"), NULL },
     { "username", 0, 0, G_OPTION_ARG_STRING, &username, N_("Registry user name"), N_("USER") },
@@ -114,6 +49,7 @@ cli_cmd_init (CliApp *app, int argc, char **argv)
     { NULL }
   };
   g_auto(CliLimits) limits = { 0 };
+  g_auto(CliSettings) settings = { 0 };
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(RedwayManager) manager = NULL;
   g_autoptr(RedwayContainer) container = NULL;
@@ -128,14 +64,12 @@ cli_cmd_init (CliApp *app, int argc, char **argv)
                                     _("Create a container. IMAGE is oci:/path[:tag] or docker://[registry/]repo[:tag|@digest];\n"
                                       "without it, the default Redroid image is used."));
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  g_option_context_add_group (context, cli_settings_option_group (&settings, FALSE));
   g_option_context_add_group (context, cli_limits_option_group (&limits));
   if (!cli_parse_options (app, context, &argc, &argv))
     return CLI_EXIT_USAGE;
   if (argc > 3)
     return cli_usage_error (_("Unexpected argument “%s”"), argv[3]);
-  if (!check_positive ("width", width, &code) || !check_positive ("height", height, &code) ||
-      !check_positive ("dpi", dpi, &code) || !check_positive ("fps", fps, &code))
-    return code;
 
   manager = cli_get_manager (app);
   if (manager == NULL)
@@ -147,29 +81,12 @@ cli_cmd_init (CliApp *app, int argc, char **argv)
 
   g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);
   add_string (&options, "profile", profile);
-  add_string (&options, "gpu_mode", gpu_mode);
-  add_string (&options, "gpu_node", gpu_node);
-  if (video_devices != NULL)
-    g_variant_builder_add (&options, "{sv}", "video_devices",
-                           g_variant_new_strv ((const char *const *) video_devices, -1));
   if (privileged)
     g_variant_builder_add (&options, "{sv}", "privileged", g_variant_new_boolean (TRUE));
-  if (env != NULL)
-    g_variant_builder_add (&options, "{sv}", "env", g_variant_new_strv ((const char *const *) env, -1));
-  add_uint (&options, "width", width);
-  add_uint (&options, "height", height);
-  add_uint (&options, "dpi", dpi);
-  add_uint (&options, "fps", fps);
-  if (dns != NULL)
-    g_variant_builder_add (&options, "{sv}", "dns", g_variant_new_strv ((const char *const *) dns, -1));
-  add_string (&options, "proxy_type", proxy_type);
-  add_string (&options, "proxy_host", proxy_host);
-  add_string (&options, "proxy_port", proxy_port);
-  add_string (&options, "proxy_exclude_list", proxy_exclude);
-  add_string (&options, "proxy_pac", proxy_pac);
   if (start)
     g_variant_builder_add (&options, "{sv}", "start", g_variant_new_boolean (TRUE));
-  if (!cli_limits_to_options (&limits, &options, &code))
+  if (!cli_settings_to_options (&settings, &options, NULL, &code) ||
+      !cli_limits_to_options (&limits, &options, &code))
     {
       g_variant_builder_clear (&options);
       return code;
@@ -485,7 +402,7 @@ cli_cmd_wait (CliApp *app, int argc, char **argv)
     return CLI_EXIT_USAGE;
   if (timeout < 0)
     return cli_usage_error (_("--timeout must not be negative"));
-  if (!get_name_arg (app, argc, argv, &name, &code))
+  if (!cli_get_name_arg (app, argc, argv, &name, &code))
     return code;
   container = cli_get_container (app, name);
   if (container == NULL)
@@ -596,7 +513,7 @@ run_action (CliApp *app, Action action, int argc, char **argv)
       g_autoptr(GVariant) opts = g_variant_ref_sink (g_variant_builder_end (&options));
       return run_action_many (app, action, all, argc, argv, opts);
     }
-  if (!get_name_arg (app, argc, argv, &name, &code))
+  if (!cli_get_name_arg (app, argc, argv, &name, &code))
     return code;
 
   container = cli_get_container (app, name);
@@ -700,7 +617,7 @@ cli_cmd_status (CliApp *app, int argc, char **argv)
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   if (!cli_parse_options (app, context, &argc, &argv))
     return CLI_EXIT_USAGE;
-  if (!get_name_arg (app, argc, argv, &name, &code))
+  if (!cli_get_name_arg (app, argc, argv, &name, &code))
     return code;
 
   container = cli_get_container (app, name);
@@ -949,7 +866,7 @@ cli_cmd_adb_connect (CliApp *app, int argc, char **argv)
   if (adb == NULL)
     return cli_error (_("adb is not installed (apt-get install adb)"));
 
-  if (!get_name_arg (app, argc, argv, &name, &code))
+  if (!cli_get_name_arg (app, argc, argv, &name, &code))
     return code;
   container = cli_get_container (app, name);
   if (container == NULL)

@@ -188,16 +188,14 @@ set_autostart (CliApp *app, int argc, char **argv, gboolean on)
   g_autoptr(RedwayContainer) container = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *name = NULL;
+  int code;
 
   context = cli_option_context_new (_("[NAME]"), on ? _("Start the container when the service starts (at boot).")
                                                     : _("Do not start the container when the service starts."));
   if (!cli_parse_options (app, context, &argc, &argv))
     return CLI_EXIT_USAGE;
-  if (argc > 2)
-    return cli_usage_error (_("Unexpected argument “%s”"), argv[2]);
-  name = argc >= 2 ? g_strdup (argv[1]) : cli_default_container_name (app);
-  if (name == NULL)
-    return CLI_EXIT_FAILURE;
+  if (!cli_get_name_arg (app, argc, argv, &name, &code))
+    return code;
   container = cli_get_container (app, name);
   if (container == NULL)
     return CLI_EXIT_FAILURE;
@@ -226,39 +224,39 @@ int
 cli_cmd_update (CliApp *app, int argc, char **argv)
 {
   g_auto(CliLimits) limits = { 0 };
+  g_auto(CliSettings) settings = { 0 };
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(RedwayContainer) container = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) now = NULL;
+  g_autoptr(GVariant) current = NULL;
   g_autofree char *name = NULL;
   g_autofree char *described = NULL;
+  g_autofree const char **pending = NULL;
   GVariantBuilder options;
   int code = CLI_EXIT_OK;
 
   context = cli_option_context_new (_("[NAME]"),
-                                    _("Change the settings of a container: applied at once when it runs, else at its next start."));
+                                    _("Change the settings of a container. Limits apply at once when it runs; display,\n"
+                                      "GPU, network, environment and boot settings at its next start."));
   g_option_context_set_main_group (context, cli_limits_option_group (&limits));
+  g_option_context_add_group (context, cli_settings_option_group (&settings, TRUE));
   if (!cli_parse_options (app, context, &argc, &argv))
     return CLI_EXIT_USAGE;
-  if (argc > 2)
-    return cli_usage_error (_("Unexpected argument “%s”"), argv[2]);
+  if (!cli_get_name_arg (app, argc, argv, &name, &code))
+    return code;
+  container = cli_get_container (app, name);
+  if (container == NULL)
+    return CLI_EXIT_FAILURE;
+  current = redway_container_dup_settings (container);
+  if (current == NULL)
+    current = g_variant_ref_sink (g_variant_new ("a{sv}", NULL));
   g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);
-  if (!cli_limits_to_options (&limits, &options, &code))
+  if (!cli_limits_to_options (&limits, &options, &code) ||
+      !cli_settings_to_options (&settings, &options, current, &code))
     {
       g_variant_builder_clear (&options);
       return code;
-    }
-  name = argc >= 2 ? g_strdup (argv[1]) : cli_default_container_name (app);
-  if (name == NULL)
-    {
-      g_variant_builder_clear (&options);
-      return CLI_EXIT_FAILURE;
-    }
-  container = cli_get_container (app, name);
-  if (container == NULL)
-    {
-      g_variant_builder_clear (&options);
-      return CLI_EXIT_FAILURE;
     }
   if (!redway_container_call_update_sync (container, g_variant_builder_end (&options), cli_call_flags (app),
                                           G_MAXINT, NULL, &error))
@@ -267,5 +265,12 @@ cli_cmd_update (CliApp *app, int argc, char **argv)
   now = redway_container_dup_limits (container);
   described = cli_limits_describe (now);
   g_print (_("Container “%s” updated; limits: %s\n"), name, described);
+  g_clear_pointer (&current, g_variant_unref);
+  current = redway_container_dup_settings (container);
+  if (current != NULL && g_variant_lookup (current, "pending_restart", "^a&s", &pending) && pending[0] != NULL)
+    {
+      g_autofree char *joined = g_strjoinv (", ", (char **) pending);
+      g_print (_("Applied at its next start (redway restart %s): %s\n"), name, joined);
+    }
   return CLI_EXIT_OK;
 }

@@ -706,3 +706,25 @@ cli_add_credentials (GVariantBuilder *options, const char *username, gboolean pa
   g_free (line);
   return 0;
 }
+
+gboolean
+cli_get_name_arg (CliApp *app, int argc, char **argv, char **out_name, int *exit_code)
+{
+  if (argc > 2)
+    {
+      *exit_code = cli_usage_error (_("Unexpected argument “%s”"), argv[2]);
+      return FALSE;
+    }
+  if (argc == 2)
+    {
+      *out_name = g_strdup (argv[1]);
+      return TRUE;
+    }
+  *out_name = cli_default_container_name (app);
+  if (*out_name == NULL)
+    {
+      *exit_code = CLI_EXIT_FAILURE;
+      return FALSE;
+    }
+  return TRUE;
+}

@@ -129,6 +129,30 @@ GOptionGroup *cli_limits_option_group (CliLimits *limits);
 gboolean cli_limits_to_options (const CliLimits *limits, GVariantBuilder *options, int *code);
 /* "memory 512 MiB, cpus 1.5" or "none". */
 char *cli_limits_describe (GVariant *limits);
+/* Display, GPU, environment, network and boot options (cmd-settings.c),
+ * shared by init and update. */
+typedef struct {
+  char *gpu_mode;
+  char *gpu_node;
+  char **video_devices;
+  char **env;
+  int width, height, dpi, fps;
+  char **dns;
+  char *proxy_type, *proxy_host, *proxy_port, *proxy_exclude, *proxy_pac;
+  char **boot_params;
+  gboolean no_env, no_dns, no_video_devices;   /* update only */
+} CliSettings;
+void cli_settings_clear (CliSettings *settings);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CliSettings, cli_settings_clear)
+/* @update: 0 and the --no-* options reset a setting. */
+GOptionGroup *cli_settings_option_group (CliSettings *settings, gboolean update);
+/* @current: the container's Settings for an update (boot parameters are
+ * merged into it), NULL at creation. */
+gboolean cli_settings_to_options (const CliSettings *settings, GVariantBuilder *options, GVariant *current, int *code);
+int cli_cmd_inspect (CliApp *app, int argc, char **argv);
+/* The optional NAME argument (argv[1] after option parsing), else the
+ * default container; a usage error for more arguments. */
+gboolean cli_get_name_arg (CliApp *app, int argc, char **argv, char **out_name, int *exit_code);
 int cli_cmd_remove (CliApp *app, int argc, char **argv);
 int cli_cmd_status (CliApp *app, int argc, char **argv);
 int cli_cmd_list (CliApp *app, int argc, char **argv);

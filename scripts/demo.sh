@@ -51,7 +51,8 @@ else
     dbus-daemon --system --fork
   fi
   mkdir -p /var/log/redway
-  setsid /usr/lib/redway/redwayd --replace >>/var/log/redway/redwayd.log 2>&1 < /dev/null &
+  # G_SLICE as the unit sets it (data/redwayd.service.in).
+  G_SLICE=always-malloc setsid /usr/lib/redway/redwayd --replace >>/var/log/redway/redwayd.log 2>&1 < /dev/null &
   new_pid=$!
   # An older instance may still own the name: wait until the new one has it.
   # (A failing lookup is normal before anyone owns the name: never let it

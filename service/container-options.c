@@ -134,6 +134,23 @@ rw_container_options_parse (GVariant   *options,
             return NULL;
           json_object_set_string_member (obj, key, g_variant_get_string (v, NULL));
         }
+      else if (g_str_equal (key, "boot_params"))
+        {
+          g_autoptr(JsonObject) params = json_object_new ();
+          GVariantIter pi;
+          const gchar *k, *val;
+
+          if (!g_variant_is_of_type (v, G_VARIANT_TYPE ("a{ss}")))
+            return bad_type (key, "a{ss}", error), NULL;
+          g_variant_iter_init (&pi, v);
+          while (g_variant_iter_next (&pi, "{&s&s}", &k, &val))
+            {
+              if (!rw_profile_check_boot_param (k, val, error))
+                return NULL;
+              json_object_set_string_member (params, k, val);
+            }
+          json_object_set_object_member (obj, key, g_steal_pointer (&params));
+        }
       else if (g_str_equal (key, "dns"))
         {
           g_autoptr(JsonArray) arr = json_array_new ();
@@ -196,6 +213,144 @@ dup_strv_member (JsonObject *obj, const gchar *key)
   return (gchar **) g_ptr_array_free (g_steal_pointer (&list), FALSE);
 }
 
+static gint
+compare_strings (gconstpointer a, gconstpointer b)
+{
+  return g_strcmp0 (*(const gchar * const *) a, *(const gchar * const *) b);
+}
+
+/* "boot_params": { KEY: VALUE } as KEY=VALUE, sorted: the same settings
+ * give the same command line. */
+static gchar **
+boot_params_member (JsonObject *obj)
+{
+  JsonNode *node = obj != NULL ? json_object_get_member (obj, "boot_params") : NULL;
+  g_autoptr(GPtrArray) list = NULL;
+  JsonObject *params;
+  GList *members;
+
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+    return NULL;
+  params = json_node_get_object (node);
+  list = g_ptr_array_new_with_free_func (g_free);
+  members = json_object_get_members (params);
+  for (GList *l = members; l != NULL; l = l->next)
+    {
+      JsonNode *value = json_object_get_member (params, l->data);
+
+      if (JSON_NODE_HOLDS_VALUE (value) && json_node_get_value_type (value) == G_TYPE_STRING)
+        g_ptr_array_add (list, g_strdup_printf ("%s=%s", (const gchar *) l->data, json_node_get_string (value)));
+    }
+  g_list_free (members);
+  if (list->len == 0)
+    return NULL;
+  g_ptr_array_sort (list, compare_strings);
+  g_ptr_array_add (list, NULL);
+  return (gchar **) g_ptr_array_free (g_steal_pointer (&list), FALSE);
+}
+
+JsonObject *
+rw_container_options_update (JsonObject  *stored,
+                             GVariant    *options,
+                             gboolean     redroid,
+                             gchar      **io_gpu_mode,
+                             gchar     ***io_env,
+                             GPtrArray   *changed,
+                             GError     **error)
+{
+  g_autoptr(JsonObject) merged = json_object_new ();
+  g_autoptr(JsonObject) given = NULL;
+  g_autofree gchar *profile = NULL, *gpu_mode = NULL;
+  g_auto(GStrv) env = NULL;
+  gboolean start = FALSE;
+  GVariantIter iter;
+  const gchar *key;
+  RwRedroidOptions check = { 0 };
+  g_autofree gchar *new_gpu_mode = g_strdup (*io_gpu_mode);
+  g_auto(GStrv) new_env = g_strdupv (*io_env);
+  guint first_changed = changed->len;
+  gboolean ok;
+
+  /* The same validation as at creation, on what this call gives. */
+  given = rw_container_options_parse (options, &profile, &gpu_mode, &env, &start, error);
+  if (given == NULL)
+    return NULL;
+  if (stored != NULL)
+    {
+      GList *members = json_object_get_members (stored);
+      for (GList *l = members; l != NULL; l = l->next)
+        json_object_set_member (merged, l->data, json_node_copy (json_object_get_member (stored, l->data)));
+      g_list_free (members);
+    }
+
+  g_variant_iter_init (&iter, options);
+  while (g_variant_iter_next (&iter, "{&s*}", &key, NULL))
+    {
+      JsonNode *node = json_object_get_member (given, key);
+      gboolean redroid_only = !g_str_equal (key, "env");
+
+      if (!rw_container_option_is_setting (key))
+        continue;
+      if (redroid_only && !redroid)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                       _("Option “%s” applies to Redroid containers only"), key);
+          g_ptr_array_set_size (changed, first_changed);
+          return NULL;
+        }
+      g_ptr_array_add (changed, g_strdup (key));
+      if (g_str_equal (key, "gpu_mode"))
+        {
+          g_free (new_gpu_mode);
+          new_gpu_mode = g_strdup (gpu_mode);
+        }
+      else if (g_str_equal (key, "env"))
+        {
+          g_strfreev (new_env);
+          new_env = g_steal_pointer (&env);
+        }
+      /* 0, "", an empty list or map: back to the default. */
+      else if (node == NULL ||
+               (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_INT64 &&
+                json_node_get_int (node) == 0) ||
+               (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING &&
+                *json_node_get_string (node) == '\0') ||
+               (JSON_NODE_HOLDS_ARRAY (node) && json_array_get_length (json_node_get_array (node)) == 0) ||
+               (JSON_NODE_HOLDS_OBJECT (node) && json_object_get_size (json_node_get_object (node)) == 0))
+        json_object_remove_member (merged, key);
+      else
+        json_object_set_member (merged, key, json_node_copy (node));
+    }
+
+  /* The whole result must still make a Redroid that can start. */
+  if (redroid)
+    {
+      rw_container_options_to_redroid (merged, new_gpu_mode, &check);
+      ok = rw_profile_redroid_check_options (&check, error);
+      rw_redroid_options_clear (&check);
+      if (!ok)
+        {
+          g_ptr_array_set_size (changed, first_changed);
+          return NULL;
+        }
+    }
+  g_free (*io_gpu_mode);
+  *io_gpu_mode = g_steal_pointer (&new_gpu_mode);
+  g_strfreev (*io_env);
+  *io_env = g_steal_pointer (&new_env);
+  return g_steal_pointer (&merged);
+}
+
+gboolean
+rw_container_option_is_setting (const gchar *key)
+{
+  static const gchar *const settings[] = {
+    "gpu_mode", "gpu_node", "video_devices", "env", "width", "height", "dpi", "fps", "dns",
+    "proxy_type", "proxy_host", "proxy_port", "proxy_exclude_list", "proxy_pac", "boot_params", NULL
+  };
+  return g_strv_contains (settings, key);
+}
+
 void
 rw_container_options_to_redroid (JsonObject       *options,
                                  const gchar      *gpu_mode,
@@ -213,7 +368,52 @@ rw_container_options_to_redroid (JsonObject       *options,
   out->proxy_port = dup_string_member (options, "proxy_port");
   out->proxy_exclude_list = dup_string_member (options, "proxy_exclude_list");
   out->proxy_pac = dup_string_member (options, "proxy_pac");
+  out->boot_params = boot_params_member (options);
 
   out->dns = dup_strv_member (options, "dns");
   out->video_devices = dup_strv_member (options, "video_devices");
+}
+
+void
+rw_container_options_add_to (JsonObject *options, GVariantBuilder *b)
+{
+  GList *members;
+
+  if (options == NULL)
+    return;
+  members = json_object_get_members (options);
+  for (GList *l = members; l != NULL; l = l->next)
+    {
+      const gchar *key = l->data;
+      JsonNode *node = json_object_get_member (options, key);
+
+      if (g_strv_contains (uint_keys, key) && JSON_NODE_HOLDS_VALUE (node) &&
+          json_node_get_value_type (node) == G_TYPE_INT64)
+        g_variant_builder_add (b, "{sv}", key, g_variant_new_uint32 (uint_member (options, key)));
+      else if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING)
+        g_variant_builder_add (b, "{sv}", key, g_variant_new_string (json_node_get_string (node)));
+      else if (JSON_NODE_HOLDS_ARRAY (node))
+        {
+          g_auto(GStrv) list = dup_strv_member (options, key);
+          g_variant_builder_add (b, "{sv}", key,
+                                 g_variant_new_strv ((const gchar * const *) (list != NULL ? list : (gchar *[]) { NULL }), -1));
+        }
+      else if (g_str_equal (key, "boot_params") && JSON_NODE_HOLDS_OBJECT (node))
+        {
+          GVariantBuilder params;
+          JsonObject *obj = json_node_get_object (node);
+          GList *keys = json_object_get_members (obj);
+
+          g_variant_builder_init (&params, G_VARIANT_TYPE ("a{ss}"));
+          for (GList *k = keys; k != NULL; k = k->next)
+            {
+              JsonNode *v = json_object_get_member (obj, k->data);
+              if (JSON_NODE_HOLDS_VALUE (v) && json_node_get_value_type (v) == G_TYPE_STRING)
+                g_variant_builder_add (&params, "{ss}", (const gchar *) k->data, json_node_get_string (v));
+            }
+          g_list_free (keys);
+          g_variant_builder_add (b, "{sv}", key, g_variant_builder_end (&params));
+        }
+    }
+  g_list_free (members);
 }

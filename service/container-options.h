@@ -18,6 +18,24 @@ JsonObject *rw_container_options_parse (GVariant   *options,
                                         gboolean   *out_start,
                                         GError    **error);
 
+/* Container.Update: @options (validated as at creation) applied to the
+ * @stored profile options; returns the new object to store. GPU mode and
+ * environment are updated in place; the keys that changed are added to
+ * @changed. Profile options on a container that is not Redroid are an
+ * error, and so is a result Redroid would refuse to start with. */
+JsonObject *rw_container_options_update (JsonObject  *stored,
+                                         GVariant    *options,
+                                         gboolean     redroid,
+                                         gchar      **io_gpu_mode,
+                                         gchar     ***io_env,
+                                         GPtrArray   *changed,
+                                         GError     **error);
+/* Adds the stored profile options to a Settings a{sv} builder, typed as
+ * CreateContainer takes them. */
+void rw_container_options_add_to (JsonObject *options, GVariantBuilder *b);
+/* Whether @key is one of the settings rw_container_options_update() takes. */
+gboolean rw_container_option_is_setting (const gchar *key);
+
 /* The option @key's @value is of the D-Bus type @type, else
  * G_IO_ERROR_INVALID_ARGUMENT naming both types. */
 gboolean rw_option_expect_type (GVariant *value, const gchar *type, const gchar *key, GError **error);

@@ -11,6 +11,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "container-health.h"
+#include "container-options.h"
 #include "container-private.h"
 #include "dbus-util.h"
 #include "legacy-import.h"
@@ -33,6 +34,7 @@ struct _RwdContainer
   guint restart_count;        /* restarts the policy made in a row */
   guint restart_timer;        /* (nullable) source of the next policy restart */
   gint64 running_since;       /* monotonic µs it last came up */
+  GPtrArray *pending_restart; /* (nullable) settings changed while it ran: the next start applies them */
 };
 
 static void rwd_container_iface_init (RedwayContainerIface *iface);
@@ -63,6 +65,12 @@ hook_plan (gpointer owner, GError **error)
   if (rw_store_get_lxc_ready (store) && !rw_store_ensure_address (store, self->name, error))
     return NULL;
   e = get_entry (self);
+  /* Every stored setting goes into this start's configuration. */
+  if (self->pending_restart != NULL)
+    {
+      g_clear_pointer (&self->pending_restart, g_ptr_array_unref);
+      rwd_container_sync (self);
+    }
   return rw_start_plan_new (e, rw_store_get_lxc_ready (store) ? rw_store_get_bridge (store) : NULL,
                             rw_store_get_bridge_address (store),
                             rwd_daemon_get_image_store (self->daemon),
@@ -444,6 +452,48 @@ update_start_settings (RwdContainer *self, const RwStoreEntry *e, GVariant *opti
   return ok;
 }
 
+/* Display, GPU, environment, network and boot settings: they go into the
+ * LXC configuration, so a running container gets them at its next start
+ * (Settings "pending_restart" lists them until then). */
+static gboolean
+update_settings (RwdContainer *self, const RwStoreEntry *e, GVariant *options, GError **error)
+{
+  g_autoptr(GPtrArray) changed = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(JsonObject) merged = NULL;
+  g_autofree gchar *gpu_mode = g_strdup (e->gpu_mode);
+  g_auto(GStrv) env = g_strdupv (e->env);
+  GVariantIter iter;
+  const gchar *key;
+  gboolean any = FALSE;
+
+  g_variant_iter_init (&iter, options);
+  while (g_variant_iter_next (&iter, "{&s*}", &key, NULL))
+    any = any || rw_container_option_is_setting (key);
+  if (!any)
+    return TRUE;
+  if (e->lxc_path != NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("Container “%s” runs from the Redway tool's LXC definition: convert it first (redway convert)"),
+                   self->name);
+      return FALSE;
+    }
+  merged = rw_container_options_update (e->options, options, g_strcmp0 (e->profile, "redroid") == 0,
+                                        &gpu_mode, &env, changed, error);
+  if (merged == NULL ||
+      !rw_store_set_settings (rwd_daemon_get_store (self->daemon), self->name, merged, gpu_mode,
+                              (const gchar * const *) env, error))
+    return FALSE;
+  if (rw_lifecycle_get_state (self->lifecycle) == RW_STATE_STOPPED)
+    return TRUE;
+  if (self->pending_restart == NULL)
+    self->pending_restart = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < changed->len; i++)
+    if (!g_ptr_array_find_with_equal_func (self->pending_restart, changed->pdata[i], g_str_equal, NULL))
+      g_ptr_array_add (self->pending_restart, g_strdup (changed->pdata[i]));
+  return TRUE;
+}
+
 static void
 run_update (RwLifecycle *lc, Call *call)
 {
@@ -468,8 +518,9 @@ run_update (RwLifecycle *lc, Call *call)
   /* Validated as at creation; stored before anything is applied, so a
    * start queued meanwhile gets them too. */
   if (!rw_limits_from_options (&u->new_limits, call->options, &error) ||
+      !update_settings (self, e, call->options, &error) ||
       !rw_store_set_limits (rwd_daemon_get_store (self->daemon), self->name, &u->new_limits, &error) ||
-      !update_start_settings (self, e, call->options, &error))
+      !update_start_settings (self, get_entry (self), call->options, &error))
     {
       rwd_return_error (call->invocation, error);
       updating_free (u);
@@ -632,6 +683,7 @@ rwd_container_finalize (GObject *object)
   rw_lifecycle_detach (self->lifecycle);
   g_clear_object (&self->lifecycle);
   g_clear_object (&self->object);
+  g_clear_pointer (&self->pending_restart, g_ptr_array_unref);
   g_free (self->name);
   g_free (self->object_path);
   G_OBJECT_CLASS (rwd_container_parent_class)->finalize (object);
@@ -697,6 +749,15 @@ rwd_container_get_object (RwdContainer *self)
   return G_DBUS_OBJECT_SKELETON (self->object);
 }
 
+/* A built GVariant is a tree of small instances until it is serialised;
+ * serialised, it is one block: these live as long as the container. */
+static GVariant *
+compact (GVariant *v)
+{
+  (void) g_variant_get_data (v);
+  return v;
+}
+
 void
 rwd_container_sync (RwdContainer *self)
 {
@@ -715,6 +776,7 @@ rwd_container_sync (RwdContainer *self)
   redway_container_set_gpu_mode (iface, e->gpu_mode != NULL ? e->gpu_mode : "");
   redway_container_set_initialized (iface, rw_lifecycle_get_initialized (self->lifecycle));
   redway_container_set_created_at (iface, (guint64) MAX (e->created_at, 0));
+  redway_container_set_updated_at (iface, (guint64) MAX (e->updated_at != 0 ? e->updated_at : e->created_at, 0));
   {
     GVariantBuilder b;
 
@@ -732,9 +794,29 @@ rwd_container_sync (RwdContainer *self)
     /* Android inside: readiness by sys.boot_completed, redway prop/logcat/app. */
     if (e->initialized)
       g_variant_builder_add (&b, "{sv}", "android", g_variant_new_boolean (rwd_container_is_android (self)));
-    redway_container_set_settings (iface, g_variant_builder_end (&b));
+    rw_container_options_add_to (e->options, &b);
+    if (e->env != NULL)
+      g_variant_builder_add (&b, "{sv}", "env", g_variant_new_strv ((const gchar * const *) e->env, -1));
+    if (e->autostart)
+      {
+        g_variant_builder_add (&b, "{sv}", "autostart_order", g_variant_new_int32 ((gint32) e->autostart_order));
+        g_variant_builder_add (&b, "{sv}", "autostart_delay", g_variant_new_uint32 ((guint32) e->autostart_delay));
+      }
+    if (e->health_cmd != NULL)
+      {
+        g_variant_builder_add (&b, "{sv}", "health_cmd", g_variant_new_strv ((const gchar * const *) e->health_cmd, -1));
+        g_variant_builder_add (&b, "{sv}", "health_interval", g_variant_new_uint32 ((guint32) e->health_interval));
+      }
+    if (self->pending_restart != NULL && self->pending_restart->len > 0)
+      {
+        g_ptr_array_add (self->pending_restart, NULL);
+        g_variant_builder_add (&b, "{sv}", "pending_restart",
+                               g_variant_new_strv ((const gchar * const *) self->pending_restart->pdata, -1));
+        g_ptr_array_remove_index (self->pending_restart, self->pending_restart->len - 1);
+      }
+    redway_container_set_settings (iface, compact (g_variant_builder_end (&b)));
   }
-  redway_container_set_limits (iface, rw_limits_to_variant (&e->limits));
+  redway_container_set_limits (iface, compact (rw_limits_to_variant (&e->limits)));
   redway_container_set_restart_policy (iface, e->restart_policy != NULL ? e->restart_policy : "no");
   redway_container_set_autostart (iface, e->autostart);
 }
@@ -804,13 +886,10 @@ rwd_container_is_android (RwdContainer *self)
     return FALSE;
   if (g_strcmp0 (e->profile, "redroid") == 0)
     return TRUE;
-  if (e->lxc_path != NULL)
-    rootfs = g_build_filename (e->lxc_path, e->name, "rootfs", NULL);
-  else
-    /* A path and a stat: this runs for every container at service start. */
-    rootfs = rw_image_store_rootfs_path (rwd_daemon_get_image_store (self->daemon), e->image_id);
-  if (rootfs == NULL)
-    return FALSE;
+  if (e->lxc_path == NULL)
+    return rwd_daemon_image_is_android (self->daemon, e->image_id);
+  /* An adopted container's own rootfs. */
+  rootfs = g_build_filename (e->lxc_path, e->name, "rootfs", NULL);
   getprop = g_build_filename (rootfs, "system", "bin", "getprop", NULL);
   return g_file_test (getprop, G_FILE_TEST_EXISTS) || g_file_test (getprop, G_FILE_TEST_IS_SYMLINK);
 }

@@ -37,6 +37,7 @@ struct _RwdDaemon
   RwdAuthority *authority;
   RwdManager *manager;
   GHashTable *containers;     /* name -> RwdContainer* */
+  GHashTable *android_images; /* image id -> 1 (no Android) or 2 (Android) */
   guint64 next_job_id;
 };
 
@@ -58,6 +59,7 @@ rwd_daemon_finalize (GObject *object)
   g_free (self->start_helper);
   rw_lxc_runner_free (self->runner);
   g_hash_table_unref (self->other_runners);
+  g_hash_table_unref (self->android_images);
   g_free (self->legacy_root);
   g_free (self->legacy_lxc_path);
   g_strfreev (self->insecure_registries);
@@ -121,6 +123,7 @@ rwd_daemon_new (GDBusConnection *connection, const RwdDaemonOptions *options, GE
   self->legacy_root = g_strdup (options->legacy_root != NULL ? options->legacy_root : "/");
   self->legacy_lxc_path = g_strdup (options->legacy_lxc_path != NULL ? options->legacy_lxc_path
                                                                      : RWD_LEGACY_LXC_PATH);
+  self->android_images = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->other_runners = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                                (GDestroyNotify) rw_lxc_runner_free);
 
@@ -400,6 +403,32 @@ rwd_daemon_remove_container (RwdDaemon *self, RwdContainer *container)
   g_dbus_object_manager_server_unexport (self->object_manager,
                                          rwd_container_get_object_path (container));
   g_hash_table_remove (self->containers, name);
+}
+
+/* Whether an image has Android inside (/system/bin/getprop). An image id
+ * names its content, so the answer is asked of the disk once per image,
+ * not once per container of a farm. */
+gboolean
+rwd_daemon_image_is_android (RwdDaemon *self, const gchar *image_id)
+{
+  gpointer known;
+  g_autofree gchar *rootfs = NULL, *getprop = NULL;
+  gboolean android;
+
+  if (image_id == NULL)
+    return FALSE;
+  known = g_hash_table_lookup (self->android_images, image_id);
+  if (known != NULL)
+    return GPOINTER_TO_INT (known) == 2;
+  rootfs = rw_image_store_rootfs_path (self->image_store, image_id);
+  if (rootfs == NULL)
+    return FALSE;
+  getprop = g_build_filename (rootfs, "system", "bin", "getprop", NULL);
+  android = g_file_test (getprop, G_FILE_TEST_EXISTS) || g_file_test (getprop, G_FILE_TEST_IS_SYMLINK);
+  /* Only what is there is remembered: a pull may still be unpacking it. */
+  if (g_file_test (rootfs, G_FILE_TEST_IS_DIR))
+    g_hash_table_insert (self->android_images, g_strdup (image_id), GINT_TO_POINTER (android ? 2 : 1));
+  return android;
 }
 
 GPtrArray *

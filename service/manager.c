@@ -911,7 +911,7 @@ create_container (CreateArgs *args, GDBusMethodInvocation *invocation, guint uid
   g_free (e->gpu_mode);
   e->gpu_mode = g_steal_pointer (&gpu_mode);
   e->env = g_steal_pointer (&env);
-  e->options = json_object_ref (options);
+  e->options = json_object_get_size (options) > 0 ? json_object_ref (options) : NULL;
   e->created_at = g_get_real_time ();
   e->privileged = args->privileged || g_str_equal (e->profile, "redroid");
   e->data_path = rw_layout_default_data_dir (rwd_daemon_get_layout (daemon), args->name);

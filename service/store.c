@@ -142,7 +142,7 @@ get_int (JsonObject *obj, const gchar *key, gint64 *out, GError **error)
 
 static const gchar *entry_keys[] = {
   "name", "image_url", "image_id", "profile", "data_path", "log_file", "gpu_mode",
-  "initialized", "created_at", "ipv4", "mac", "env", "options", "privileged",
+  "initialized", "created_at", "updated_at", "ipv4", "mac", "env", "options", "privileged",
   "origin", "lxc_path", "legacy_config", "legacy_log_file", "limits",
   "restart_policy", "autostart", "autostart_order", "autostart_delay", "health_cmd", "health_interval", NULL
 };
@@ -168,6 +168,7 @@ entry_from_json (const gchar *name, JsonObject *obj, GError **error)
       !get_string (obj, "gpu_mode", &e->gpu_mode, error) ||
       !get_bool (obj, "initialized", &e->initialized, error) ||
       !get_int (obj, "created_at", &e->created_at, error) ||
+      !get_int (obj, "updated_at", &e->updated_at, error) ||
       !get_string (obj, "ipv4", &e->ipv4, error) ||
       !get_string (obj, "mac", &e->mac, error) ||
       !get_bool (obj, "privileged", &e->privileged, error) ||
@@ -212,8 +213,9 @@ entry_from_json (const gchar *name, JsonObject *obj, GError **error)
       e->env = (gchar **) g_ptr_array_free (g_steal_pointer (&env), FALSE);
     }
 
+  /* An empty object is not kept: a farm has a thousand of them. */
   node = json_object_get_member (obj, "options");
-  if (node != NULL && JSON_NODE_HOLDS_OBJECT (node))
+  if (node != NULL && JSON_NODE_HOLDS_OBJECT (node) && json_object_get_size (json_node_get_object (node)) > 0)
     e->options = json_object_ref (json_node_get_object (node));
 
   node = json_object_get_member (obj, "health_cmd");
@@ -248,11 +250,14 @@ entry_from_json (const gchar *name, JsonObject *obj, GError **error)
       return NULL;
     }
 
-  e->extra = json_object_new ();
   members = json_object_get_members (obj);
   for (l = members; l != NULL; l = l->next)
     if (!g_strv_contains (entry_keys, l->data))
-      json_object_set_member (e->extra, l->data, json_node_copy (json_object_get_member (obj, l->data)));
+      {
+        if (e->extra == NULL)
+          e->extra = json_object_new ();
+        json_object_set_member (e->extra, l->data, json_node_copy (json_object_get_member (obj, l->data)));
+      }
   g_list_free (members);
 
   return g_steal_pointer (&e);
@@ -304,6 +309,11 @@ entry_to_json (const RwStoreEntry *e)
   json_builder_add_boolean_value (b, e->initialized);
   json_builder_set_member_name (b, "created_at");
   json_builder_add_int_value (b, e->created_at);
+  if (e->updated_at != 0)
+    {
+      json_builder_set_member_name (b, "updated_at");
+      json_builder_add_int_value (b, e->updated_at);
+    }
   json_builder_set_member_name (b, "privileged");
   json_builder_add_boolean_value (b, e->privileged);
   if (e->env != NULL)
@@ -937,10 +947,12 @@ rw_store_set_start_settings (RwStore *store, const gchar *name, const gchar *res
   RwStoreEntry *e = lookup_or_fail (store, name, error);
   g_autofree gchar *old_policy = NULL;
   gboolean old_autostart;
-  gint64 old_order, old_delay;
+  gint64 old_order, old_delay, old_updated;
 
   if (e == NULL)
     return FALSE;
+  old_updated = e->updated_at;
+  e->updated_at = g_get_real_time ();
   old_policy = g_steal_pointer (&e->restart_policy);
   old_autostart = e->autostart;
   old_order = e->autostart_order;
@@ -956,6 +968,7 @@ rw_store_set_start_settings (RwStore *store, const gchar *name, const gchar *res
       e->autostart = old_autostart;
       e->autostart_order = old_order;
       e->autostart_delay = old_delay;
+      e->updated_at = old_updated;
       return FALSE;
     }
   maybe_compact (store);
@@ -996,15 +1009,57 @@ rw_store_set_limits (RwStore *store, const gchar *name, const RwLimits *limits, 
 
   if (e == NULL)
     return FALSE;
+  gint64 old_updated = e->updated_at;
+
   old = e->limits;
   rw_limits_copy (&e->limits, limits);
+  e->updated_at = g_get_real_time ();
   if (!commit_entry (store, e, error))
     {
       rw_limits_clear (&e->limits);
       e->limits = old;
+      e->updated_at = old_updated;
       return FALSE;
     }
   g_free (old.cpuset);
+  maybe_compact (store);
+  return TRUE;
+}
+
+gboolean
+rw_store_set_settings (RwStore *store, const gchar *name, JsonObject *options,
+                       const gchar *gpu_mode, const gchar * const *env, GError **error)
+{
+  RwStoreEntry *e = lookup_or_fail (store, name, error);
+  JsonObject *old_options;
+  gchar *old_gpu_mode;
+  gchar **old_env;
+  gint64 old_updated;
+
+  if (e == NULL)
+    return FALSE;
+  old_options = e->options;
+  old_gpu_mode = e->gpu_mode;
+  old_env = e->env;
+  old_updated = e->updated_at;
+  e->options = options != NULL && json_object_get_size (options) > 0 ? json_object_ref (options) : NULL;
+  e->gpu_mode = g_strdup (gpu_mode != NULL ? gpu_mode : "guest");
+  e->env = env != NULL && env[0] != NULL ? g_strdupv ((gchar **) env) : NULL;
+  e->updated_at = g_get_real_time ();
+  if (!commit_entry (store, e, error))
+    {
+      g_clear_pointer (&e->options, json_object_unref);
+      g_free (e->gpu_mode);
+      g_strfreev (e->env);
+      e->options = old_options;
+      e->gpu_mode = old_gpu_mode;
+      e->env = old_env;
+      e->updated_at = old_updated;
+      return FALSE;
+    }
+  g_clear_pointer (&old_options, json_object_unref);
+  g_free (old_gpu_mode);
+  g_strfreev (old_env);
   maybe_compact (store);
   return TRUE;
 }

@@ -28,6 +28,7 @@ typedef struct {
   gchar *gpu_mode;
   gboolean initialized;
   gint64 created_at;        /* µs since the epoch */
+  gint64 updated_at;        /* µs since the epoch: settings last changed (0: never) */
   gchar *ipv4;              /* address/prefix, e.g. 10.0.3.17/24 */
   gchar *mac;
   gchar **env;              /* (nullable) KEY=VALUE */
@@ -122,6 +123,10 @@ gboolean rw_store_set_start_settings (RwStore *store, const gchar *name, const g
 /* @health_cmd: (nullable) none. */
 gboolean rw_store_set_health (RwStore *store, const gchar *name, const gchar * const *health_cmd,
                               gint64 health_interval, GError **error);
+/* The profile options (NULL or empty: none), GPU mode and environment a
+ * Container.Update validated; moves updated_at. */
+gboolean rw_store_set_settings (RwStore *store, const gchar *name, JsonObject *options,
+                                const gchar *gpu_mode, const gchar * const *env, GError **error);
 gboolean rw_store_set_limits (RwStore *store, const gchar *name, const RwLimits *limits, GError **error);
 /* @nat: kept across restarts (a PrepareHost with nat=false stays so). */
 gboolean rw_store_set_host (RwStore *store, gboolean lxc_ready, const gchar *bridge,

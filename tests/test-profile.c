@@ -205,6 +205,15 @@ test_redroid_golden (void)
   fixture_init (&f);
   f.spec.bridge = f.spec.ipv4_cidr = f.spec.ipv4_gateway = f.spec.mac = NULL;
   check_golden ("redroid", &f, "redroid-no-network");
+
+  {
+    gchar *params[] = { (gchar *) "androidboot.redroid_fake_wifi=1", (gchar *) "ro.product.model=Pixel-7",
+                        (gchar *) "ro.setupwizard.mode=DISABLED", NULL };
+
+    fixture_init (&f);
+    f.redroid.boot_params = params;
+    check_golden ("redroid", &f, "redroid-boot-params");
+  }
 }
 
 static void
@@ -222,6 +231,25 @@ test_redroid_rejects (void)
     &f.redroid.gpu_mode, &f.redroid.gpu_node, &f.redroid.proxy_type, &f.redroid.proxy_host,
     &f.redroid.proxy_port, &f.redroid.proxy_exclude_list, &f.redroid.proxy_pac,
   };
+
+  /* Extra boot parameters: only androidboot.* / ro.*, never one redway
+   * derives from its settings, never a second word. */
+  {
+    const gchar *bad[] = {
+      "ro.x=a b", "ro.x=a\nlxc.mount.entry = / host none bind 0 0", "init=/bin/sh", "androidboot.=1",
+      "androidboot.redroid_gpu_mode=host", "androidboot.redroid_net_dns1=1.1.1.1", "androidboot.hardware=x",
+      "androidboot.use_memfd=0", "ro.x y=1", "ro.x\"=1", "ro.x=", "ro.x",
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+      {
+        gchar *params[] = { (gchar *) bad[i], NULL };
+
+        fixture_init (&f);
+        f.redroid.boot_params = params;
+        check_rejected ("redroid", &f, bad[i]);
+      }
+  }
 
   /* Newline injection in every string option. */
   for (guint i = 0; i < G_N_ELEMENTS (strings); i++)

@@ -3,6 +3,11 @@
 
 #include <glib/gi18n-lib.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
@@ -23,9 +28,44 @@ rw_pull_validate_ref (const gchar *ref, gchar **out_canonical, GError **error)
   return TRUE;
 }
 
+/* Part of the downloads' bookkeeping, not of the client: the service
+ * sweeps at start without loading the client. */
+guint
+rw_registry_blob_dir_drop_stale (const gchar *blob_dir, gint64 max_age_usec)
+{
+  g_autofree gchar *dir = g_build_filename (blob_dir, "sha256", NULL);
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  gint64 now = g_get_real_time ();
+  const gchar *name;
+  guint dropped = 0;
+
+  if (d == NULL)
+    return 0;
+  while ((name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree gchar *path = NULL;
+      struct stat st;
+      int fd;
+
+      if (!g_str_has_suffix (name, ".partial"))
+        continue;
+      path = g_build_filename (dir, name, NULL);
+      fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+      if (fd < 0)
+        continue;
+      /* Old, and no pull holds it. */
+      if (fstat (fd, &st) == 0 && now - (gint64) st.st_mtime * G_USEC_PER_SEC > max_age_usec &&
+          flock (fd, LOCK_EX | LOCK_NB) == 0 && unlink (path) == 0)
+        dropped++;
+      close (fd);
+    }
+  return dropped;
+}
+
 static RwRegistryClient *
 client_for_ref (const RwImageRef *ref, const RwPullOptions *options, GError **error)
 {
+  const RwRegistryOps *ops = rw_registry_ops (error);
   RwRegistryOptions ro = {
     .insecure_registries = options != NULL ? options->insecure_registries : NULL,
     .user_agent = "redway/" PACKAGE_VERSION,
@@ -33,7 +73,9 @@ client_for_ref (const RwImageRef *ref, const RwPullOptions *options, GError **er
     .password = options != NULL ? options->password : NULL,
   };
 
-  return rw_registry_client_new (ref->registry, &ro, error);
+  if (ops == NULL)
+    return NULL;
+  return ops->client_new (ref->registry, &ro, error);
 }
 
 /*
@@ -54,12 +96,15 @@ source_for_ref (const RwImageRef *ref, const RwPullOptions *options, GError **er
     case RW_TRANSPORT_DOCKER:
     default:
       {
-        g_autoptr(RwRegistryClient) client = client_for_ref (ref, options, error);
+        RwRegistryClient *client = client_for_ref (ref, options, error);
+        RwImageSource *source;
 
         if (client == NULL)
           return NULL;
-        return rw_registry_source_new (client, ref, options != NULL ? options->platform : NULL,
-                                       options->blob_dir, error);
+        source = rw_registry_ops (NULL)->source_new (client, ref, options != NULL ? options->platform : NULL,
+                                                     options->blob_dir, error);
+        g_object_unref (client);
+        return source;
       }
     }
 }
@@ -170,12 +215,15 @@ rw_pull_image (RwImageStore        *store,
   /* Only for the default platform: the recorded digest does not key on platforms. */
   if (parsed->transport == RW_TRANSPORT_DOCKER && (options == NULL || options->platform == NULL))
     {
-      g_autoptr(RwRegistryClient) client = client_for_ref (parsed, options, NULL);
+      RwRegistryClient *client = client_for_ref (parsed, options, NULL);
 
       if (client != NULL)
-        head_digest = rw_registry_head_manifest (client, parsed->repository,
-                                                 rw_image_ref_get_reference (parsed),
-                                                 NULL, cancellable, NULL);
+        {
+          head_digest = rw_registry_ops (NULL)->head_manifest (client, parsed->repository,
+                                                               rw_image_ref_get_reference (parsed),
+                                                               NULL, cancellable, NULL);
+          g_object_unref (client);
+        }
       if (head_digest != NULL &&
           (image = rw_image_store_lookup_unmoved (store, canonical, head_digest)) != NULL)
         return image;

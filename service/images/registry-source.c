@@ -810,34 +810,3 @@ rw_registry_source_new (RwRegistryClient *client,
 }
 
 
-guint
-rw_registry_blob_dir_drop_stale (const gchar *blob_dir, gint64 max_age_usec)
-{
-  g_autofree gchar *dir = g_build_filename (blob_dir, "sha256", NULL);
-  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
-  gint64 now = g_get_real_time ();
-  const gchar *name;
-  guint dropped = 0;
-
-  if (d == NULL)
-    return 0;
-  while ((name = g_dir_read_name (d)) != NULL)
-    {
-      g_autofree gchar *path = NULL;
-      struct stat st;
-      int fd;
-
-      if (!g_str_has_suffix (name, ".partial"))
-        continue;
-      path = g_build_filename (dir, name, NULL);
-      fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-      if (fd < 0)
-        continue;
-      /* Old, and no pull holds it. */
-      if (fstat (fd, &st) == 0 && now - (gint64) st.st_mtime * G_USEC_PER_SEC > max_age_usec &&
-          flock (fd, LOCK_EX | LOCK_NB) == 0 && unlink (path) == 0)
-        dropped++;
-      close (fd);
-    }
-  return dropped;
-}

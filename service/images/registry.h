@@ -136,4 +136,24 @@ RwImageSource *rw_registry_source_new (RwRegistryClient *client,
                                        const gchar      *blob_dir,
                                        GError          **error);
 
+/* ---- the client behind a table ---- */
+
+/* What a pull needs of the registry client. redwayd opens it, with libsoup
+ * and the libraries behind it (about 1.5 MB of a service's memory), at its
+ * first registry access (registry-loader.c); a service that only runs
+ * containers never maps them. Tests, fuzzers and benchmarks link it. */
+typedef struct {
+  RwRegistryClient *(*client_new) (const gchar *registry, const RwRegistryOptions *options, GError **error);
+  gchar *(*head_manifest) (RwRegistryClient *self, const gchar *repository, const gchar *reference,
+                           gchar **media_type, GCancellable *cancellable, GError **error);
+  RwImageSource *(*source_new) (RwRegistryClient *client, const RwImageRef *ref, const gchar *platform,
+                                const gchar *blob_dir, GError **error);
+} RwRegistryOps;
+
+/* The table linked in (registry-ops.c). */
+const RwRegistryOps *rw_registry_direct_ops (void);
+/* The table puller.c uses: rw_registry_direct_ops(), or in redwayd the
+ * loaded module's. NULL and @error when it cannot be loaded. */
+const RwRegistryOps *rw_registry_ops (GError **error);
+
 G_END_DECLS

@@ -406,5 +406,6 @@ rw_redroid_options_clear (RwRedroidOptions *options)
   g_clear_pointer (&options->proxy_port, g_free);
   g_clear_pointer (&options->proxy_exclude_list, g_free);
   g_clear_pointer (&options->proxy_pac, g_free);
+  g_clear_pointer (&options->boot_params, g_strfreev);
   options->width = options->height = options->dpi = options->fps = 0;
 }

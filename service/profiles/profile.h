@@ -18,6 +18,7 @@ typedef struct {
   gchar **video_devices;           /* (nullable) /dev/videoN passed through */
   gchar **dns;                     /* (nullable) none: the bridge's dnsmasq (the gateway) */
   gchar *proxy_type, *proxy_host, *proxy_port, *proxy_exclude_list, *proxy_pac;
+  gchar **boot_params;             /* (nullable) extra androidboot.* / ro.* as KEY=VALUE, sorted */
 } RwRedroidOptions;
 
 /* What the host and its liblxc offer (rw_host_facts_detect() in host.h
@@ -105,6 +106,10 @@ gboolean rw_profile_check_ifname (const gchar *name, GError **error);
 gboolean rw_profile_check_env (const gchar *item, GError **error);
 /* A render node (/dev/dri/...) or a video device (/dev/videoN): plain
  * components only, as it is bind-mounted from the host by that name. */
+/* Every check rw_profile_redroid() makes of @opt, for a change before it is stored. */
+gboolean rw_profile_redroid_check_options (const RwRedroidOptions *opt, GError **error);
+/* An extra boot parameter: androidboot.* or ro.*, not one redway sets itself. */
+gboolean rw_profile_check_boot_param (const gchar *key, const gchar *value, GError **error);
 gboolean rw_profile_check_gpu_node (const gchar *node, GError **error);
 gboolean rw_profile_check_video_device (const gchar *path, GError **error);
 

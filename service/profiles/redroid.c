@@ -11,6 +11,7 @@
 #include "profiles/profile.h"
 
 #define MAX_DNS 4
+#define MAX_BOOT_PARAMS 64
 
 /* Each boot parameter is one word of lxc.init.cmd, which LXC splits on
  * spaces: a value must not contain spaces, quotes (Android parses
@@ -100,72 +101,118 @@ bind_device (RwLxcConfig *config, const gchar *path, gboolean optional)
                       path, path + 1, optional ? ",optional" : "");
 }
 
-RwLxcConfig *
-rw_profile_redroid (const RwContainerSpec *spec, GError **error)
+/* Boot parameters redway derives from its own settings: set those through
+ * the settings, so that what redway shows is what Android gets. */
+static const gchar *const reserved_params[] = {
+  "androidboot.hardware", "androidboot.redroid_width", "androidboot.redroid_height",
+  "androidboot.redroid_dpi", "androidboot.redroid_fps", "androidboot.redroid_gpu_mode",
+  "androidboot.redroid_gpu_node", "androidboot.use_memfd", NULL
+};
+
+gboolean
+rw_profile_check_boot_param (const gchar *key, const gchar *value, GError **error)
 {
-  static const RwRedroidOptions defaults = { 0 };
-  const RwRedroidOptions *opt = spec->redroid ? spec->redroid : &defaults;
-  g_autoptr (RwLxcConfig) config = NULL;
-  g_autoptr (GString) cmd = g_string_new ("/init androidboot.hardware=redroid");
-  const gchar *gpu_mode = opt->gpu_mode ? opt->gpu_mode : "guest";
-  gboolean gpu_host = g_strcmp0 (gpu_mode, "host") == 0;
-  guint width = opt->width ? opt->width : 720;
-  guint height = opt->height ? opt->height : 1280;
-  guint dpi = opt->dpi ? opt->dpi : 320;
-  guint fps = opt->fps ? opt->fps : (gpu_host ? 30 : 15);
+  gsize len = key != NULL ? strlen (key) : 0;
+  const gchar *rest;
 
-  if (!rw_profile_validate_spec (spec, error))
-    return NULL;
-  if (!rw_profile_check_path (_("Data path"), spec->data_path, " \t\\", error))
-    return NULL;
-
-  if (!check_range (_("Width"), width, 64, 8192, error) ||
-      !check_range (_("Height"), height, 64, 8192, error) ||
-      !check_range (_("DPI"), dpi, 60, 1000, error) ||
-      !check_range (_("Frame rate"), fps, 1, 240, error))
-    return NULL;
-  if (g_strcmp0 (gpu_mode, "auto") != 0 && g_strcmp0 (gpu_mode, "host") != 0 &&
-      g_strcmp0 (gpu_mode, "guest") != 0)
+  if (key != NULL && g_str_has_prefix (key, "androidboot."))
+    rest = key + strlen ("androidboot.");
+  else if (key != NULL && g_str_has_prefix (key, "ro."))
+    rest = key + strlen ("ro.");
+  else
+    rest = NULL;
+  if (rest == NULL || *rest == '\0' || len > 128)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   _("GPU mode must be auto, host or guest, not “%s”"), gpu_mode);
-      return NULL;
+                   _("Boot parameter “%s”: the name must be androidboot.* or ro.*, up to 128 characters"),
+                   key != NULL ? key : "");
+      return FALSE;
+    }
+  for (const gchar *p = rest; *p != '\0'; p++)
+    if (!g_ascii_isalnum (*p) && *p != '_' && *p != '.' && *p != '-')
+      {
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                     _("Boot parameter “%s”: the name may hold letters, digits, “_”, “.” and “-” only"), key);
+        return FALSE;
+      }
+  if (g_strv_contains (reserved_params, key) || g_str_has_prefix (key, "androidboot.redroid_net_"))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("Boot parameter “%s” is set by redway: use the matching setting (width, height, dpi, fps, gpu_mode, gpu_node, dns, proxy_*)"),
+                   key);
+      return FALSE;
+    }
+  return check_word (key, value, error);
+}
+
+/* The display and GPU Android gets: Redroid's own defaults where unset. */
+typedef struct {
+  const gchar *gpu_mode;
+  gboolean gpu_host;
+  guint width, height, dpi, fps;
+} Display;
+
+static Display
+display_of (const RwRedroidOptions *opt)
+{
+  Display d;
+
+  d.gpu_mode = opt->gpu_mode ? opt->gpu_mode : "guest";
+  d.gpu_host = g_strcmp0 (d.gpu_mode, "host") == 0;
+  d.width = opt->width ? opt->width : 720;
+  d.height = opt->height ? opt->height : 1280;
+  d.dpi = opt->dpi ? opt->dpi : 320;
+  d.fps = opt->fps ? opt->fps : (d.gpu_host ? 30 : 15);
+  return d;
+}
+
+static gboolean
+check_count (gchar **list, guint max, const gchar *what, GError **error)
+{
+  if (g_strv_length (list) <= max)
+    return TRUE;
+  /* TRANSLATORS: %s is "DNS servers" or "boot parameters" */
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, _("At most %u %s are supported"), max, what);
+  return FALSE;
+}
+
+gboolean
+rw_profile_redroid_check_options (const RwRedroidOptions *opt, GError **error)
+{
+  Display d = display_of (opt);
+
+  if (!check_range (_("Width"), d.width, 64, 8192, error) ||
+      !check_range (_("Height"), d.height, 64, 8192, error) ||
+      !check_range (_("DPI"), d.dpi, 60, 1000, error) ||
+      !check_range (_("Frame rate"), d.fps, 1, 240, error))
+    return FALSE;
+  if (g_strcmp0 (d.gpu_mode, "auto") != 0 && g_strcmp0 (d.gpu_mode, "host") != 0 &&
+      g_strcmp0 (d.gpu_mode, "guest") != 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("GPU mode must be auto, host or guest, not “%s”"), d.gpu_mode);
+      return FALSE;
     }
   if (opt->gpu_node != NULL && !rw_profile_check_gpu_node (opt->gpu_node, error))
-    return NULL;
+    return FALSE;
   /* Host rendering needs the render node inside: without one Redroid
    * would silently fall back to no GPU at all. */
-  if (gpu_host && opt->gpu_node == NULL)
+  if (d.gpu_host && opt->gpu_node == NULL)
     {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                            _("GPU mode “host” needs a render node (gpu_node, e.g. /dev/dri/renderD128)"));
-      return NULL;
+      return FALSE;
     }
   if (opt->video_devices != NULL)
     for (guint i = 0; opt->video_devices[i] != NULL; i++)
       if (!rw_profile_check_video_device (opt->video_devices[i], error))
-        return NULL;
+        return FALSE;
 
-  g_string_append_printf (cmd, " androidboot.redroid_width=%u androidboot.redroid_height=%u"
-                          " androidboot.redroid_dpi=%u androidboot.redroid_fps=%u"
-                          " androidboot.redroid_gpu_mode=%s",
-                          width, height, dpi, fps, gpu_mode);
-  if (opt->gpu_node != NULL)
-    g_string_append_printf (cmd, " androidboot.redroid_gpu_node=%s", opt->gpu_node);
-  g_string_append (cmd, " androidboot.use_memfd=1");
-
-  if (opt->dns != NULL && opt->dns[0] != NULL)
+  if (opt->dns != NULL)
     {
-      guint n = g_strv_length (opt->dns);
-
-      if (n > MAX_DNS)
-        {
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                       _("At most %u DNS servers are supported"), MAX_DNS);
-          return NULL;
-        }
-      g_string_append_printf (cmd, " androidboot.redroid_net_ndns=%u", n);
-      for (guint i = 0; i < n; i++)
+      if (!check_count (opt->dns, MAX_DNS, _("DNS servers"), error))
+        return FALSE;
+      for (guint i = 0; opt->dns[i] != NULL; i++)
         {
           guchar buf[sizeof (struct in6_addr)];
 
@@ -175,10 +222,83 @@ rw_profile_redroid (const RwContainerSpec *spec, GError **error)
             {
               g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                            _("DNS server must be an IPv4 or IPv6 address: “%s”"), opt->dns[i]);
-              return NULL;
+              return FALSE;
             }
-          g_string_append_printf (cmd, " androidboot.redroid_net_dns%u=%s", i + 1, opt->dns[i]);
         }
+    }
+  {
+    const struct { const gchar *what, *value; } proxy[] = {
+      { N_("Proxy type"), opt->proxy_type },
+      { N_("Proxy host"), opt->proxy_host },
+      { N_("Proxy port"), opt->proxy_port },
+      { N_("Proxy exclusion list"), opt->proxy_exclude_list },
+      { N_("Proxy PAC URL"), opt->proxy_pac },
+    };
+    guint64 port;
+
+    for (guint i = 0; i < G_N_ELEMENTS (proxy); i++)
+      if (proxy[i].value != NULL && !check_word (_(proxy[i].what), proxy[i].value, error))
+        return FALSE;
+    if (opt->proxy_port != NULL &&
+        !g_ascii_string_to_unsigned (opt->proxy_port, 10, 1, 65535, &port, NULL))
+      {
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                     _("Proxy port must be a number from 1 to 65535: “%s”"), opt->proxy_port);
+        return FALSE;
+      }
+  }
+  if (opt->boot_params != NULL)
+    {
+      if (!check_count (opt->boot_params, MAX_BOOT_PARAMS, _("boot parameters"), error))
+        return FALSE;
+      for (guint i = 0; opt->boot_params[i] != NULL; i++)
+        {
+          g_auto(GStrv) kv = g_strsplit (opt->boot_params[i], "=", 2);
+
+          if (kv[0] == NULL || kv[1] == NULL || !rw_profile_check_boot_param (kv[0], kv[1], error))
+            {
+              if (kv[0] == NULL || kv[1] == NULL)
+                g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                             _("Boot parameter “%s” is not KEY=VALUE"), opt->boot_params[i]);
+              return FALSE;
+            }
+        }
+    }
+  return TRUE;
+}
+
+RwLxcConfig *
+rw_profile_redroid (const RwContainerSpec *spec, GError **error)
+{
+  static const RwRedroidOptions defaults = { 0 };
+  const RwRedroidOptions *opt = spec->redroid ? spec->redroid : &defaults;
+  g_autoptr (RwLxcConfig) config = NULL;
+  g_autoptr (GString) cmd = g_string_new ("/init androidboot.hardware=redroid");
+  Display d = display_of (opt);
+
+  if (!rw_profile_validate_spec (spec, error))
+    return NULL;
+  if (!rw_profile_check_path (_("Data path"), spec->data_path, " \t\\", error))
+    return NULL;
+
+  if (!rw_profile_redroid_check_options (opt, error))
+    return NULL;
+
+  g_string_append_printf (cmd, " androidboot.redroid_width=%u androidboot.redroid_height=%u"
+                          " androidboot.redroid_dpi=%u androidboot.redroid_fps=%u"
+                          " androidboot.redroid_gpu_mode=%s",
+                          d.width, d.height, d.dpi, d.fps, d.gpu_mode);
+  if (opt->gpu_node != NULL)
+    g_string_append_printf (cmd, " androidboot.redroid_gpu_node=%s", opt->gpu_node);
+  g_string_append (cmd, " androidboot.use_memfd=1");
+
+  if (opt->dns != NULL && opt->dns[0] != NULL)
+    {
+      guint n = g_strv_length (opt->dns);
+
+      g_string_append_printf (cmd, " androidboot.redroid_net_ndns=%u", n);
+      for (guint i = 0; i < n; i++)
+        g_string_append_printf (cmd, " androidboot.redroid_net_dns%u=%s", i + 1, opt->dns[i]);
     }
   else if (spec->bridge != NULL)
     {
@@ -189,32 +309,23 @@ rw_profile_redroid (const RwContainerSpec *spec, GError **error)
     }
 
   {
-    const struct { const gchar *what, *param, *value; } proxy[] = {
-      { N_("Proxy type"), "type", opt->proxy_type },
-      { N_("Proxy host"), "host", opt->proxy_host },
-      { N_("Proxy port"), "port", opt->proxy_port },
-      { N_("Proxy exclusion list"), "exclude_list", opt->proxy_exclude_list },
-      { N_("Proxy PAC URL"), "pac", opt->proxy_pac },
+    const struct { const gchar *param, *value; } proxy[] = {
+      { "type", opt->proxy_type },
+      { "host", opt->proxy_host },
+      { "port", opt->proxy_port },
+      { "exclude_list", opt->proxy_exclude_list },
+      { "pac", opt->proxy_pac },
     };
-    guint64 port;
 
     for (guint i = 0; i < G_N_ELEMENTS (proxy); i++)
-      {
-        if (proxy[i].value == NULL)
-          continue;
-        if (!check_word (_(proxy[i].what), proxy[i].value, error))
-          return NULL;
-        g_string_append_printf (cmd, " androidboot.redroid_net_proxy_%s=%s",
-                                proxy[i].param, proxy[i].value);
-      }
-    if (opt->proxy_port != NULL &&
-        !g_ascii_string_to_unsigned (opt->proxy_port, 10, 1, 65535, &port, NULL))
-      {
-        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                     _("Proxy port must be a number from 1 to 65535: “%s”"), opt->proxy_port);
-        return NULL;
-      }
+      if (proxy[i].value != NULL)
+        g_string_append_printf (cmd, " androidboot.redroid_net_proxy_%s=%s", proxy[i].param, proxy[i].value);
   }
+
+  /* The caller's own parameters last, in the order of their keys. */
+  if (opt->boot_params != NULL)
+    for (guint i = 0; opt->boot_params[i] != NULL; i++)
+      g_string_append_printf (cmd, " %s", opt->boot_params[i]);
 
   config = rw_lxc_config_new ();
   rw_profile_common (spec, config);

@@ -101,6 +101,17 @@ def wait_for_name(address, name, timeout=20):
                    env=env, check=True)
 
 
+def unit_environment():
+    """The Environment= of the systemd unit: the service runs as deployed."""
+    env = {}
+    with open(os.path.join(SOURCE, "data", "redwayd.service.in")) as f:
+        for line in f:
+            if line.startswith("Environment="):
+                key, _, value = line[len("Environment="):].strip().partition("=")
+                env[key] = value
+    return env
+
+
 class Env:
     """A private system bus with redwayd (and optionally polkitd) on it."""
 
@@ -201,7 +212,7 @@ class Env:
 
     def start_daemon(self, extra=()):
         # The service's debug messages go to its log (shown when a test fails).
-        env = dict(self.env, G_MESSAGES_DEBUG="all")
+        env = dict(self.env, G_MESSAGES_DEBUG="all", **unit_environment())
 
         def setup():
             _die_with_parent()

@@ -284,6 +284,11 @@ class CliLifecycle(harness.EnvTestCase):
         self.assertIn("--force", self.complete("stop", "--f"))
         self.assertIn("--keep-data", self.complete("remove", "--"))
         self.assertEqual(self.complete("exec", "compl1", "--", ""), [])
+        # Every command redway --help lists is completed (a new one is not forgotten).
+        help_text = self.env.cli("--help").stdout
+        listed = help_text.split("Commands:", 1)[1].split("\n\n", 1)[0]
+        commands = sorted(line.split()[0] for line in listed.splitlines() if line.strip())
+        self.assertEqual(self.complete(""), sorted(set(commands) | {"help"}))
 
     def test_3f_events(self):
         """redway events: one line per event, as it happens, for scripts."""

@@ -123,9 +123,62 @@ class Limits(harness.EnvTestCase):
         env.cli("init", "lim4", self.image)
         self.addCleanup(env.cli, "remove", "--force", "lim4", check=False)
         r = env.run(["busctl", "--system", "call", "org.redway.Redway1", "/org/redway/Redway1/Containers/lim4",
-                     "org.redway.Redway1.Container", "Update", "a{sv}", "1", "width", "u", "720"], check=False)
+                     "org.redway.Redway1.Container", "Update", "a{sv}", "1", "colour", "u", "720"], check=False)
         self.assertNotEqual(r.returncode, 0)
-        self.assertIn("width", r.stderr)
+        self.assertIn("colour", r.stderr)
+
+    def init_env(self, name):
+        out = self.env.cli("exec", name, "--", "sh", "-c", "tr '\\0' '\\n' < /proc/1/environ").stdout
+        return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+    def test_settings_after_creation(self):
+        env = self.env
+        env.cli("init", "set1", self.image, "--env", "A=1", "--start")
+        self.addCleanup(env.cli, "remove", "--force", "set1", check=False)
+        before = json.loads(env.cli("inspect", "set1", "--json").stdout)
+        self.assertEqual(before["Settings"]["env"], ["A=1"])
+        self.assertEqual(before["UpdatedAt"], before["CreatedAt"])
+        self.assertEqual(self.init_env("set1").get("A"), "1")
+
+        # Stored and validated now; the environment is the init's, so it
+        # changes with the next start, and the container says so until then.
+        r = env.cli("update", "set1", "--env", "A=2", "--env", "B=3")
+        self.assertIn("next start", r.stdout)
+        self.assertIn("env", r.stdout)
+        now = json.loads(env.cli("inspect", "set1", "--json").stdout)
+        self.assertEqual(now["Settings"]["env"], ["A=2", "B=3"])
+        self.assertEqual(now["Settings"]["pending_restart"], ["env"])
+        self.assertGreater(now["UpdatedAt"], now["CreatedAt"])
+        self.assertEqual(self.init_env("set1").get("A"), "1")
+        env.cli("restart", "set1")
+        self.assertEqual(self.init_env("set1").get("A"), "2")
+        self.assertEqual(self.init_env("set1").get("B"), "3")
+        after = json.loads(env.cli("inspect", "set1", "--json").stdout)
+        self.assertNotIn("pending_restart", after["Settings"])
+        self.assertEqual(after["UpdatedAt"], now["UpdatedAt"])
+
+        # Redroid's settings are refused on another container, in one line,
+        # and so are bad values; nothing changes.
+        for args in (["--width", "1080"], ["--boot-param", "ro.x=1"], ["--gpu-mode", "host"],
+                     ["--env", "NOEQUALS"]):
+            r = env.cli("update", "set1", *args, check=False)
+            self.assertNotEqual(r.returncode, 0, args)
+            self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        self.assertEqual(json.loads(env.cli("inspect", "set1", "--json").stdout)["UpdatedAt"], now["UpdatedAt"])
+
+        # inspect shows every setting: address, MAC, image digest, limits.
+        text = env.cli("inspect", "set1").stdout
+        self.assertRegex(text, r"ImageId: sha256:[0-9a-f]{64}")
+        self.assertRegex(text, r"mac: 02:[0-9a-f:]+")
+        self.assertIn("Limits:", text)
+
+        # --no-env clears; the choice survives a service restart.
+        env.cli("update", "set1", "--no-env")
+        env.stop_daemon()
+        env.start_daemon()
+        kept = json.loads(env.cli("inspect", "set1", "--json").stdout)
+        self.assertNotIn("env", kept["Settings"])
+        self.assertGreater(kept["UpdatedAt"], now["UpdatedAt"])
 
     def test_stats(self):
         env = self.env
