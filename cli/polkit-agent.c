@@ -68,7 +68,13 @@ cli_polkit_agent_open (void)
   if (!g_unix_open_pipe (notify, FD_CLOEXEC, NULL))
     return;
   source_fds[0] = notify[1];
-  if (!g_spawn_async_with_pipes_and_fds (NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, agent_child_setup, NULL,
+  /* It talks to the user on the terminal itself (/dev/tty); its stdout and
+   * stderr would only carry why it could not register, which our own
+   * error then says. */
+  if (!g_spawn_async_with_pipes_and_fds (NULL, argv, NULL,
+                                         G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL |
+                                         G_SPAWN_STDERR_TO_DEV_NULL,
+                                         agent_child_setup, NULL,
                                          -1, -1, -1, source_fds, target_fds, 1, &agent_pid,
                                          NULL, NULL, NULL, &error))
     {
