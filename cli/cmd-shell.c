@@ -16,6 +16,8 @@
 #include <gio/gunixinputstream.h>
 
 #include "redway-cli.h"
+#include "exec-stream.h"
+#include "log-time.h"
 
 /* Talking to processes inside a container: shell, exec, log. */
 
@@ -92,6 +94,15 @@ run_exec (CliApp *app, RedwayContainer *container, const char *const *command,
   g_autoptr(GError) error = NULL;
   GVariantBuilder options;
   gint32 status = 0;
+  int ret;
+
+  /* Streamed; a service without ExecStream (older) gets the buffered Exec. */
+  ret = cli_exec_stream (app, container, command, env, cwd, forward_stdin, &error);
+  if (ret >= 0)
+    return ret;
+  if (!g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD))
+    return cli_report_error (error);
+  g_clear_error (&error);
 
   g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);
   if (env != NULL && env[0] != NULL)
@@ -146,7 +157,8 @@ cli_cmd_exec (CliApp *app, int argc, char **argv)
 
   context = cli_option_context_new (_("[NAME] -- COMMAND [ARG…]"),
                                     _("Run a command inside a running container and wait for it.\n"
-                                      "Its output is passed on once it exits, and its exit status becomes ours."));
+                                      "Its output is passed on as it comes, SIGINT, SIGTERM and SIGHUP are passed\n"
+                                      "on to it, and its exit status becomes ours."));
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
 
   nopts = split_at_separator (argc, argv, &command);
@@ -745,9 +757,13 @@ cli_cmd_log (CliApp *app, int argc, char **argv)
   gboolean follow = FALSE;
   gboolean lxc = FALSE;
   int tail = -1;
+  g_autofree char *since = NULL;
+  gint64 since_usec = 0;
   const GOptionEntry entries[] = {
     { "follow", 'f', 0, G_OPTION_ARG_NONE, &follow, N_("Keep printing what is appended to the log (stop with Ctrl-C)"), NULL },
     { "tail", 'n', 0, G_OPTION_ARG_INT, &tail, N_("Only the last N lines (then, with --follow, what comes)"), N_("N") },
+    { "since", 0, 0, G_OPTION_ARG_STRING, &since,
+      N_("Only lines written since TIME (10m, 2h, 2026-12-02 10:00:00; by the times the lines carry)"), N_("TIME") },
     { "lxc", 0, 0, G_OPTION_ARG_NONE, &lxc, N_("Show the LXC log instead of the console"), NULL },
     { NULL }
   };
@@ -765,6 +781,13 @@ cli_cmd_log (CliApp *app, int argc, char **argv)
     return CLI_EXIT_USAGE;
   if (argc > 2)
     return cli_usage_error (_("Unexpected argument “%s”"), argv[2]);
+  if (since != NULL)
+    {
+      g_autoptr(GDateTime) now = g_date_time_new_now_local ();
+
+      if (!cli_parse_since (since, now, &since_usec, &error))
+        return cli_usage_error ("%s", error->message);
+    }
 
   name = name_or_default (app, argc == 2 ? argv[1] : NULL);
   if (name == NULL)
@@ -780,7 +803,27 @@ cli_cmd_log (CliApp *app, int argc, char **argv)
   f.fd = open_log (app, container, f.which, &error);
   if (f.fd < 0)
     return cli_report_error (error);
-  if (tail >= 0)
+  if (since != NULL)
+    {
+      gboolean timed = FALSE;
+      struct stat st;
+
+      /* By the lines' own times: read it all, keep what is recent enough. */
+      if (!cli_log_filter (f.fd, STDOUT_FILENO, since_usec, tail, &timed, &error))
+        {
+          close (f.fd);
+          if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE))
+            return CLI_EXIT_OK;
+          return cli_error ("%s", error->message);
+        }
+      if (!timed && fstat (f.fd, &st) == 0 && st.st_size > 0)
+        {
+          close (f.fd);
+          return cli_error (_("The lines of this log carry no times to compare with --since "
+                              "(the LXC log has them: --lxc)"));
+        }
+    }
+  else if (tail >= 0)
     seek_to_tail (f.fd, tail);
 
   if (!copy_to_stdout (f.fd, &error))

@@ -12,6 +12,7 @@
 #include <glib-unix.h>
 
 #include "redway-cli.h"
+#include "polkit-agent.h"
 
 gboolean
 cli_stdin_is_tty (void)
@@ -112,9 +113,13 @@ cli_flush_events (void)
 GDBusCallFlags
 cli_call_flags (CliApp *app)
 {
-  /* A password prompt only makes sense with someone at the terminal. */
+  /* A password prompt only makes sense with someone at the terminal; that
+   * it can come there, a text agent is started for us (systemctl does). */
   if (!cli_app_get_no_ask_password (app) && cli_stdin_is_tty ())
-    return G_DBUS_CALL_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION;
+    {
+      cli_polkit_agent_open ();
+      return G_DBUS_CALL_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION;
+    }
   return G_DBUS_CALL_FLAGS_NONE;
 }
 
@@ -163,7 +168,8 @@ cli_get_container (CliApp *app, const char *name)
   if (manager == NULL)
     return NULL;
 
-  if (!redway_manager_call_get_container_sync (manager, name, cli_call_flags (app), -1, &path, NULL, &error))
+  /* A read: open to everyone, no agent needed. */
+  if (!redway_manager_call_get_container_sync (manager, name, G_DBUS_CALL_FLAGS_NONE, -1, &path, NULL, &error))
     {
       if (g_error_matches (error, REDWAY_ERROR, REDWAY_ERROR_NOT_FOUND))
         cli_error (_("No container named “%s”"), name);

@@ -32,6 +32,8 @@ typedef struct {
   gboolean tty;
   GBytes *stdin_data;
   pid_t pid;                 /* OpenShell: the shell, a child of ours */
+  GCancellable *cancellable; /* Exec: cancelled when its caller goes away */
+  guint watch_id;
 } ExecRequest;
 
 static void
@@ -44,6 +46,9 @@ exec_request_free (ExecRequest *req)
   g_free (req->cwd);
   g_free (req->which);
   g_clear_pointer (&req->stdin_data, g_bytes_unref);
+  if (req->watch_id != 0)
+    g_bus_unwatch_name (req->watch_id);
+  g_clear_object (&req->cancellable);
   g_free (req);
 }
 
@@ -239,6 +244,13 @@ exec_done (GObject *source, GAsyncResult *res, gpointer data)
   exec_result_free (r);
 }
 
+/* Nobody waits for the output any more: the command goes (see rw_lxc_exec). */
+static void
+on_exec_caller_vanished (GDBusConnection *connection, const gchar *name, gpointer data)
+{
+  g_cancellable_cancel (G_CANCELLABLE (data));
+}
+
 static void
 on_exec_authorized (GDBusMethodInvocation *invocation, guint uid, gpointer data)
 {
@@ -247,7 +259,12 @@ on_exec_authorized (GDBusMethodInvocation *invocation, guint uid, gpointer data)
 
   if (!require_running (req))
     return;
-  task = g_task_new (req->self, NULL, exec_done, NULL);
+  req->cancellable = g_cancellable_new ();
+  req->watch_id = g_bus_watch_name_on_connection (g_dbus_method_invocation_get_connection (invocation),
+                                                  g_dbus_method_invocation_get_sender (invocation),
+                                                  G_BUS_NAME_WATCHER_FLAGS_NONE, NULL, on_exec_caller_vanished,
+                                                  g_object_ref (req->cancellable), g_object_unref);
+  task = g_task_new (req->self, req->cancellable, exec_done, NULL);
   g_task_set_task_data (task, req, (GDestroyNotify) exec_request_free);
   g_task_run_in_thread (task, exec_thread);
 }
@@ -504,4 +521,5 @@ rwd_container_exec_iface_init (RedwayContainerIface *iface)
   iface->handle_open_shell = handle_open_shell;
   iface->handle_exec = handle_exec;
   iface->handle_open_log = handle_open_log;
+  rwd_container_stream_iface_init (iface);
 }

@@ -30,5 +30,7 @@ void rwd_container_copy_iface_init (RedwayContainerIface *iface);
 
 /* Sets the OpenShell, Exec and OpenLog handlers. */
 void rwd_container_exec_iface_init (RedwayContainerIface *iface);
+/* Sets the ExecStream and SignalProcess handlers (container-stream.c). */
+void rwd_container_stream_iface_init (RedwayContainerIface *iface);
 
 G_END_DECLS

@@ -76,6 +76,7 @@ static const struct {
   { "Delete", { "force", "keep_data", NULL } },
   { "OpenShell", { "tty", "cwd", "env", "command", NULL } },
   { "Exec", { "tty", "cwd", "env", "stdin", NULL } },
+  { "ExecStream", { "cwd", "env", NULL } },
   { "OpenLog", { "which", NULL } },
   { "CopyTo", { "directory", "name", "mode", NULL } },
   { "ImportLegacy", { "config", "lxc_path", NULL } },

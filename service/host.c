@@ -492,7 +492,7 @@ check_page_size (Report *r)
     report_add (r, "page_size", TRUE, FALSE, "%s", _("4 KiB pages"));
   else
     report_add (r, "page_size", FALSE, FALSE,
-                _("The kernel uses %" G_GUINT64_FORMAT " KiB pages: Redroid needs 4 KiB pages"), kib);
+                _("The kernel uses %llu KiB pages: Redroid needs 4 KiB pages"), (unsigned long long) kib);
 }
 
 /* @raised_from: the old limit when prepare raised it, else 0. */
@@ -506,15 +506,16 @@ check_inotify (Report *r, guint64 raised_from)
     report_add (r, "inotify", FALSE, FALSE, "%s", _("Cannot read fs.inotify.max_user_instances"));
   else if (n < INOTIFY_INSTANCES_MIN)
     report_add (r, "inotify", FALSE, FALSE,
-                _("fs.inotify.max_user_instances is %" G_GUINT64_FORMAT ": starts fail with many "
-                  "Redroid containers (prepare raises it to %u)"), n, INOTIFY_INSTANCES_MIN);
+                _("fs.inotify.max_user_instances is %llu: starts fail with many "
+                  "Redroid containers (prepare raises it to %u)"), (unsigned long long) n, INOTIFY_INSTANCES_MIN);
   else if (raised_from != 0)
     report_add (r, "inotify", TRUE, FALSE,
-                _("fs.inotify.max_user_instances raised from %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT),
-                raised_from, n);
+                /* %llu, not G_GUINT64_FORMAT: xgettext cuts a message at a macro. */
+                _("fs.inotify.max_user_instances raised from %llu to %llu"),
+                (unsigned long long) raised_from, (unsigned long long) n);
   else
     report_add (r, "inotify", TRUE, FALSE,
-                _("fs.inotify.max_user_instances is %" G_GUINT64_FORMAT), n);
+                _("fs.inotify.max_user_instances is %llu"), (unsigned long long) n);
 }
 
 /* Loaded (it has a /sys/module entry) or listed as built in. */

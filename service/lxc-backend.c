@@ -663,6 +663,86 @@ fail_errno:
   }
 }
 
+gboolean
+rw_lxc_spawn_exec (const gchar *lxcpath, const gchar *name,
+                   const gchar * const *argv, const gchar * const *env,
+                   const gchar *cwd, const gchar *helper,
+                   int stdin_fd, int stdout_fd, int stderr_fd, int control_fd,
+                   pid_t *out_pid, GError **error)
+{
+  g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) helper_env = g_ptr_array_new_with_free_func (g_free);
+  const char *sanitizers[] = { "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", NULL };
+  lxc_attach_options_t opts;
+  g_auto(GStrv) attach_env = NULL;
+  posix_spawn_file_actions_t actions;
+  int sources[4] = { stdin_fd, stdout_fd, stderr_fd, control_fd };
+  int copies[4] = { -1, -1, -1, -1 };
+  gboolean ok = FALSE;
+  int r;
+
+  /* Copies above 3 first: a source numbered 0-3 must not be overwritten
+   * by an earlier dup2() of the child's setup. */
+  for (int i = 0; i < 4; i++)
+    if (sources[i] >= 0 && (copies[i] = fcntl (sources[i], F_DUPFD_CLOEXEC, 4)) < 0)
+      {
+        int errsv = errno;
+        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv), "dup: %s", g_strerror (errsv));
+        goto out;
+      }
+
+  /* liblxc's attach() forks its caller: the single-threaded helper does it,
+   * spawned without a fork of this process (posix_spawn). The environment
+   * it passes on is the one attach_options_init() settles. */
+  attach_options_init (&opts, env, cwd, &attach_env);
+  g_ptr_array_add (args, g_strdup (helper));
+  g_ptr_array_add (args, g_strdup ("--exec"));
+  g_ptr_array_add (args, g_strdup (lxcpath));
+  g_ptr_array_add (args, g_strdup (name));
+  if (cwd != NULL)
+    {
+      g_ptr_array_add (args, g_strdup ("--cwd"));
+      g_ptr_array_add (args, g_strdup (cwd));
+    }
+  if (control_fd >= 0)
+    {
+      g_ptr_array_add (args, g_strdup ("--control"));
+      g_ptr_array_add (args, g_strdup ("3"));
+    }
+  for (gchar **e = attach_env; e != NULL && *e != NULL; e++)
+    {
+      g_ptr_array_add (args, g_strdup ("--env"));
+      g_ptr_array_add (args, g_strdup (*e));
+    }
+  g_ptr_array_add (args, g_strdup ("--"));
+  for (guint i = 0; argv[i] != NULL; i++)
+    g_ptr_array_add (args, g_strdup (argv[i]));
+  g_ptr_array_add (args, NULL);
+
+  /* A minimal environment; the sanitizers' settings pass, so that an
+   * instrumented helper behaves as the daemon was told to. */
+  g_ptr_array_add (helper_env, g_strdup ("PATH=/usr/sbin:/usr/bin:/sbin:/bin"));
+  for (const char **v = sanitizers; *v != NULL; v++)
+    if (g_getenv (*v) != NULL)
+      g_ptr_array_add (helper_env, g_strdup_printf ("%s=%s", *v, g_getenv (*v)));
+  g_ptr_array_add (helper_env, NULL);
+
+  posix_spawn_file_actions_init (&actions);
+  for (int i = 0; i < 4; i++)
+    if (copies[i] >= 0)
+      posix_spawn_file_actions_adddup2 (&actions, copies[i], i);
+  r = posix_spawn (out_pid, helper, &actions, NULL, (char * const *) args->pdata, (char * const *) helper_env->pdata);
+  posix_spawn_file_actions_destroy (&actions);
+  if (r != 0)
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (r), _("Cannot run %s: %s"), helper, g_strerror (r));
+  ok = r == 0;
+
+out:
+  for (int i = 0; i < 4; i++)
+    close_fd (&copies[i]);
+  return ok;
+}
+
 /* Reads what is available on @fd into @buf, up to @max bytes kept. FALSE at EOF. */
 static gboolean
 drain (int fd, GByteArray *buf, gsize max)
@@ -689,11 +769,8 @@ rw_lxc_exec (const gchar *lxcpath, const gchar *name,
   g_autoptr(RwLxc) c = open_container (lxcpath, name, TRUE, error);
   g_autoptr(GByteArray) out = g_byte_array_new ();
   g_autoptr(GByteArray) err = g_byte_array_new ();
-  g_autoptr(GPtrArray) args = g_ptr_array_new ();
-  lxc_attach_options_t opts;
-  g_auto(GStrv) attach_env = NULL;
-  posix_spawn_file_actions_t actions;
   int in_pipe[2] = { -1, -1 }, out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 };
+  int ctl[2] = { -1, -1 };
   const guint8 *in_buf = NULL;
   gsize in_len = 0, in_off = 0;
   pid_t pid = -1;
@@ -712,60 +789,20 @@ rw_lxc_exec (const gchar *lxcpath, const gchar *name,
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, _("Container “%s” is not running"), name);
       return FALSE;
     }
-  if (pipe2 (in_pipe, O_CLOEXEC) < 0 || pipe2 (out_pipe, O_CLOEXEC) < 0 || pipe2 (err_pipe, O_CLOEXEC) < 0)
+  if (pipe2 (in_pipe, O_CLOEXEC) < 0 || pipe2 (out_pipe, O_CLOEXEC) < 0 || pipe2 (err_pipe, O_CLOEXEC) < 0 ||
+      socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl) < 0)
     {
       int errsv = errno;
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv), "pipe: %s", g_strerror (errsv));
       goto out;
     }
 
-  /* liblxc's attach() forks its caller: the single-threaded helper does it,
-   * spawned without a fork of this process (posix_spawn). The environment
-   * it passes on is the one attach_options_init() settles. */
-  attach_options_init (&opts, env, cwd, &attach_env);
-  g_ptr_array_add (args, (gpointer) helper);
-  g_ptr_array_add (args, (gpointer) "--exec");
-  g_ptr_array_add (args, (gpointer) lxcpath);
-  g_ptr_array_add (args, (gpointer) name);
-  if (cwd != NULL)
-    {
-      g_ptr_array_add (args, (gpointer) "--cwd");
-      g_ptr_array_add (args, (gpointer) cwd);
-    }
-  for (gchar **e = attach_env; e != NULL && *e != NULL; e++)
-    {
-      g_ptr_array_add (args, (gpointer) "--env");
-      g_ptr_array_add (args, *e);
-    }
-  g_ptr_array_add (args, (gpointer) "--");
-  for (guint i = 0; argv[i] != NULL; i++)
-    g_ptr_array_add (args, (gpointer) argv[i]);
-  g_ptr_array_add (args, NULL);
-  posix_spawn_file_actions_init (&actions);
-  posix_spawn_file_actions_adddup2 (&actions, in_pipe[0], STDIN_FILENO);
-  posix_spawn_file_actions_adddup2 (&actions, out_pipe[1], STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2 (&actions, err_pipe[1], STDERR_FILENO);
-  {
-    /* A minimal environment; the sanitizers' settings pass, so that an
-     * instrumented helper behaves as the daemon was told to. */
-    g_autoptr(GPtrArray) helper_env = g_ptr_array_new_with_free_func (g_free);
-    const char *sanitizers[] = { "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", NULL };
-    int r;
-
-    g_ptr_array_add (helper_env, g_strdup ("PATH=/usr/sbin:/usr/bin:/sbin:/bin"));
-    for (const char **v = sanitizers; *v != NULL; v++)
-      if (g_getenv (*v) != NULL)
-        g_ptr_array_add (helper_env, g_strdup_printf ("%s=%s", *v, g_getenv (*v)));
-    g_ptr_array_add (helper_env, NULL);
-    r = posix_spawn (&pid, helper, &actions, NULL, (char * const *) args->pdata, (char * const *) helper_env->pdata);
-
-    posix_spawn_file_actions_destroy (&actions);
-    if (r != 0)
-      {
-        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (r), _("Cannot run %s: %s"), helper, g_strerror (r));
-        goto out;
-      }
-  }
+  /* Under the helper's control: cancelling kills the command (its whole
+   * process group), not just the helper. */
+  if (!rw_lxc_spawn_exec (lxcpath, name, argv, env, cwd, helper, in_pipe[0], out_pipe[1], err_pipe[1], ctl[1],
+                          &pid, error))
+    goto out;
+  close_fd (&ctl[1]);
   close_fd (&in_pipe[0]);
   close_fd (&out_pipe[1]);
   close_fd (&err_pipe[1]);
@@ -779,21 +816,24 @@ rw_lxc_exec (const gchar *lxcpath, const gchar *name,
 
   while (out_pipe[0] >= 0 || err_pipe[0] >= 0)
     {
-      struct pollfd fds[4] = {
+      struct pollfd fds[5] = {
         { out_pipe[0], POLLIN, 0 }, { err_pipe[0], POLLIN, 0 }, { in_pipe[1], POLLOUT, 0 },
-        { -1, POLLIN, 0 },
+        { ctl[0], POLLIN, 0 }, { -1, POLLIN, 0 },
       };
       /* The cancellable's fd wakes us; no timeout needed. */
-      gboolean cancellable_fd = g_cancellable_make_pollfd (cancellable, (GPollFD *) &fds[3]);
+      gboolean cancellable_fd = g_cancellable_make_pollfd (cancellable, (GPollFD *) &fds[4]);
 
       if (g_cancellable_is_cancelled (cancellable))
         {
-          kill (pid, SIGKILL);
+          /* The helper passes SIGKILL on to the command's group; if it is
+           * gone already, there is nothing left to kill. */
+          if (ctl[0] < 0 || send (ctl[0], (unsigned char[]) { SIGKILL }, 1, MSG_NOSIGNAL | MSG_DONTWAIT) != 1)
+            kill (pid, SIGKILL);
           if (cancellable_fd)
             g_cancellable_release_fd (cancellable);
           break;
         }
-      if (poll (fds, 4, -1) < 0 && errno != EINTR)
+      if (poll (fds, 5, -1) < 0 && errno != EINTR)
         {
           if (cancellable_fd)
             g_cancellable_release_fd (cancellable);
@@ -805,6 +845,18 @@ rw_lxc_exec (const gchar *lxcpath, const gchar *name,
         close_fd (&out_pipe[0]);
       if (fds[1].revents && !drain (err_pipe[0], err, max_output))
         close_fd (&err_pipe[0]);
+      /* The helper's report: a NUL byte once attached, else why not (kept
+       * with the command's error output, as without --control). */
+      if (fds[3].revents)
+        {
+          char report[512];
+          ssize_t n = read (ctl[0], report, sizeof report);
+
+          if (n > 0 && report[0] != '\0' && err->len < max_output)
+            g_byte_array_append (err, (guint8 *) report, (guint) MIN ((gsize) n, max_output - err->len));
+          else if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+            close_fd (&ctl[0]);
+        }
       if (fds[2].revents)
         {
           ssize_t n = write (in_pipe[1], in_buf + in_off, in_len - in_off);
@@ -816,8 +868,11 @@ rw_lxc_exec (const gchar *lxcpath, const gchar *name,
     }
   close_fd (&in_pipe[1]);
 
+  /* The control socket stays open until then: closing it would hang up a
+   * command that merely closed its output early. */
   while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
     ;
+  close_fd (&ctl[0]);
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     goto out;
   *out_status = rw_exit_status_from_wait (status);
@@ -831,6 +886,7 @@ out:
       close_fd (&in_pipe[i]);
       close_fd (&out_pipe[i]);
       close_fd (&err_pipe[i]);
+      close_fd (&ctl[i]);
     }
   return ok;
 }

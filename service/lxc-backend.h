@@ -72,4 +72,13 @@ gboolean rw_lxc_exec (const gchar *lxcpath, const gchar *name,
                       gint *out_status, GBytes **out_stdout, GBytes **out_stderr,
                       GCancellable *cancellable, GError **error);
 
+/* Spawns @helper --exec: @argv inside the container with the given standard
+ * streams; with @control_fd >= 0, --control (see start-helper.c) on it.
+ * The helper is a child of the caller: *out_pid must be reaped. */
+gboolean rw_lxc_spawn_exec (const gchar *lxcpath, const gchar *name,
+                            const gchar * const *argv, const gchar * const *env,
+                            const gchar *cwd, const gchar *helper,
+                            int stdin_fd, int stdout_fd, int stderr_fd, int control_fd,
+                            pid_t *out_pid, GError **error);
+
 G_END_DECLS

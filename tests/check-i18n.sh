@@ -18,7 +18,7 @@ check() {   # description, command...
   desc="$1"; shift
   if "$@"; then ok "$desc"; else not_ok "$desc"; fi
 }
-echo "1..6"
+echo "1..7"
 
 # 1. POTFILES.in: exactly the sources that call _(), N_(), C_() or NC_(), plus the .in data files.
 listed=$(grep -v -e '^#' -e '^$' "$src/po/POTFILES.in" | sort)
@@ -66,4 +66,23 @@ if printf '%s\n' "$out" | grep -q '^Commands:'; then
 else
   not_ok "redway --help without a catalogue:"; printf '%s\n' "$out" | sed 's/^/#   /'
 fi
+
+# 7. de.po translates every message of the sources as they are now (merged
+# with a fresh catalogue: nothing untranslated, nothing fuzzy).
+tmp=$(mktemp -d)
+if xgettext --from-code=UTF-8 --keyword=_ --keyword=N_ --keyword=C_:1c,2 --keyword=NC_:1c,2 \
+       --directory="$src" --files-from="$src/po/POTFILES.in" -o "$tmp/redway.pot" 2>"$tmp/err" &&
+   msgmerge --quiet "$src/po/de.po" "$tmp/redway.pot" -o "$tmp/de.po" 2>>"$tmp/err"; then
+  stats=$(msgfmt --statistics -o /dev/null "$tmp/de.po" 2>&1)
+  if printf '%s\n' "$stats" | grep -q -e fuzzy -e untranslated; then
+    not_ok "po/de.po is incomplete ($stats): ninja redway-update-po, then translate"
+    msgattrib --untranslated --only-fuzzy "$tmp/de.po" 2>/dev/null | grep '^msgid' | head -20 | sed 's/^/#   /'
+    msgattrib --untranslated "$tmp/de.po" 2>/dev/null | grep '^msgid' | head -20 | sed 's/^/#   /'
+  else
+    ok "po/de.po translates every message ($stats)"
+  fi
+else
+  not_ok "cannot build a catalogue to compare po/de.po with:"; sed 's/^/#   /' "$tmp/err"
+fi
+rm -rf "$tmp"
 exit $fail
