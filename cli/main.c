@@ -52,6 +52,8 @@ static const CliCommand commands[] = {
   { "wait", cli_cmd_wait, N_("Wait until a container is ready") },
   { "stats", cli_cmd_stats, N_("Show what running containers use") },
   { "update", cli_cmd_update, N_("Change the resource limits of a container") },
+  { "snapshot", cli_cmd_snapshot, N_("Take, list, restore or remove snapshots of a container") },
+  { "clone", cli_cmd_clone, N_("Make a new container from the files and data of another") },
   { "convert", cli_cmd_convert, N_("Move an adopted container into redway's image cache") },
   { "remove", cli_cmd_remove, N_("Remove a container") },
   { "status", cli_cmd_status, N_("Show the state of a container") },

@@ -21,6 +21,17 @@ gboolean rwd_container_is_android (RwdContainer *self);
 /* (nullable) the console log of the record */
 const gchar *rwd_container_get_log_file (RwdContainer *self);
 
+RwLifecycle *rwd_container_get_lifecycle (RwdContainer *self);
+
+/* Sets the Snapshot, RestoreSnapshot, DeleteSnapshot and Clone handlers
+ * (container-snapshots.c). */
+void rwd_container_snapshots_iface_init (RedwayContainerIface *iface);
+/* Every layer @entry and its snapshots stack. */
+GStrv rwd_entry_layer_ids (const RwStoreEntry *entry);
+/* Main thread, after the store changed: removes (in a worker) those of
+ * @candidates that no record or snapshot stacks any more. */
+void rwd_layers_release (RwdDaemon *daemon, const gchar * const *candidates);
+
 /* Sets the OpenShell, Exec and OpenLog handlers. */
 void rwd_container_exec_iface_init (RedwayContainerIface *iface);
 

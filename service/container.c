@@ -167,12 +167,17 @@ hook_removed (gpointer owner)
   g_autoptr(RwdContainer) hold = g_object_ref (self);
 
   g_autoptr(GError) error = NULL;
+  const RwStoreEntry *e = get_entry (self);
+  g_auto(GStrv) layers = e != NULL ? rwd_entry_layer_ids (e) : NULL;
 
   sync_runtime (self);
   /* The container is gone already; at worst, after a crash, its record
    * comes back and a second Delete removes it. */
   if (!rw_store_remove_container (rwd_daemon_get_store (self->daemon), self->name, &error))
     g_warning ("%s: %s", self->name, error->message);
+  else
+    /* Its layers go once no clone or snapshot stacks them. */
+    rwd_layers_release (self->daemon, (const gchar * const *) layers);
   rwd_daemon_remove_container (self->daemon, self);
 }
 
@@ -660,6 +665,7 @@ rwd_container_iface_init (RedwayContainerIface *iface)
   iface->handle_convert = handle_convert;
   iface->handle_update = handle_update;
   rwd_container_exec_iface_init (iface);
+  rwd_container_snapshots_iface_init (iface);
 }
 
 RwdContainer *
@@ -737,6 +743,15 @@ rwd_container_sync (RwdContainer *self)
   redway_container_set_limits (iface, rw_limits_to_variant (&e->limits));
   redway_container_set_restart_policy (iface, e->restart_policy != NULL ? e->restart_policy : "no");
   redway_container_set_autostart (iface, e->autostart);
+  {
+    g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+    g_auto(GStrv) names = NULL;
+
+    for (guint i = 0; e->snapshots != NULL && i < e->snapshots->len; i++)
+      g_strv_builder_add (b, ((RwSnapshot *) e->snapshots->pdata[i])->name);
+    names = g_strv_builder_end (b);
+    redway_container_set_snapshots (iface, (const gchar * const *) names);
+  }
 }
 
 /* ---- for container-exec.c --------------------------------------------- */
@@ -786,6 +801,12 @@ rwd_container_get_lxc_path (RwdContainer *self)
   const RwStoreEntry *e = get_entry (self);
 
   return e != NULL && e->lxc_path != NULL ? e->lxc_path : rwd_daemon_get_lxc_path (self->daemon);
+}
+
+RwLifecycle *
+rwd_container_get_lifecycle (RwdContainer *self)
+{
+  return self->lifecycle;
 }
 
 const RwStoreEntry *

@@ -19,6 +19,8 @@
 
 typedef struct {
   guint32 shift;
+  gboolean verbatim;     /* owners, capabilities and device nodes as they are */
+  GCancellable *cancellable;
   GHashTable *links;     /* "dev:ino" of multiply linked files -> path below dst */
   int dst_root;          /* fd of dst, for linkat */
 } Copy;
@@ -33,6 +35,8 @@ copy_error (GError **error, int errsv, const gchar *what, const gchar *path)
 static guint32
 shifted (Copy *c, guint32 id)
 {
+  if (c->verbatim)
+    return id;
   return c->shift + (id < RW_IDMAP_SIZE ? id : 65534u);
 }
 
@@ -86,7 +90,7 @@ copy_xattrs (Copy *c, int src_fd, int dst_fd, const gchar *path, GError **error)
       vlen = fgetxattr (src_fd, name, value, (gsize) vlen);
       if (vlen < 0)
         continue;
-      if (g_str_equal (name, "security.capability"))
+      if (g_str_equal (name, "security.capability") && !c->verbatim)
         {
           if (!copy_caps (c, value, vlen, dst_fd))
             return copy_error (error, errno, _("Cannot set file capabilities of"), path);
@@ -153,6 +157,8 @@ copy_entry (Copy *c, int src_dfd, int dst_dfd, const gchar *name, const gchar *p
   struct timespec times[2];
   struct stat st;
 
+  if (g_cancellable_set_error_if_cancelled (c->cancellable, error))
+    return FALSE;
   if (fstatat (src_dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
     return copy_error (error, errno, _("Cannot read"), path);
   times[0] = st.st_atim;
@@ -255,6 +261,16 @@ copy_entry (Copy *c, int src_dfd, int dst_dfd, const gchar *name, const gchar *p
       return TRUE;
     }
 
+  /* An overlay upper dir's whiteouts are character devices 0/0. */
+  if (c->verbatim && (S_ISCHR (st.st_mode) || S_ISBLK (st.st_mode)))
+    {
+      if (mknodat (dst_dfd, name, st.st_mode, st.st_rdev) < 0 ||
+          fchownat (dst_dfd, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+        return copy_error (error, errno, _("Cannot create"), path);
+      utimensat (dst_dfd, name, times, AT_SYMLINK_NOFOLLOW);
+      return TRUE;
+    }
+
   /* Device nodes and sockets: an image carries none that LXC does not make. */
   return TRUE;
 }
@@ -285,13 +301,14 @@ copy_dir (Copy *c, int src_dfd, int dst_dfd, const gchar *path, guint depth, GEr
   return TRUE;
 }
 
-gboolean
-rw_tree_copy_shifted (const gchar *src, const gchar *dst, guint32 shift, GError **error)
+static gboolean
+tree_copy (const gchar *src, const gchar *dst, guint32 shift, gboolean verbatim,
+           GCancellable *cancellable, GError **error)
 {
   g_autofree gchar *parent = g_path_get_dirname (dst);
   g_autofree gchar *name = g_path_get_basename (dst);
   g_autoptr(GHashTable) links = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  Copy c = { shift, links, -1 };
+  Copy c = { shift, verbatim, cancellable, links, -1 };
   struct stat st;
   int src_fd, parent_fd;
   gboolean ok = FALSE;
@@ -320,7 +337,8 @@ rw_tree_copy_shifted (const gchar *src, const gchar *dst, guint32 shift, GError 
   ok = copy_dir (&c, src_fd, c.dst_root, "", 0, error) &&
        (fchown (c.dst_root, shifted (&c, st.st_uid), shifted (&c, st.st_gid)) == 0 ||
         copy_error (error, errno, _("Cannot change the owner of"), dst)) &&
-       (fchmod (c.dst_root, st.st_mode & 07777) == 0 || copy_error (error, errno, _("Cannot change the mode of"), dst));
+       (fchmod (c.dst_root, st.st_mode & 07777) == 0 || copy_error (error, errno, _("Cannot change the mode of"), dst)) &&
+       (!verbatim || copy_xattrs (&c, src_fd, c.dst_root, dst, error));
 
 out:
   if (c.dst_root >= 0)
@@ -328,6 +346,18 @@ out:
   close (src_fd);
   close (parent_fd);
   return ok;
+}
+
+gboolean
+rw_tree_copy_shifted (const gchar *src, const gchar *dst, guint32 shift, GError **error)
+{
+  return tree_copy (src, dst, shift, FALSE, NULL, error);
+}
+
+gboolean
+rw_tree_copy (const gchar *src, const gchar *dst, GCancellable *cancellable, GError **error)
+{
+  return tree_copy (src, dst, 0, TRUE, cancellable, error);
 }
 
 /* ---- traversal grants ------------------------------------------------- */

@@ -111,3 +111,22 @@ rw_layout_default_data_dir (const RwLayout *l, const gchar *name)
   g_return_val_if_fail (name != NULL && name[0] != '\0' && strchr (name, '/') == NULL, NULL);
   return g_build_filename (l->state_dir, "data", name, NULL);
 }
+
+gchar *
+rw_layout_data_work_dir (const RwLayout *l, const gchar *name)
+{
+  return in_container_dir (l, name, "data-work");
+}
+
+gchar *
+rw_layout_layers_dir (const RwLayout *l)
+{
+  return g_build_filename (l->state_dir, "layers", NULL);
+}
+
+gchar *
+rw_layout_layer_dir (const RwLayout *l, const gchar *id)
+{
+  g_return_val_if_fail (id != NULL && id[0] != '\0' && id[0] != '.' && strchr (id, '/') == NULL, NULL);
+  return g_build_filename (l->state_dir, "layers", id, NULL);
+}

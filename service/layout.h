@@ -6,6 +6,7 @@
  *   STATE_DIR/run/                     dnsmasq and the like
  *   STATE_DIR/containers/NAME/         upper/, work/, console.log, lxc.log
  *   STATE_DIR/data/NAME/               the default data dir
+ *   STATE_DIR/layers/ID/{upper,data}/  frozen layers (clones, snapshots), shared read-only
  *   LXC_PATH/NAME/config               the LXC definition
  * Every path is built here; nothing else joins names onto these dirs.
  */
@@ -36,5 +37,11 @@ gchar *rw_layout_work_dir (const RwLayout *layout, const gchar *name);
 gchar *rw_layout_console_log (const RwLayout *layout, const gchar *name);
 gchar *rw_layout_lxc_log (const RwLayout *layout, const gchar *name);
 gchar *rw_layout_default_data_dir (const RwLayout *layout, const gchar *name);
+/* The overlay work dir of a layered data dir (beside the upper dir's). */
+gchar *rw_layout_data_work_dir (const RwLayout *layout, const gchar *name);
+
+gchar *rw_layout_layers_dir (const RwLayout *layout);
+/* Of the frozen layer @id (a plain name). */
+gchar *rw_layout_layer_dir (const RwLayout *layout, const gchar *id);
 
 G_END_DECLS

@@ -8,6 +8,7 @@
 #include "container-options.h"
 #include "fsutil.h"
 #include "idshift.h"
+#include "layers.h"
 #include "legacy.h"
 #include "lxc-backend.h"
 #include "lxc-lifecycle.h"
@@ -25,6 +26,8 @@ rw_start_plan_free (RwStartPlan *plan)
   g_free (plan->upper_dir);
   g_free (plan->work_dir);
   g_free (plan->data_path);
+  g_free (plan->data_work);
+  g_free (plan->layers_dir);
   g_clear_pointer (&plan->image, rw_image_unref);
   g_free (plan->bridge);
   g_free (plan->ipv4_cidr);
@@ -46,6 +49,7 @@ rw_start_plan_new (const RwStoreEntry *e, const gchar *bridge, const gchar *brid
   const gchar *lxcpath = rw_layout_get_lxc_path (layout);
   g_autofree gchar *gateway = NULL;
   g_autofree gchar *shifted = NULL;
+  g_autofree gchar *rootfs_layers = NULL, *data_layers = NULL;
   RwRedroidOptions redroid;
   RwContainerSpec spec = { 0 };
 
@@ -101,6 +105,17 @@ rw_start_plan_new (const RwStoreEntry *e, const gchar *bridge, const gchar *brid
       plan->image = rw_image_ref (image);
     }
   spec.rootfs_upper = plan->upper_dir;
+  if (e->layers != NULL && e->layers[0] != NULL)
+    {
+      /* A clone, or a restored snapshot: its changes over frozen layers. */
+      rootfs_layers = rw_layers_lowerdir (layout, (const gchar * const *) e->layers, "upper", NULL);
+      data_layers = rw_layers_lowerdir (layout, (const gchar * const *) e->layers, "data", NULL);
+      plan->data_work = rw_layout_data_work_dir (layout, e->name);
+      plan->layers_dir = rw_layout_layers_dir (layout);
+      spec.rootfs_layers = rootfs_layers;
+      spec.data_layers = data_layers;
+      spec.data_work = plan->data_work;
+    }
   spec.host = facts;
   spec.limits = &e->limits;
   spec.data_path = e->data_path;
@@ -154,7 +169,8 @@ rw_start_plan_prepare_dirs (const RwStartPlan *plan, GError **error)
     /* Adopted: only redway's log dir; the data dir is the old tool's. */
     return rw_mkdir_p (plan->container_dir, 0700, error);
   if (!rw_mkdir_p (upper, 0755, error) || !rw_mkdir_p (work, 0700, error) ||
-      (plan->data_path != NULL && !rw_mkdir_p (plan->data_path, 0755, error)))
+      (plan->data_path != NULL && !rw_mkdir_p (plan->data_path, 0755, error)) ||
+      (plan->data_work != NULL && !rw_mkdir_p (plan->data_work, 0700, error)))
     return FALSE;
   if (plan->idmap_base == 0)
     return TRUE;
@@ -166,7 +182,8 @@ rw_start_plan_prepare_dirs (const RwStartPlan *plan, GError **error)
          /* LXC reaches these as the container's root: traversal only. */
          rw_grant_traverse (plan->lxcpath, plan->idmap_base, error) &&
          rw_grant_traverse (plan->image->dir, plan->idmap_base, error) &&
-         rw_grant_traverse (plan->container_dir, plan->idmap_base, error);
+         rw_grant_traverse (plan->container_dir, plan->idmap_base, error) &&
+         (plan->layers_dir == NULL || rw_grant_traverse (plan->layers_dir, plan->idmap_base, error));
 }
 
 /* ---- the backend ------------------------------------------------------ */

@@ -23,6 +23,8 @@ typedef struct {
   gchar *upper_dir;
   gchar *work_dir;
   gchar *data_path;           /* (nullable) */
+  gchar *data_work;           /* (nullable) the data overlay's work dir, when it has layers */
+  gchar *layers_dir;          /* (nullable) where its frozen layers are, when it has any */
   RwImage *image;             /* (nullable) unprivileged: the image whose shifted copy is the lower dir */
   RwImageStore *image_store;  /* (unowned) outlives every plan */
   guint32 idmap_base;         /* 0: privileged */

@@ -43,7 +43,12 @@ typedef struct {
   guint32 idmap_base;              /* 0: privileged (no user namespace); else in-container
                                     * id N is host id idmap_base + N (RW_IDMAP_SIZE ids) */
   const gchar *rootfs_upper;       /* the container's overlay upper dir (work dir is its sibling "work") */
+  const gchar *rootfs_layers;      /* (nullable) frozen layers (layers.h) between the upper
+                                    * dir and rootfs_lower: ':'-joined dirs, topmost first */
   const gchar *data_path;          /* persistent data, bind-mounted at /data for redroid */
+  const gchar *data_layers;        /* (nullable) frozen data layers under data_path: then /data
+                                    * is an overlay (lower: these, upper: data_path) */
+  const gchar *data_work;          /* with data_layers: its overlay work dir */
   const gchar *log_path;           /* LXC log */
   const gchar *console_log_path;   /* console output */
   const RwImageConfig *image_config;
@@ -103,6 +108,8 @@ gboolean rw_profile_check_path (const gchar *what, const gchar *path,
                                 const gchar *forbidden, GError **error);
 gboolean rw_profile_check_ifname (const gchar *name, GError **error);
 gboolean rw_profile_check_env (const gchar *item, GError **error);
+/* The data_layers, data_path and data_work of @spec fit an overlay mount entry. */
+gboolean rw_profile_check_data_layers (const RwContainerSpec *spec, GError **error);
 /* A render node (/dev/dri/...) or a video device (/dev/videoN): plain
  * components only, as it is bind-mounted from the host by that name. */
 gboolean rw_profile_check_gpu_node (const gchar *node, GError **error);
