@@ -36,7 +36,7 @@ static const CliCommand commands[] = {
   { "init", cli_cmd_init, N_("Create a container from an image") },
   { "pull", cli_cmd_pull, N_("Download an image into the cache") },
   { "images", cli_cmd_images, N_("List cached images") },
-  { "image", cli_cmd_image, N_("Manage cached images (rm, ls)") },
+  { "image", cli_cmd_image, N_("Manage cached images (rm, ls, save, load)") },
   { "start", cli_cmd_start, N_("Start a container") },
   { "stop", cli_cmd_stop, N_("Stop a container") },
   { "restart", cli_cmd_restart, N_("Restart a container") },

@@ -138,6 +138,8 @@ int cli_cmd_adb_connect (CliApp *app, int argc, char **argv);
 int cli_cmd_pull (CliApp *app, int argc, char **argv);
 int cli_cmd_images (CliApp *app, int argc, char **argv);
 int cli_cmd_image (CliApp *app, int argc, char **argv);
+int cli_image_save (CliApp *app, int argc, char **argv);
+int cli_image_load (CliApp *app, int argc, char **argv);
 int cli_cmd_shell (CliApp *app, int argc, char **argv);
 int cli_cmd_exec (CliApp *app, int argc, char **argv);
 int cli_cmd_log (CliApp *app, int argc, char **argv);

@@ -68,6 +68,7 @@ static const struct {
                          RW_LIMIT_KEYS, RW_START_SETTING_KEYS, NULL } },
   { "Update", { RW_LIMIT_KEYS, RW_START_SETTING_KEYS, NULL } },
   { "PullImage", { "platform", "username", "password", NULL } },
+  { "ImportImage", { "ref", NULL } },
   { "Stop", { "timeout", "force", NULL } },
   { "Restart", { "timeout", "force", NULL } },
   { "Delete", { "force", "keep_data", NULL } },

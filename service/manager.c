@@ -1155,6 +1155,7 @@ rwd_manager_iface_init (RedwayManagerIface *iface)
   iface->handle_list_images = handle_list_images;
   iface->handle_remove_image = handle_remove_image;
   iface->handle_import_legacy = handle_import_legacy;
+  rwd_manager_images_iface_init (iface);
 }
 
 RwdManager *
@@ -1172,4 +1173,10 @@ rwd_manager_new (RwdDaemon *daemon)
   g_dbus_object_manager_server_export (rwd_daemon_get_object_manager (daemon),
                                        G_DBUS_OBJECT_SKELETON (object));
   return self;
+}
+
+RwdDaemon *
+rwd_manager_get_daemon (RwdManager *self)
+{
+  return self->daemon;
 }

@@ -12,5 +12,8 @@ G_DECLARE_FINAL_TYPE (RwdManager, rwd_manager, RWD, MANAGER, RedwayManagerSkelet
 RwdManager *rwd_manager_new (RwdDaemon *daemon);
 /* At startup: re-applies a previous PrepareHost (bridges vanish on reboot). */
 void rwd_manager_restore_host (RwdManager *manager);
+RwdDaemon *rwd_manager_get_daemon (RwdManager *manager);
+/* Sets the ExportImage and ImportImage handlers (manager-images.c). */
+void rwd_manager_images_iface_init (RedwayManagerIface *iface);
 
 G_END_DECLS
