@@ -131,3 +131,32 @@ cli_cmd_clone (CliApp *app, int argc, char **argv)
   g_print (_("Container “%s” cloned as “%s”.\n"), argv[1], argv[2]);
   return CLI_EXIT_OK;
 }
+
+int
+cli_cmd_commit (CliApp *app, int argc, char **argv)
+{
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(RedwayContainer) container = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *job_path = NULL;
+
+  context = cli_option_context_new (_("NAME IMAGE"),
+                                    _("Make the files of a container an image in the cache (like localhost/NAME:TAG),\n"
+                                      "from which new containers start."));
+  if (!cli_parse_options (app, context, &argc, &argv))
+    return CLI_EXIT_USAGE;
+  if (argc < 3)
+    return cli_usage_error (_("Usage: redway commit NAME IMAGE"));
+  if (argc > 3)
+    return cli_usage_error (_("Unexpected argument “%s”"), argv[3]);
+
+  container = cli_get_container (app, argv[1]);
+  if (container == NULL)
+    return CLI_EXIT_FAILURE;
+  if (!redway_container_call_commit_sync (container, argv[2], g_variant_new ("a{sv}", NULL), cli_call_flags (app),
+                                          G_MAXINT, &job_path, NULL, &error) ||
+      !cli_wait_for_job (app, job_path, &error))
+    return cli_report_error (error);
+  g_print (_("Container “%s” committed as “%s”.\n"), argv[1], argv[2]);
+  return CLI_EXIT_OK;
+}

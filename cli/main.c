@@ -54,6 +54,7 @@ static const CliCommand commands[] = {
   { "update", cli_cmd_update, N_("Change the resource limits of a container") },
   { "snapshot", cli_cmd_snapshot, N_("Take, list, restore or remove snapshots of a container") },
   { "clone", cli_cmd_clone, N_("Make a new container from the files and data of another") },
+  { "commit", cli_cmd_commit, N_("Make the files of a container an image") },
   { "convert", cli_cmd_convert, N_("Move an adopted container into redway's image cache") },
   { "remove", cli_cmd_remove, N_("Remove a container") },
   { "status", cli_cmd_status, N_("Show the state of a container") },

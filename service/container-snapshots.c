@@ -777,4 +777,5 @@ rwd_container_snapshots_iface_init (RedwayContainerIface *iface)
   iface->handle_restore_snapshot = handle_restore_snapshot;
   iface->handle_delete_snapshot = handle_delete_snapshot;
   iface->handle_clone = handle_clone;
+  rwd_container_commit_iface_init (iface);
 }

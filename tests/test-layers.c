@@ -15,7 +15,12 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 
+#include <archive.h>
+#include <archive_entry.h>
+
 #include "fsutil.h"
+#include "idshift.h"
+#include "images/oci-archive.h"
 #include "layers.h"
 #include "store.h"
 #include "test-tmpdir.h"
@@ -384,6 +389,56 @@ test_store_rejects (Fixture *f, gconstpointer data)
     }
 }
 
+/* An overlay upper dir as an OCI layer: whiteouts and opaque dirs in OCI's
+ * terms, the overlay's own xattrs dropped, owners as the container sees them. */
+static void
+test_whiteout_tar (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_autofree gchar *file = g_build_filename (f->upper, "file", NULL);
+  g_autofree gchar *tar = g_build_filename (f->root, "layer.tar", NULL);
+  struct archive *a;
+  struct archive_entry *entry;
+  int fd;
+
+  if (!make_overlay_marks (f->upper))
+    {
+      g_test_skip ("whiteouts need root (mknod, trusted.* attributes)");
+      return;
+    }
+  write_file (f->upper, "file", "x");
+  g_assert_no_errno (lchown (file, RW_IDMAP_BASE + 1000, RW_IDMAP_BASE + 1000));
+  fd = open (tar, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  g_assert_true (rw_tree_write_tar (f->upper, fd, TRUE, RW_IDMAP_BASE, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+  close (fd);
+
+  a = archive_read_new ();
+  archive_read_support_format_tar (a);
+  g_assert_cmpint (archive_read_open_filename (a, tar, 10240), ==, ARCHIVE_OK);
+  while (archive_read_next_header (a, &entry) == ARCHIVE_OK)
+    {
+      const char *name, *value;
+      size_t size;
+
+      archive_entry_xattr_reset (entry);
+      while (archive_entry_xattr_next (entry, &name, (const void **) &value, &size) == ARCHIVE_OK)
+        g_assert_false (g_str_has_prefix (name, "trusted.overlay."));
+      g_hash_table_insert (seen, g_strdup (archive_entry_pathname (entry)),
+                           g_strdup_printf ("%d:%" G_GINT64_FORMAT, archive_entry_filetype (entry) == AE_IFREG,
+                                            (gint64) archive_entry_uid (entry)));
+    }
+  archive_read_free (a);
+  /* The deleted file is a whiteout file, the opaque dir carries its marker. */
+  g_assert_cmpstr (g_hash_table_lookup (seen, ".wh.gone"), ==, "1:0");
+  g_assert_false (g_hash_table_contains (seen, "gone"));
+  g_assert_true (g_hash_table_contains (seen, "opaque") || g_hash_table_contains (seen, "opaque/"));
+  g_assert_true (g_hash_table_contains (seen, "opaque/.wh..wh..opq"));
+  /* In-namespace uid 1000. */
+  g_assert_cmpstr (g_hash_table_lookup (seen, "file"), ==, "1:1000");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -399,5 +454,6 @@ main (int argc, char **argv)
   ADD ("/layers/sweep", test_sweep);
   ADD ("/layers/store-counts", test_store_counts);
   ADD ("/layers/store-rejects", test_store_rejects);
+  ADD ("/layers/whiteout-tar", test_whiteout_tar);
   return g_test_run ();
 }

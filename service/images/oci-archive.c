@@ -17,6 +17,7 @@
 #include <json-glib/json-glib.h>
 
 #include "fsutil.h"
+#include "idshift.h"
 #include "images/oci-archive.h"
 #include "images/oci-json.h"
 #include "jsonutil.h"
@@ -117,6 +118,7 @@ typedef struct {
   struct archive *a;
   Sink *sink;
   gboolean whiteouts;
+  guint32 id_shift;
   GHashTable *links;      /* "dev:ino" -> first path */
   GCancellable *cancellable;
 } Walk;
@@ -206,6 +208,17 @@ copy_fd_data (Walk *w, int fd, const gchar *path, GError **error)
 
 static gboolean write_dir (Walk *w, int dfd, const gchar *rel, guint depth, GError **error);
 
+/* Ids as the image sees them: a user namespace's back to its own. */
+static la_int64_t
+unshifted (Walk *w, guint32 id)
+{
+  if (w->id_shift == 0)
+    return id;
+  if (id >= w->id_shift && id - w->id_shift < RW_IDMAP_SIZE)
+    return id - w->id_shift;
+  return 65534;   /* a host id: nobody inside */
+}
+
 static gboolean
 write_one (Walk *w, int dfd, const gchar *rel, const gchar *name, guint depth, GError **error)
 {
@@ -227,8 +240,8 @@ write_one (Walk *w, int dfd, const gchar *rel, const gchar *name, guint depth, G
   entry = archive_entry_new ();
   archive_entry_set_pathname (entry, path);
   archive_entry_set_mode (entry, st.st_mode);
-  archive_entry_set_uid (entry, st.st_uid);
-  archive_entry_set_gid (entry, st.st_gid);
+  archive_entry_set_uid (entry, unshifted (w, st.st_uid));
+  archive_entry_set_gid (entry, unshifted (w, st.st_gid));
   archive_entry_set_mtime (entry, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
   archive_entry_set_size (entry, 0);
 
@@ -347,12 +360,12 @@ write_dir (Walk *w, int dfd, const gchar *rel, guint depth, GError **error)
 }
 
 gboolean
-rw_tree_write_tar (const gchar *root, int out_fd, gboolean overlay_whiteouts, GChecksum *sum,
+rw_tree_write_tar (const gchar *root, int out_fd, gboolean overlay_whiteouts, guint32 id_shift, GChecksum *sum,
                    guint64 *out_size, GCancellable *cancellable, GError **error)
 {
   g_autoptr(GHashTable) links = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   Sink sink = { out_fd, sum, 0, cancellable, NULL };
-  Walk w = { NULL, &sink, overlay_whiteouts, links, cancellable };
+  Walk w = { NULL, &sink, overlay_whiteouts, id_shift, links, cancellable };
   gboolean ok;
   int dfd = open (root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
@@ -383,7 +396,7 @@ rw_archive_layer_clear (RwArchiveLayer *layer)
 
 gboolean
 rw_archive_layer_from_tree (const gchar *root, const gchar *tmp_dir, gboolean overlay_whiteouts,
-                            RwArchiveLayer *out, GCancellable *cancellable, GError **error)
+                            guint32 id_shift, RwArchiveLayer *out, GCancellable *cancellable, GError **error)
 {
   g_autoptr(GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
   int fd;
@@ -396,7 +409,7 @@ rw_archive_layer_from_tree (const gchar *root, const gchar *tmp_dir, gboolean ov
   fd = open (tmp_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
   if (fd < 0)
     return errno_error (error, errno, _("Cannot create a temporary file in"), tmp_dir);
-  if (!rw_tree_write_tar (root, fd, overlay_whiteouts, sum, &out->size, cancellable, error))
+  if (!rw_tree_write_tar (root, fd, overlay_whiteouts, id_shift, sum, &out->size, cancellable, error))
     {
       close (fd);
       return FALSE;
@@ -627,7 +640,7 @@ rw_oci_archive_export (RwImage *image, const gchar *ref_name, int out_fd, const 
   gboolean ok;
 
   if (!g_file_get_contents (config_path, &config, &len, error) ||
-      !rw_archive_layer_from_tree (image->rootfs, tmp_dir, FALSE, &layer, cancellable, error))
+      !rw_archive_layer_from_tree (image->rootfs, tmp_dir, FALSE, 0, &layer, cancellable, error))
     return FALSE;
   ok = rw_oci_archive_write (out_fd, config, len, &layer, 1, ref_name, progress, progress_data,
                              cancellable, error);
@@ -866,4 +879,43 @@ rw_oci_archive_describe (const gchar *layout_dir, gchar **out_tag, gchar **out_n
       *out_name = g_strdup (rw_json_get_string (annotations, "io.containerd.image.name"));
     }
   return TRUE;
+}
+
+RwImage *
+rw_oci_archive_import_layers (RwImageStore *store, const gchar *ref, const gchar *config_json,
+                              gsize config_len, const RwArchiveLayer *layers, guint n_layers,
+                              const gchar *tmp_dir, RwProgressFunc progress, gpointer progress_data,
+                              GCancellable *cancellable, GError **error)
+{
+  g_autofree gchar *name = g_strdup_printf ("commit-%08x%08x", g_random_int (), g_random_int ());
+  g_autofree gchar *layout = g_build_filename (tmp_dir, name, NULL);
+  g_autofree gchar *tag = NULL, *ref_name = NULL;
+  RwImageSource *source;
+  RwImage *image = NULL;
+  int fd;
+
+  if (!rw_mkdir_p (tmp_dir, 0700, error))
+    return NULL;
+  fd = open (tmp_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0)
+    {
+      errno_error (error, errno, _("Cannot create a temporary file in"), tmp_dir);
+      return NULL;
+    }
+  /* Through an archive, read back as a load reads one: one way in. */
+  if (rw_oci_archive_write (fd, config_json, config_len, layers, n_layers, NULL, NULL, NULL,
+                            cancellable, error) &&
+      (lseek (fd, 0, SEEK_SET) == 0 || errno_error (error, errno, _("Cannot read"), tmp_dir)) &&
+      rw_oci_archive_extract (fd, layout, 0, cancellable, error))
+    {
+      if (rw_oci_archive_describe (layout, &tag, &ref_name, error) &&
+          (source = rw_oci_layout_source_new (layout, tag, NULL, error)) != NULL)
+        {
+          image = rw_image_store_pull (store, ref, source, progress, progress_data, cancellable, error);
+          source->free (source);
+        }
+      rw_rm_rf (layout, NULL);
+    }
+  close (fd);
+  return image;
 }

@@ -30,9 +30,11 @@ G_BEGIN_DECLS
  * @overlay_whiteouts, @root is an overlay upper dir: a 0/0 character
  * device becomes the whiteout ".wh.NAME", a directory marked
  * trusted.overlay.opaque gets ".wh..wh..opq", and trusted.overlay.*
- * attributes are dropped. Never follows a symlink. */
-gboolean rw_tree_write_tar (const gchar *root, int out_fd, gboolean overlay_whiteouts, GChecksum *sum,
-                            guint64 *out_size, GCancellable *cancellable, GError **error);
+ * attributes are dropped. With @id_shift (an unprivileged container's
+ * RW_IDMAP_BASE), owners are written as the container sees them. Never
+ * follows a symlink. */
+gboolean rw_tree_write_tar (const gchar *root, int out_fd, gboolean overlay_whiteouts, guint32 id_shift,
+                            GChecksum *sum, guint64 *out_size, GCancellable *cancellable, GError **error);
 
 /* One layer of an image being written: an uncompressed tar in @fd (an
  * unlinked temporary file, read from offset 0). */
@@ -50,9 +52,11 @@ gboolean rw_oci_archive_write (int out_fd, const gchar *config_json, gsize confi
                                RwProgressFunc progress, gpointer progress_data,
                                GCancellable *cancellable, GError **error);
 
-/* A tar of @image's rootfs in an unlinked temporary file under @tmp_dir. */
+/* A tar of the tree @root (as rw_tree_write_tar() makes it) in an
+ * unlinked temporary file under @tmp_dir. */
 gboolean rw_archive_layer_from_tree (const gchar *root, const gchar *tmp_dir, gboolean overlay_whiteouts,
-                                     RwArchiveLayer *out, GCancellable *cancellable, GError **error);
+                                     guint32 id_shift, RwArchiveLayer *out, GCancellable *cancellable,
+                                     GError **error);
 void rw_archive_layer_clear (RwArchiveLayer *layer);
 
 /* Exports @image as an OCI archive to @out_fd, its layer made under
@@ -60,6 +64,14 @@ void rw_archive_layer_clear (RwArchiveLayer *layer);
 gboolean rw_oci_archive_export (RwImage *image, const gchar *ref_name, int out_fd, const gchar *tmp_dir,
                                 RwProgressFunc progress, gpointer progress_data,
                                 GCancellable *cancellable, GError **error);
+
+/* Writes an OCI archive of @layers (bottom first) over @config_json as
+ * rw_oci_archive_write() does, and imports it into @store as @ref (the
+ * same checks as a load). */
+RwImage *rw_oci_archive_import_layers (RwImageStore *store, const gchar *ref, const gchar *config_json,
+                                       gsize config_len, const RwArchiveLayer *layers, guint n_layers,
+                                       const gchar *tmp_dir, RwProgressFunc progress, gpointer progress_data,
+                                       GCancellable *cancellable, GError **error);
 
 /* Unpacks the OCI archive read from @in_fd into the new directory
  * @layout_dir (its parent must exist), at most @max_bytes of it. On

@@ -192,13 +192,16 @@ rw_pull_image (RwImageStore        *store,
           (image = rw_image_store_lookup_unmoved (store, canonical, head_digest)) != NULL)
         return image;
       /* The registry cannot be reached at all: an image recorded under the
-       * reference (loaded from an archive, or pulled before) serves. */
+       * reference (pulled before, or loaded from an archive) serves. */
       if (head_digest == NULL && unreachable (head_error) &&
           (image = rw_image_store_lookup (store, canonical, NULL)) != NULL)
         {
           g_debug ("%s: registry unreachable (%s); using the cached image", canonical, head_error->message);
           return image;
         }
+      /* Made here (loaded, committed) and unknown to its registry. */
+      if (head_digest == NULL && (image = rw_image_store_lookup_local (store, canonical)) != NULL)
+        return image;
     }
 
   source = source_for_ref (parsed, options, error);

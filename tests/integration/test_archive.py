@@ -52,7 +52,7 @@ class Archive(harness.EnvTestCase):
 
     def tmp_leftovers(self):
         d = os.path.join(self.env.state_dir, "images", "tmp")
-        return [n for n in os.listdir(d) if n.startswith("load-")] if os.path.isdir(d) else []
+        return [n for n in os.listdir(d) if n.startswith(("load-", "commit-"))] if os.path.isdir(d) else []
 
     def check_layout(self, files):
         """@files: name -> bytes of an OCI layout. Returns the config."""
@@ -139,6 +139,52 @@ class Archive(harness.EnvTestCase):
         self.load(back)
         self.assertTrue(any(any("skopeo/busybox:x" in ref for ref in i["refs"]) for i in self.images()),
                         self.images())
+
+    def sh(self, name, script):
+        return self.env.cli("exec", name, "--", "sh", "-c", script).stdout
+
+    def test_commit(self):
+        env = self.env
+        env.cli("init", "cm1", self.image, "--start")
+        self.addCleanup(env.cli, "remove", "--force", "cm1", check=False)
+        # A new file, a deleted image file (a whiteout), a replaced directory
+        # (an opaque one).
+        self.sh("cm1", "echo committed > /marker; rm /bin/true; rm -rf /etc; mkdir /etc; echo x > /etc/new")
+        env.cli("commit", "cm1", "localhost/committed:1")     # running: frozen meanwhile
+        self.assertEqual(self.status("cm1")["state"], "running")
+        self.assertTrue(any("localhost/committed:1" in ref for i in self.images() for ref in i["refs"]))
+
+        env.cli("init", "cm2", "localhost/committed:1", "--start")
+        self.addCleanup(env.cli, "remove", "--force", "cm2", check=False)
+        self.assertEqual(self.sh("cm2", "cat /marker; test -e /bin/true || echo no-true; ls /etc; "
+                                 "stat -c %u:%g /marker"),
+                         "committed\nno-true\nnew\n0:0\n")
+
+        # A clone's commit carries the layers it stacks.
+        env.cli("stop", "cm1")
+        env.cli("clone", "cm1", "cm3")
+        self.addCleanup(env.cli, "remove", "--force", "cm3", check=False)
+        env.cli("start", "cm3")
+        self.sh("cm3", "echo more > /more; rm /marker")
+        env.cli("stop", "cm3")
+        env.cli("commit", "cm3", "localhost/committed:2")
+        env.cli("init", "cm4", "localhost/committed:2", "--start")
+        self.addCleanup(env.cli, "remove", "--force", "cm4", check=False)
+        self.assertEqual(self.sh("cm4", "cat /more; test -e /marker || echo no-marker; ls /etc; "
+                                 "test -e /bin/true || echo no-true"),
+                         "more\nno-marker\nnew\nno-true\n")
+        # Exported, the committed image has its layers: an archive of it loads elsewhere.
+        path = self.save("localhost/committed:2")
+        with tarfile.open(path) as t:
+            files = {m.name: t.extractfile(m).read() for m in t.getmembers() if m.isfile()}
+        self.check_layout(files)
+
+        r = env.cli("commit", "cm4", "oci:/tmp/x", check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertEqual(self.tmp_leftovers(), [])
+
+    def status(self, name):
+        return json.loads(self.env.cli("status", name, "--json").stdout)
 
     def hostile(self, members):
         """A tar of @members: (TarInfo, bytes or None)."""
