@@ -273,3 +273,82 @@ cli_image_load (CliApp *app, int argc, char **argv)
   g_print (_("Image loaded.\n"));
   return CLI_EXIT_OK;
 }
+
+int
+cli_cmd_export (CliApp *app, int argc, char **argv)
+{
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(RedwayContainer) container = NULL;
+  g_autoptr(GUnixFDList) fds = g_unix_fd_list_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *job_path = NULL;
+  int index;
+
+  context = cli_option_context_new (_("NAME > FILE"),
+                                    _("Write a container (settings, files and data) as one archive to standard output."));
+  if (!cli_parse_options (app, context, &argc, &argv))
+    return CLI_EXIT_USAGE;
+  if (argc < 2)
+    return cli_usage_error (_("Missing container name"));
+  if (argc > 2)
+    return cli_usage_error (_("Unexpected argument “%s”"), argv[2]);
+  if (isatty (STDOUT_FILENO))
+    return cli_error (_("Standard output is a terminal: redirect it to a file"));
+  container = cli_get_container (app, argv[1]);
+  if (container == NULL)
+    return CLI_EXIT_FAILURE;
+  index = g_unix_fd_list_append (fds, STDOUT_FILENO, &error);
+  if (index < 0)
+    return cli_report_error (error);
+  g_set_print_handler (print_to_stderr);
+  if (!redway_container_call_export_sync (container, g_variant_new_handle (index), g_variant_new ("a{sv}", NULL),
+                                          cli_call_flags (app), -1, fds, &job_path, NULL, NULL, &error) ||
+      !cli_wait_for_job (app, job_path, &error))
+    return cli_report_error (error);
+  return CLI_EXIT_OK;
+}
+
+int
+cli_cmd_import (CliApp *app, int argc, char **argv)
+{
+  gboolean privileged = FALSE;
+  const GOptionEntry entries[] = {
+    { "privileged", 0, 0, G_OPTION_ARG_NONE, &privileged, N_("Allow a privileged container (Redroid)"), NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(RedwayManager) manager = NULL;
+  g_autoptr(GUnixFDList) fds = g_unix_fd_list_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *job_path = NULL, *path = NULL;
+  GVariantBuilder options;
+  int index;
+
+  context = cli_option_context_new (_("NAME < FILE"),
+                                    _("Make a new container from an archive that redway export wrote."));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  if (!cli_parse_options (app, context, &argc, &argv))
+    return CLI_EXIT_USAGE;
+  if (argc < 2)
+    return cli_usage_error (_("Missing container name"));
+  if (argc > 2)
+    return cli_usage_error (_("Unexpected argument “%s”"), argv[2]);
+  if (isatty (STDIN_FILENO))
+    return cli_error (_("Standard input is a terminal: redirect an archive into it"));
+  manager = cli_get_manager (app);
+  if (manager == NULL)
+    return CLI_EXIT_FAILURE;
+  index = g_unix_fd_list_append (fds, STDIN_FILENO, &error);
+  if (index < 0)
+    return cli_report_error (error);
+  g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);
+  if (privileged)
+    g_variant_builder_add (&options, "{sv}", "privileged", g_variant_new_boolean (TRUE));
+  if (!redway_manager_call_import_container_sync (manager, g_variant_new_handle (index), argv[1],
+                                                  g_variant_builder_end (&options), cli_call_flags (app), -1, fds,
+                                                  &path, &job_path, NULL, NULL, &error) ||
+      !cli_wait_for_job (app, job_path, &error))
+    return cli_report_error (error);
+  g_print (_("Container “%s” imported.\n"), argv[1]);
+  return CLI_EXIT_OK;
+}

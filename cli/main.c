@@ -55,6 +55,8 @@ static const CliCommand commands[] = {
   { "snapshot", cli_cmd_snapshot, N_("Take, list, restore or remove snapshots of a container") },
   { "clone", cli_cmd_clone, N_("Make a new container from the files and data of another") },
   { "commit", cli_cmd_commit, N_("Make the files of a container an image") },
+  { "export", cli_cmd_export, N_("Write a container as one archive") },
+  { "import", cli_cmd_import, N_("Make a container from an exported archive") },
   { "convert", cli_cmd_convert, N_("Move an adopted container into redway's image cache") },
   { "remove", cli_cmd_remove, N_("Remove a container") },
   { "status", cli_cmd_status, N_("Show the state of a container") },

@@ -96,6 +96,8 @@ int cli_cmd_update (CliApp *app, int argc, char **argv);
 int cli_cmd_snapshot (CliApp *app, int argc, char **argv);
 int cli_cmd_clone (CliApp *app, int argc, char **argv);
 int cli_cmd_commit (CliApp *app, int argc, char **argv);
+int cli_cmd_export (CliApp *app, int argc, char **argv);
+int cli_cmd_import (CliApp *app, int argc, char **argv);
 int cli_cmd_stats (CliApp *app, int argc, char **argv);
 int cli_cmd_wait (CliApp *app, int argc, char **argv);
 int cli_cmd_events (CliApp *app, int argc, char **argv);

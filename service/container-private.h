@@ -26,6 +26,8 @@ RwLifecycle *rwd_container_get_lifecycle (RwdContainer *self);
 /* Sets the Snapshot, RestoreSnapshot, DeleteSnapshot and Clone handlers
  * (container-snapshots.c). */
 void rwd_container_snapshots_iface_init (RedwayContainerIface *iface);
+/* Sets the Export handler (container-archive.c). */
+void rwd_container_archive_iface_init (RedwayContainerIface *iface);
 /* Sets the Commit handler (container-commit.c). */
 void rwd_container_commit_iface_init (RedwayContainerIface *iface);
 /* Every layer @entry and its snapshots stack. */

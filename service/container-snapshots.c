@@ -778,4 +778,5 @@ rwd_container_snapshots_iface_init (RedwayContainerIface *iface)
   iface->handle_delete_snapshot = handle_delete_snapshot;
   iface->handle_clone = handle_clone;
   rwd_container_commit_iface_init (iface);
+  rwd_container_archive_iface_init (iface);
 }

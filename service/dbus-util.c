@@ -69,6 +69,7 @@ static const struct {
   { "Update", { RW_LIMIT_KEYS, RW_START_SETTING_KEYS, NULL } },
   { "PullImage", { "platform", "username", "password", NULL } },
   { "ImportImage", { "ref", NULL } },
+  { "ImportContainer", { "privileged", NULL } },
   { "Stop", { "timeout", "force", NULL } },
   { "Restart", { "timeout", "force", NULL } },
   { "Delete", { "force", "keep_data", NULL } },

@@ -302,4 +302,5 @@ rwd_manager_images_iface_init (RedwayManagerIface *iface)
 {
   iface->handle_export_image = handle_export_image;
   iface->handle_import_image = handle_import_image;
+  iface->handle_import_container = rwd_handle_import_container;
 }

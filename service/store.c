@@ -891,6 +891,18 @@ rw_store_get_names (RwStore *store)
   return names;
 }
 
+JsonNode *
+rw_store_entry_to_json (const RwStoreEntry *entry)
+{
+  return entry_to_json (entry);
+}
+
+RwStoreEntry *
+rw_store_entry_from_json (const gchar *name, JsonObject *obj, GError **error)
+{
+  return entry_from_json (name, obj, error);
+}
+
 RwStoreEntry *
 rw_store_entry_copy (const RwStoreEntry *entry, const gchar *name)
 {

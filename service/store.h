@@ -92,6 +92,9 @@ const RwStoreEntry *rw_store_lookup (RwStore *store, const gchar *name);
 guint rw_store_get_size (RwStore *store);
 /* Names of every record, unsorted. (transfer container) */
 GPtrArray *rw_store_get_names (RwStore *store);
+/* @entry as the state file has it, and back (for a container's archive). */
+JsonNode *rw_store_entry_to_json (const RwStoreEntry *entry);
+RwStoreEntry *rw_store_entry_from_json (const gchar *name, JsonObject *obj, GError **error);
 /* A deep copy of @entry named @name (for a clone). */
 RwStoreEntry *rw_store_entry_copy (const RwStoreEntry *entry, const gchar *name);
 /* (nullable) the snapshot @snapshot of @entry */

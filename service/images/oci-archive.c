@@ -478,11 +478,24 @@ add_dir (struct archive *a, Sink *sink, const gchar *name, GError **error)
   return ok || archive_failed (a, sink, error);
 }
 
+static gboolean add_named_file (struct archive *a, Sink *sink, const gchar *name, const RwArchiveLayer *layer,
+                                guint64 *done, guint64 total, RwProgressFunc progress, gpointer progress_data,
+                                GError **error);
+
 static gboolean
-add_layer_file (struct archive *a, Sink *sink, const RwArchiveLayer *layer, guint64 *done, guint64 total,
-                RwProgressFunc progress, gpointer progress_data, GError **error)
+add_layer_file (struct archive *a, Sink *sink, const gchar *prefix, const RwArchiveLayer *layer, guint64 *done,
+                guint64 total, RwProgressFunc progress, gpointer progress_data, GError **error)
 {
-  g_autofree gchar *name = g_strconcat ("blobs/sha256/", layer->digest + strlen ("sha256:"), NULL);
+  g_autofree gchar *name = g_strconcat (prefix, "blobs/sha256/", layer->digest + strlen ("sha256:"), NULL);
+
+  return add_named_file (a, sink, name, layer, done, total, progress, progress_data, error);
+}
+
+/* The content of @layer's temporary file as the entry @name. */
+static gboolean
+add_named_file (struct archive *a, Sink *sink, const gchar *name, const RwArchiveLayer *layer, guint64 *done,
+                guint64 total, RwProgressFunc progress, gpointer progress_data, GError **error)
+{
   g_autofree guint8 *buf = g_malloc (COPY_CHUNK);
   struct archive_entry *entry = archive_entry_new ();
   guint64 left = layer->size;
@@ -516,11 +529,11 @@ add_layer_file (struct archive *a, Sink *sink, const RwArchiveLayer *layer, guin
   return TRUE;
 }
 
-gboolean
-rw_oci_archive_write (int out_fd, const gchar *config_json, gsize config_len,
-                      const RwArchiveLayer *layers, guint n_layers, const gchar *ref_name,
-                      RwProgressFunc progress, gpointer progress_data,
-                      GCancellable *cancellable, GError **error)
+/* The entries of an OCI layout, each name under @prefix ("" or "dir/"). */
+static gboolean
+write_layout (struct archive *a, Sink *sink, const gchar *prefix, const gchar *config_json, gsize config_len,
+              const RwArchiveLayer *layers, guint n_layers, const gchar *ref_name,
+              RwProgressFunc progress, gpointer progress_data, GError **error)
 {
   g_autoptr(JsonNode) config = rw_json_parse (config_json, config_len, MAX_JSON, error);
   g_autoptr(JsonBuilder) b = NULL;
@@ -531,8 +544,10 @@ rw_oci_archive_write (int out_fd, const gchar *config_json, gsize config_len,
   JsonObject *obj;
   JsonArray *diff_ids;
   JsonObject *rootfs;
-  Sink sink = { out_fd, NULL, 0, cancellable, NULL };
-  struct archive *a;
+  g_autofree gchar *layout_name_ = g_strconcat (prefix, "oci-layout", NULL);
+  g_autofree gchar *index_name = g_strconcat (prefix, "index.json", NULL);
+  g_autofree gchar *blobs_name = g_strconcat (prefix, "blobs", NULL);
+  g_autofree gchar *sha_name = g_strconcat (prefix, "blobs/sha256", NULL);
   guint64 total = 0, done = 0;
   gboolean ok;
 
@@ -610,17 +625,54 @@ rw_oci_archive_write (int out_fd, const gchar *config_json, gsize config_len,
   json_builder_end_object (b);
   index = builder_to_string (b);
 
-  config_name = g_strconcat ("blobs/sha256/", config_digest + strlen ("sha256:"), NULL);
-  manifest_name = g_strconcat ("blobs/sha256/", manifest_digest + strlen ("sha256:"), NULL);
-  a = tar_writer_new (&sink);
-  ok = add_memory_file (a, &sink, "oci-layout", layout, strlen (layout), error) &&
-       add_memory_file (a, &sink, "index.json", index, strlen (index), error) &&
-       add_dir (a, &sink, "blobs", error) &&
-       add_dir (a, &sink, "blobs/sha256", error) &&
-       add_memory_file (a, &sink, config_name, config_out, strlen (config_out), error) &&
-       add_memory_file (a, &sink, manifest_name, manifest, strlen (manifest), error);
+  config_name = g_strconcat (prefix, "blobs/sha256/", config_digest + strlen ("sha256:"), NULL);
+  manifest_name = g_strconcat (prefix, "blobs/sha256/", manifest_digest + strlen ("sha256:"), NULL);
+  ok = add_memory_file (a, sink, layout_name_, layout, strlen (layout), error) &&
+       add_memory_file (a, sink, index_name, index, strlen (index), error) &&
+       add_dir (a, sink, blobs_name, error) &&
+       add_dir (a, sink, sha_name, error) &&
+       add_memory_file (a, sink, config_name, config_out, strlen (config_out), error) &&
+       add_memory_file (a, sink, manifest_name, manifest, strlen (manifest), error);
   for (guint i = 0; ok && i < n_layers; i++)
-    ok = add_layer_file (a, &sink, &layers[i], &done, total, progress, progress_data, error);
+    ok = add_layer_file (a, sink, prefix, &layers[i], &done, total, progress, progress_data, error);
+  return ok;
+}
+
+gboolean
+rw_oci_archive_write (int out_fd, const gchar *config_json, gsize config_len,
+                      const RwArchiveLayer *layers, guint n_layers, const gchar *ref_name,
+                      RwProgressFunc progress, gpointer progress_data,
+                      GCancellable *cancellable, GError **error)
+{
+  Sink sink = { out_fd, NULL, 0, cancellable, NULL };
+  struct archive *a = tar_writer_new (&sink);
+  gboolean ok;
+
+  ok = write_layout (a, &sink, "", config_json, config_len, layers, n_layers, ref_name, progress,
+                     progress_data, error);
+  if (ok && archive_write_close (a) != ARCHIVE_OK)
+    ok = archive_failed (a, &sink, error);
+  archive_write_free (a);
+  g_clear_error (&sink.error);
+  return ok;
+}
+
+gboolean
+rw_container_archive_write (int out_fd, const gchar *settings_json, const gchar *config_json, gsize config_len,
+                            const RwArchiveLayer *layers, guint n_layers, const RwArchiveLayer *data,
+                            RwProgressFunc progress, gpointer progress_data,
+                            GCancellable *cancellable, GError **error)
+{
+  Sink sink = { out_fd, NULL, 0, cancellable, NULL };
+  struct archive *a = tar_writer_new (&sink);
+  guint64 done = 0;
+  gboolean ok;
+
+  ok = add_memory_file (a, &sink, RW_CONTAINER_ARCHIVE_SETTINGS, settings_json, strlen (settings_json), error) &&
+       add_dir (a, &sink, "image", error) &&
+       write_layout (a, &sink, "image/", config_json, config_len, layers, n_layers, NULL, progress,
+                     progress_data, error) &&
+       add_named_file (a, &sink, RW_CONTAINER_ARCHIVE_DATA, data, &done, 0, NULL, NULL, error);
   if (ok && archive_write_close (a) != ARCHIVE_OK)
     ok = archive_failed (a, &sink, error);
   archive_write_free (a);
@@ -711,8 +763,30 @@ layout_name (const gchar *name, gboolean *is_dir)
   return NULL;
 }
 
+/* In a container's archive: its own two files, the "image" dir and the
+ * layout under it. The name to write, or NULL. */
+static const gchar *
+container_name (const gchar *name, gboolean *is_dir, gchar **out_path)
+{
+  const gchar *inner;
+
+  while (g_str_has_prefix (name, "./"))
+    name += 2;
+  *is_dir = FALSE;
+  if (g_str_equal (name, RW_CONTAINER_ARCHIVE_SETTINGS) || g_str_equal (name, RW_CONTAINER_ARCHIVE_DATA))
+    return *out_path = g_strdup (name);
+  if (g_str_equal (name, "image") || g_str_equal (name, "image/"))
+    {
+      *is_dir = TRUE;
+      return *out_path = g_strdup ("image");
+    }
+  if (!g_str_has_prefix (name, "image/") || (inner = layout_name (name + strlen ("image/"), is_dir)) == NULL)
+    return NULL;
+  return *out_path = g_strconcat ("image/", inner, NULL);
+}
+
 static gboolean
-extract_entries (struct archive *a, int root_fd, const gchar *layout_dir, guint64 max_bytes,
+extract_entries (struct archive *a, int root_fd, gboolean container, guint64 max_bytes,
                  GCancellable *cancellable, GError **error)
 {
   g_autofree guint8 *buf = g_malloc (COPY_CHUNK);
@@ -723,8 +797,10 @@ extract_entries (struct archive *a, int root_fd, const gchar *layout_dir, guint6
   while ((r = archive_read_next_header (a, &entry)) == ARCHIVE_OK)
     {
       const gchar *raw = archive_entry_pathname (entry);
-      gboolean is_dir;
-      const gchar *name = raw != NULL ? layout_name (raw, &is_dir) : NULL;
+      gboolean is_dir = FALSE;
+      g_autofree gchar *owned = NULL;
+      const gchar *name = raw == NULL ? NULL
+                          : container ? container_name (raw, &is_dir, &owned) : layout_name (raw, &is_dir);
       int fd;
 
       if (name == NULL)
@@ -806,11 +882,14 @@ bad_type:
   return FALSE;
 }
 
-gboolean
-rw_oci_archive_extract (int in_fd, const gchar *layout_dir, guint64 max_bytes,
-                        GCancellable *cancellable, GError **error)
+static gboolean
+extract (int in_fd, const gchar *layout_dir, gboolean container, guint64 max_bytes,
+         GCancellable *cancellable, GError **error)
 {
   g_autofree Source *src = g_new0 (Source, 1);
+  const gchar *prefix = container ? "image/" : "";
+  g_autofree gchar *blobs = g_strconcat (prefix, "blobs", NULL);
+  g_autofree gchar *sha = g_strconcat (prefix, "blobs/sha256", NULL);
   struct archive *a;
   gboolean ok;
   int root_fd;
@@ -818,7 +897,8 @@ rw_oci_archive_extract (int in_fd, const gchar *layout_dir, guint64 max_bytes,
   if (g_mkdir (layout_dir, 0700) < 0)
     return errno_error (error, errno, _("Cannot create"), layout_dir);
   root_fd = open (layout_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (root_fd < 0 || mkdirat (root_fd, "blobs", 0700) < 0 || mkdirat (root_fd, "blobs/sha256", 0700) < 0)
+  if (root_fd < 0 || (container && mkdirat (root_fd, "image", 0700) < 0) ||
+      mkdirat (root_fd, blobs, 0700) < 0 || mkdirat (root_fd, sha, 0700) < 0)
     {
       errno_error (error, errno, _("Cannot create"), layout_dir);
       if (root_fd >= 0)
@@ -838,12 +918,26 @@ rw_oci_archive_extract (int in_fd, const gchar *layout_dir, guint64 max_bytes,
       ok = FALSE;
     }
   else
-    ok = extract_entries (a, root_fd, layout_dir, max_bytes, cancellable, error);
+    ok = extract_entries (a, root_fd, container, max_bytes, cancellable, error);
   archive_read_free (a);
   close (root_fd);
   if (!ok)
     rw_rm_rf (layout_dir, NULL);
   return ok;
+}
+
+gboolean
+rw_oci_archive_extract (int in_fd, const gchar *layout_dir, guint64 max_bytes,
+                        GCancellable *cancellable, GError **error)
+{
+  return extract (in_fd, layout_dir, FALSE, max_bytes, cancellable, error);
+}
+
+gboolean
+rw_container_archive_extract (int in_fd, const gchar *dir, guint64 max_bytes,
+                              GCancellable *cancellable, GError **error)
+{
+  return extract (in_fd, dir, TRUE, max_bytes, cancellable, error);
 }
 
 gboolean

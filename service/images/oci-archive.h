@@ -52,6 +52,16 @@ gboolean rw_oci_archive_write (int out_fd, const gchar *config_json, gsize confi
                                RwProgressFunc progress, gpointer progress_data,
                                GCancellable *cancellable, GError **error);
 
+/* A container's archive (Container.Export, Manager.ImportContainer): its
+ * settings, an OCI layout of its files under "image/" (its image's rootfs
+ * and its own changes as layers) and a tar of its data dir. */
+#define RW_CONTAINER_ARCHIVE_SETTINGS "redway-container.json"
+#define RW_CONTAINER_ARCHIVE_DATA "data.tar"
+gboolean rw_container_archive_write (int out_fd, const gchar *settings_json, const gchar *config_json,
+                                     gsize config_len, const RwArchiveLayer *layers, guint n_layers,
+                                     const RwArchiveLayer *data, RwProgressFunc progress,
+                                     gpointer progress_data, GCancellable *cancellable, GError **error);
+
 /* A tar of the tree @root (as rw_tree_write_tar() makes it) in an
  * unlinked temporary file under @tmp_dir. */
 gboolean rw_archive_layer_from_tree (const gchar *root, const gchar *tmp_dir, gboolean overlay_whiteouts,
@@ -78,6 +88,11 @@ RwImage *rw_oci_archive_import_layers (RwImageStore *store, const gchar *ref, co
  * failure nothing is left of @layout_dir. */
 gboolean rw_oci_archive_extract (int in_fd, const gchar *layout_dir, guint64 max_bytes,
                                  GCancellable *cancellable, GError **error);
+
+/* The same for a container's archive into the new directory @dir: only
+ * its settings, data tar and the layout under "image/". */
+gboolean rw_container_archive_extract (int in_fd, const gchar *dir, guint64 max_bytes,
+                                       GCancellable *cancellable, GError **error);
 
 /* The one manifest of the layout at @layout_dir (extracted above) and the
  * references its index gives it: *@out_tag its

@@ -11,8 +11,10 @@ import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tarfile
+import time
 
 import harness
 
@@ -182,6 +184,140 @@ class Archive(harness.EnvTestCase):
         r = env.cli("commit", "cm4", "oci:/tmp/x", check=False)
         self.assertNotEqual(r.returncode, 0)
         self.assertEqual(self.tmp_leftovers(), [])
+
+    def export(self, name):
+        path = os.path.join(self.env.tmp, "export-%d.tar" % len(os.listdir(self.env.tmp)))
+        with open(path, "wb") as out:
+            r = subprocess.run([harness.REDWAY, "export", name], stdout=out, stderr=subprocess.PIPE,
+                               env=self.env.env, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return path
+
+    def import_(self, name, path, *extra, check=True):
+        with open(path, "rb") as f:
+            r = subprocess.run([harness.REDWAY, "import", name] + list(extra), stdin=f, capture_output=True,
+                               env=self.env.env, text=True, timeout=120)
+        if check:
+            self.assertEqual(r.returncode, 0, r.stderr + self.env.daemon_log()[-2000:])
+            self.addCleanup(self.env.cli, "remove", "--force", name, check=False)
+        return r
+
+    def data_dir(self, name):
+        return os.path.join(self.env.state_dir, "data", name)
+
+    def test_export_import(self):
+        env = self.env
+        env.cli("init", "ex1", self.image, "--start")
+        self.addCleanup(env.cli, "remove", "--force", "ex1", check=False)
+        self.sh("ex1", "echo exported > /marker; rm /bin/true")
+        with open(os.path.join(self.data_dir("ex1"), "db"), "w") as f:
+            f.write("data!")
+        path = self.export("ex1")      # running: frozen meanwhile
+        self.assertEqual(self.status("ex1")["state"], "running")
+        with tarfile.open(path) as t:
+            names = t.getnames()
+            settings = json.loads(t.extractfile("redway-container.json").read())
+        self.assertIn("data.tar", names)
+        self.assertIn("image/index.json", names)
+        self.assertNotIn("mac", settings)
+        self.assertNotIn("data_path", settings)
+
+        self.import_("ex2", path)
+        st = self.status("ex2")
+        self.assertEqual(st["state"], "stopped")
+        env.cli("start", "ex2")
+        self.assertEqual(self.sh("ex2", "cat /marker; test -e /bin/true || echo no-true; hostname"),
+                         "exported\nno-true\nex2\n")
+        with open(os.path.join(self.data_dir("ex2"), "db")) as f:
+            self.assertEqual(f.read(), "data!")
+        state = env.state_file()["containers"]
+        self.assertNotEqual(state["ex1"]["mac"], state["ex2"]["mac"])
+        self.assertNotEqual(state["ex1"]["ipv4"], state["ex2"]["ipv4"])
+        r = self.import_("ex2", path, check=False)
+        self.assertIn("already exists", r.stderr)
+
+        # A clone's data is layered: exported as the container sees it.
+        env.cli("stop", "ex1")
+        env.cli("clone", "ex1", "ex3")
+        self.addCleanup(env.cli, "remove", "--force", "ex3", check=False)
+        with open(os.path.join(self.data_dir("ex3"), "own"), "w") as f:
+            f.write("mine")
+        self.import_("ex4", self.export("ex3"))
+        self.assertEqual(sorted(os.listdir(self.data_dir("ex4"))), ["db", "own"])
+        env.cli("start", "ex4")
+        self.assertEqual(self.sh("ex4", "cat /marker"), "exported\n")
+
+    def rewrite(self, path, settings=None, extra=()):
+        """A copy of the archive at @path with other settings and more members."""
+        out = path + ".hostile.tar"
+        with tarfile.open(path) as src, tarfile.open(out, "w") as dst:
+            for m in src.getmembers():
+                data = src.extractfile(m).read() if m.isfile() else None
+                if m.name == "redway-container.json" and settings is not None:
+                    data = json.dumps(settings).encode()
+                    m.size = len(data)
+                dst.addfile(m, io.BytesIO(data) if data is not None else None)
+            for info, data in extra:
+                dst.addfile(info, io.BytesIO(data) if data is not None else None)
+        return out
+
+    def test_import_hostile(self):
+        env = self.env
+        env.cli("init", "hx1", self.image)
+        self.addCleanup(env.cli, "remove", "--force", "hx1", check=False)
+        path = self.export("hx1")
+        # Paths and origins in the settings are not taken.
+        evil = self.rewrite(path, {"image_url": "x", "lxc_path": "/etc", "data_path": "/etc",
+                                   "log_file": "/etc/shadow", "origin": "redway-lxc", "env": ["A=1"]})
+        self.import_("hx2", evil)
+        rec = env.state_file()["containers"]["hx2"]
+        self.assertEqual(rec["data_path"], self.data_dir("hx2"))
+        self.assertNotIn("lxc_path", rec)
+        self.assertNotIn("origin", rec)
+        self.assertNotEqual(rec["log_file"], "/etc/shadow")
+        self.assertEqual(rec["env"], ["A=1"])
+        # Privileged only when asked for.
+        r = self.import_("hx3", self.rewrite(path, {"privileged": True}), check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("privileged", r.stderr)
+        # Another name in the archive; a data tar escaping its dir.
+        other = tarfile.TarInfo("../../escape")
+        other.size = 1
+        r = self.import_("hx4", self.rewrite(path, extra=[(other, b"x")]), check=False)
+        self.assertNotEqual(r.returncode, 0)
+        for name in ("hx3", "hx4"):
+            self.assertNotIn(name, env.state_file()["containers"])
+            self.assertFalse(os.path.exists(self.data_dir(name)))
+        d = os.path.join(env.state_dir, "images", "tmp")
+        deadline = time.time() + 5
+        while time.time() < deadline and [n for n in os.listdir(d) if n.startswith("import-")]:
+            time.sleep(0.05)
+        self.assertEqual([n for n in os.listdir(d) if n.startswith("import-")], [])
+
+    def test_import_cancelled(self):
+        env = self.env
+        env.cli("init", "cx1", self.image)
+        self.addCleanup(env.cli, "remove", "--force", "cx1", check=False)
+        with open(self.export("cx1"), "rb") as f:
+            data = f.read()
+        rfd, wfd = os.pipe()
+        p = subprocess.Popen([harness.REDWAY, "import", "cx2"], stdin=rfd, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=env.env, text=True)
+        os.close(rfd)
+        os.write(wfd, data[:len(data) // 3])
+        time.sleep(0.5)
+        p.send_signal(signal.SIGINT)      # the CLI cancels the job
+        time.sleep(0.5)
+        os.close(wfd)                     # the service's read ends
+        out, err = p.communicate(timeout=60)
+        self.assertNotEqual(p.returncode, 0, out + err)
+        self.assertNotIn("cx2", env.state_file()["containers"])
+        self.assertFalse(os.path.exists(self.data_dir("cx2")))
+        d = os.path.join(env.state_dir, "images", "tmp")
+        deadline = time.time() + 5
+        while time.time() < deadline and [n for n in os.listdir(d) if n.startswith("import-")]:
+            time.sleep(0.05)
+        self.assertEqual([n for n in os.listdir(d) if n.startswith("import-")], [])
 
     def status(self, name):
         return json.loads(self.env.cli("status", name, "--json").stdout)
