@@ -182,10 +182,16 @@ complete_job (RwdJob *job, const GError *error)
 }
 
 /* A running container is frozen while its dirs are copied into a layer. */
+static void
+on_layer_progress (guint64 done, guint64 total, gpointer data)
+{
+  rwd_job_report_progress (data, done, total);
+}
+
 static gboolean
 make_layer (const RwLayout *layout, const gchar *lxcpath, const gchar *name, const gchar *id,
-            const gchar *upper, const gchar *data, gboolean running, GCancellable *cancellable,
-            GError **error)
+            const gchar *upper, const gchar *data, gboolean running, RwdJob *job,
+            GCancellable *cancellable, GError **error)
 {
   gboolean frozen_here = FALSE, ok;
 
@@ -195,7 +201,7 @@ make_layer (const RwLayout *layout, const gchar *lxcpath, const gchar *name, con
         return FALSE;
       frozen_here = TRUE;
     }
-  ok = rw_layer_create (layout, id, upper, data, !running, cancellable, error);
+  ok = rw_layer_create (layout, id, upper, data, !running, cancellable, on_layer_progress, job, error);
   if (frozen_here)
     {
       g_autoptr(GError) thaw_error = NULL;
@@ -278,7 +284,7 @@ snapshot_work (gpointer data, gboolean running, GError **error)
   rwd_job_report_progress (w->job, 0, 1);
   /* Copied even when stopped: the container's own chain stays as it is. */
   if (!make_layer (w->layout, w->lxcpath, w->name, w->layer_id, w->upper, w->data, TRUE,
-                   w->cancellable, error))
+                   w->job, w->cancellable, error))
     return FALSE;
   rwd_job_report_progress (w->job, 1, 1);
   return TRUE;
@@ -635,7 +641,7 @@ clone_work (gpointer data, gboolean running, GError **error)
   /* Stopped: its dirs become the shared layer (renames: the cost does not
    * grow with the data); running: they are copied, frozen meanwhile. */
   if (!make_layer (w->layout, w->lxcpath, w->name, w->layer_id, w->upper, w->data, running,
-                   w->cancellable, error))
+                   w->job, w->cancellable, error))
     return FALSE;
   w->moved = !running;
   rwd_job_report_progress (w->job, 1, 1);

@@ -28,7 +28,12 @@ gboolean rw_tree_copy_shifted (const gchar *src, const gchar *dst, guint32 shift
  * nodes (an overlay's whiteouts) and the extended attributes of @src itself
  * as they are (snapshots of an overlay upper dir). Stops when @cancellable
  * (nullable) is cancelled. */
-gboolean rw_tree_copy (const gchar *src, const gchar *dst, GCancellable *cancellable, GError **error);
+typedef void (*RwCopyProgress) (guint64 bytes_copied, gpointer data);
+gboolean rw_tree_copy (const gchar *src, const gchar *dst, GCancellable *cancellable,
+                       RwCopyProgress progress, gpointer progress_data, GError **error);
+/* Bytes of the regular files under @path (never following a symlink): the
+ * total a copy's progress goes to. */
+guint64 rw_tree_size (const gchar *path);
 
 /* Lets @uid traverse (search, not list) every directory from @path up to
  * the root that others may not already traverse, with a POSIX ACL entry

@@ -110,10 +110,29 @@ tmp_layer_dir (const RwLayout *layout, const gchar *id)
   return g_build_filename (layers, name, NULL);
 }
 
+typedef struct {
+  RwProgressFunc func;
+  gpointer data;
+  guint64 base;       /* bytes of the dirs copied before this one */
+  guint64 last;       /* of this one so far */
+  guint64 total;
+} Progress;
+
+static void
+on_copied (guint64 bytes, gpointer data)
+{
+  Progress *p = data;
+
+  p->last = bytes;
+  p->func (p->base + bytes, p->total, p->data);
+}
+
 gboolean
 rw_layer_create (const RwLayout *layout, const gchar *id, const gchar *upper, const gchar *data,
-                 gboolean move, GCancellable *cancellable, GError **error)
+                 gboolean move, GCancellable *cancellable, RwProgressFunc progress,
+                 gpointer progress_data, GError **error)
 {
+  Progress p = { progress, progress_data, 0, 0, 0 };
   g_autofree gchar *layers = rw_layout_layers_dir (layout);
   g_autofree gchar *final = rw_layout_layer_dir (layout, id);
   g_autofree gchar *tmp = tmp_layer_dir (layout, id);
@@ -128,6 +147,8 @@ rw_layer_create (const RwLayout *layout, const gchar *id, const gchar *upper, co
     return FALSE;
   if (g_mkdir (tmp, 0755) < 0)
     return errno_error (error, errno, _("Cannot create"), tmp);
+  if (!move && progress != NULL)
+    p.total = rw_tree_size (upper) + rw_tree_size (data);
   for (guint i = 0; i < 2; i++)
     {
       if (!stat_or_make (src[i], &st[i], error))
@@ -143,8 +164,13 @@ rw_layer_create (const RwLayout *layout, const gchar *id, const gchar *upper, co
           if (!make_empty_like (src[i], &st[i], error))
             goto fail;
         }
-      else if (!rw_tree_copy (src[i], dst[i], cancellable, error))
-        goto fail;
+      else
+        {
+          if (!rw_tree_copy (src[i], dst[i], cancellable, progress != NULL ? on_copied : NULL, &p, error))
+            goto fail;
+          p.base += p.last;
+          p.last = 0;
+        }
     }
   /* Read-only from now on: what a clone or snapshot stacks must not change. */
   if (g_cancellable_set_error_if_cancelled (cancellable, error))

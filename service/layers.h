@@ -16,6 +16,7 @@
 
 #include <gio/gio.h>
 
+#include "images/image-types.h"
 #include "layout.h"
 
 G_BEGIN_DECLS
@@ -41,7 +42,7 @@ gchar *rw_layers_lowerdir (const RwLayout *layout, const gchar * const *layers,
  * a failure or @cancellable leaves nothing behind. */
 gboolean rw_layer_create (const RwLayout *layout, const gchar *id, const gchar *upper,
                           const gchar *data, gboolean move, GCancellable *cancellable,
-                          GError **error);
+                          RwProgressFunc progress, gpointer progress_data, GError **error);
 /* Undoes a moving rw_layer_create(): the layer's dirs go back to @upper
  * and @data (replacing the empty ones) and the layer is gone. */
 gboolean rw_layer_unmove (const RwLayout *layout, const gchar *id, const gchar *upper,

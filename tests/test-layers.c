@@ -183,8 +183,19 @@ check_overlay_marks (const gchar *dir)
 }
 
 static void
+on_progress (guint64 done, guint64 total, gpointer data)
+{
+  guint64 *seen = data;
+
+  g_assert_cmpuint (done, <=, total);
+  seen[0] = done;
+  seen[1] = total;
+}
+
+static void
 test_create_by_copy (Fixture *f, gconstpointer data)
 {
+  guint64 seen[2] = { 0, 0 };
   g_autoptr(GError) error = NULL;
   g_autofree gchar *layer = rw_layout_layer_dir (f->layout, "l1");
   g_autofree gchar *lupper = g_build_filename (layer, "upper", NULL);
@@ -196,7 +207,10 @@ test_create_by_copy (Fixture *f, gconstpointer data)
   write_file (f->upper, "file", "upper");
   write_file (f->data, "db", "data");
   marks = make_overlay_marks (f->upper);
-  g_assert_true (rw_layer_create (f->layout, "l1", f->upper, f->data, FALSE, NULL, &error));
+  g_assert_true (rw_layer_create (f->layout, "l1", f->upper, f->data, FALSE, NULL, on_progress, seen, &error));
+  /* Progress in bytes of files, up to all of them. */
+  g_assert_cmpuint (seen[1], ==, strlen ("upper") + strlen ("data"));
+  g_assert_cmpuint (seen[0], ==, seen[1]);
   g_assert_no_error (error);
   text = read_file (lupper, "file");
   g_assert_cmpstr (text, ==, "upper");
@@ -225,7 +239,7 @@ test_create_by_move_and_undo (Fixture *f, gconstpointer data)
 
   write_file (f->upper, "file", "moved");
   marks = make_overlay_marks (f->upper);
-  g_assert_true (rw_layer_create (f->layout, "l2", f->upper, f->data, TRUE, NULL, &error));
+  g_assert_true (rw_layer_create (f->layout, "l2", f->upper, f->data, TRUE, NULL, NULL, NULL, &error));
   g_assert_no_error (error);
   text = read_file (lupper, "file");
   g_assert_cmpstr (text, ==, "moved");
@@ -255,7 +269,7 @@ test_create_cancelled (Fixture *f, gconstpointer data)
 
   write_file (f->upper, "file", "kept");
   g_cancellable_cancel (cancellable);
-  g_assert_false (rw_layer_create (f->layout, "l3", f->upper, f->data, FALSE, cancellable, &error));
+  g_assert_false (rw_layer_create (f->layout, "l3", f->upper, f->data, FALSE, cancellable, NULL, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   /* Nothing left: not the layer, not its temporary dir. */
   g_assert_cmpuint (count_entries (layers), ==, 0);
@@ -293,8 +307,8 @@ test_sweep (Fixture *f, gconstpointer data)
   g_autofree gchar *tmp = g_build_filename (layers, ".dead.tmp", NULL);
   g_autofree gchar *keep = rw_layout_layer_dir (f->layout, "keep");
 
-  g_assert_true (rw_layer_create (f->layout, "keep", f->upper, f->data, FALSE, NULL, &error));
-  g_assert_true (rw_layer_create (f->layout, "drop", f->upper, f->data, FALSE, NULL, &error));
+  g_assert_true (rw_layer_create (f->layout, "keep", f->upper, f->data, FALSE, NULL, NULL, NULL, &error));
+  g_assert_true (rw_layer_create (f->layout, "drop", f->upper, f->data, FALSE, NULL, NULL, NULL, &error));
   g_assert_no_error (error);
   g_assert_true (rw_mkdir_p (tmp, 0700, &error));
   g_hash_table_add (in_use, (gpointer) "keep");
