@@ -180,6 +180,16 @@ class Snapshots(harness.EnvTestCase):
         # Only the layers c2 and c3 stack are left; with them the last go.
         used = set(self.record("c2")["layers"]) | set(self.record("c3")["layers"])
         self.assertLayers(used)
+        # A service restart keeps them (what the store names is in use), and
+        # sweeps a crash's leftovers.
+        leftover = os.path.join(env.state_dir, "layers", ".deadbeefdeadbeef.tmp")
+        os.makedirs(os.path.join(leftover, "upper"))
+        env.stop_daemon()
+        env.start_daemon()
+        self.assertLayers(used)
+        self.assertEqual(self.status("c2")["state"], "running")
+        env.cli("restart", "c3")
+        self.assertEqual(self.sh("c3", "cat /marker; hostname"), "from-c1\nc3\n")
         env.cli("remove", "--force", "c2")
         env.cli("remove", "--force", "c3")
         self.assertLayers([])
