@@ -441,6 +441,10 @@ import_work (RwdJob *job, gpointer data, GCancellable *cancellable, GError **err
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, _("Unknown profile “%s”"), e->profile);
       return FALSE;
     }
+  /* Redroid's options (checked again by its profile at every start) come
+   * only with a privileged import; nothing else reads them. */
+  if (g_strcmp0 (e->profile, "redroid") != 0)
+    g_clear_pointer (&e->options, json_object_unref);
 
   /* Its files: read as any oci: layout, every digest checked. */
   if (!rw_pull_validate_ref (ref, &canonical, error) ||
