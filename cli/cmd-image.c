@@ -211,7 +211,8 @@ cli_cmd_image (CliApp *app, int argc, char **argv)
     {
       FILE *out = argc < 2 ? stderr : stdout;
 
-      fprintf (out, "%s\n  redway image rm [--no-ask-password] REF…\n  redway image ls [--json]\n",
+      fprintf (out, "%s\n  redway image rm [--no-ask-password] REF…\n  redway image ls [--json]\n"
+               "  redway image save REF > FILE | --oci DIR\n  redway image load [--ref REF] < FILE\n",
                _("Usage:"));
       return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
     }
@@ -225,5 +226,15 @@ cli_cmd_image (CliApp *app, int argc, char **argv)
       g_set_prgname ("redway image ls");
       return cli_cmd_images (app, argc - 1, argv + 1);
     }
-  return cli_usage_error (_("Unknown image command “%s” (use rm or ls)"), argv[1]);
+  if (g_str_equal (argv[1], "save"))
+    {
+      g_set_prgname ("redway image save");
+      return cli_image_save (app, argc - 1, argv + 1);
+    }
+  if (g_str_equal (argv[1], "load"))
+    {
+      g_set_prgname ("redway image load");
+      return cli_image_load (app, argc - 1, argv + 1);
+    }
+  return cli_usage_error (_("Unknown image command “%s” (use rm, ls, save or load)"), argv[1]);
 }

@@ -93,6 +93,11 @@ int cli_cmd_freeze (CliApp *app, int argc, char **argv);
 int cli_cmd_thaw (CliApp *app, int argc, char **argv);
 int cli_cmd_convert (CliApp *app, int argc, char **argv);
 int cli_cmd_update (CliApp *app, int argc, char **argv);
+int cli_cmd_snapshot (CliApp *app, int argc, char **argv);
+int cli_cmd_clone (CliApp *app, int argc, char **argv);
+int cli_cmd_commit (CliApp *app, int argc, char **argv);
+int cli_cmd_export (CliApp *app, int argc, char **argv);
+int cli_cmd_import (CliApp *app, int argc, char **argv);
 int cli_cmd_stats (CliApp *app, int argc, char **argv);
 int cli_cmd_wait (CliApp *app, int argc, char **argv);
 int cli_cmd_events (CliApp *app, int argc, char **argv);
@@ -188,6 +193,8 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CliVolumeOptions, cli_volume_options_clear)
 GOptionGroup *cli_volume_option_group (CliVolumeOptions *v);
 /* Adds "volumes" when asked for; FALSE (usage error printed) when both are given. */
 gboolean cli_volume_options_to_options (const CliVolumeOptions *v, GVariantBuilder *options);
+int cli_image_save (CliApp *app, int argc, char **argv);
+int cli_image_load (CliApp *app, int argc, char **argv);
 int cli_cmd_shell (CliApp *app, int argc, char **argv);
 int cli_cmd_exec (CliApp *app, int argc, char **argv);
 int cli_cmd_log (CliApp *app, int argc, char **argv);

@@ -39,7 +39,7 @@ run_variant() {   # build dir, meson options...
 # tests/fuzz/regressions/<target>/* once, then fuzzes for REDWAY_FUZZ_SECONDS
 # (20) from a scratch copy of tests/fuzz/corpus/<target>/; each counts as one
 # test. New crash inputs are kept in build-fuzz/fuzz-artifacts/<target>/.
-FUZZ_TARGETS=(fuzz-reference fuzz-oci-json fuzz-registry-replies fuzz-state fuzz-options-config fuzz-layer)
+FUZZ_TARGETS=(fuzz-reference fuzz-oci-json fuzz-registry-replies fuzz-state fuzz-options-config fuzz-layer fuzz-oci-archive)
 # GLib 2.74 still has the slice allocator: plain malloc lets ASan see every object.
 FUZZ_ENV=(G_SLICE=always-malloc UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1)
 

@@ -27,6 +27,20 @@ RwLifecycle *rwd_container_get_lifecycle (RwdContainer *self);
 gpointer rwd_container_new_plan (RwdContainer *self, GError **error);
 /* Sets the CopyTo and CopyFrom handlers (container-copy.c). */
 void rwd_container_copy_iface_init (RedwayContainerIface *iface);
+RwLifecycle *rwd_container_get_lifecycle (RwdContainer *self);
+
+/* Sets the Snapshot, RestoreSnapshot, DeleteSnapshot and Clone handlers
+ * (container-snapshots.c). */
+void rwd_container_snapshots_iface_init (RedwayContainerIface *iface);
+/* Sets the Export handler (container-archive.c). */
+void rwd_container_archive_iface_init (RedwayContainerIface *iface);
+/* Sets the Commit handler (container-commit.c). */
+void rwd_container_commit_iface_init (RedwayContainerIface *iface);
+/* Every layer @entry and its snapshots stack. */
+GStrv rwd_entry_layer_ids (const RwStoreEntry *entry);
+/* Main thread, after the store changed: removes (in a worker) those of
+ * @candidates that no record or snapshot stacks any more. */
+void rwd_layers_release (RwdDaemon *daemon, const gchar * const *candidates);
 
 /* Sets the OpenShell, Exec and OpenLog handlers. */
 void rwd_container_exec_iface_init (RedwayContainerIface *iface);

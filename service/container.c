@@ -178,12 +178,17 @@ hook_removed (gpointer owner)
   g_autoptr(RwdContainer) hold = g_object_ref (self);
 
   g_autoptr(GError) error = NULL;
+  const RwStoreEntry *e = get_entry (self);
+  g_auto(GStrv) layers = e != NULL ? rwd_entry_layer_ids (e) : NULL;
 
   sync_runtime (self);
   /* The container is gone already; at worst, after a crash, its record
    * comes back and a second Delete removes it. */
   if (!rw_store_remove_container (rwd_daemon_get_store (self->daemon), self->name, &error))
     g_warning ("%s: %s", self->name, error->message);
+  else
+    /* Its layers go once no clone or snapshot stacks them. */
+    rwd_layers_release (self->daemon, (const gchar * const *) layers);
   rwd_daemon_remove_container (self->daemon, self);
 }
 
@@ -770,6 +775,7 @@ rwd_container_iface_init (RedwayContainerIface *iface)
   iface->handle_update = handle_update;
   rwd_container_exec_iface_init (iface);
   rwd_container_copy_iface_init (iface);
+  rwd_container_snapshots_iface_init (iface);
 }
 
 RwdContainer *
@@ -880,9 +886,15 @@ rwd_container_sync (RwdContainer *self)
   {
     static const gchar * const none[] = { NULL };
     g_auto(GStrv) mounts = rw_mounts_json_to_strv (e->mounts);
+    g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+    g_auto(GStrv) names = NULL;
 
     redway_container_set_ports (iface, e->ports != NULL ? (const gchar * const *) e->ports : none);
     redway_container_set_mounts (iface, (const gchar * const *) mounts);
+    for (guint i = 0; e->snapshots != NULL && i < e->snapshots->len; i++)
+      g_strv_builder_add (b, ((RwSnapshot *) e->snapshots->pdata[i])->name);
+    names = g_strv_builder_end (b);
+    redway_container_set_snapshots (iface, (const gchar * const *) names);
   }
 }
 

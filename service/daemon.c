@@ -5,6 +5,7 @@
 
 #include "container.h"
 #include "daemon.h"
+#include "layers.h"
 #include "images/registry.h"
 #include "fsutil.h"
 #include "job.h"
@@ -134,6 +135,12 @@ rwd_daemon_new (GDBusConnection *connection, const RwdDaemonOptions *options, GE
   self->store = rw_store_load (state_file, error);
   if (self->store == NULL)
     return NULL;
+  /* Layers a crash left behind unfinished or unused (layers.h). */
+  {
+    g_autoptr(GHashTable) in_use = rw_store_get_layers_in_use (self->store);
+
+    rw_layers_sweep (self->layout, in_use);
+  }
 
   images_dir = rw_layout_images_dir (self->layout);
   self->image_store = rw_image_store_new (images_dir, error);

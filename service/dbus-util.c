@@ -71,6 +71,8 @@ static const struct {
                 "width", "height", "dpi", "fps", "dns", "proxy_type", "proxy_host", "proxy_port",
                 "proxy_exclude_list", "proxy_pac", "boot_params", "publish", "volumes", NULL } },
   { "PullImage", { "platform", "username", "password", NULL } },
+  { "ImportImage", { "ref", NULL } },
+  { "ImportContainer", { "privileged", NULL } },
   { "Stop", { "timeout", "force", NULL } },
   { "Restart", { "timeout", "force", NULL } },
   { "Delete", { "force", "keep_data", NULL } },

@@ -19,6 +19,11 @@
 
 typedef struct {
   guint32 shift;
+  gboolean verbatim;     /* owners, capabilities and device nodes as they are */
+  GCancellable *cancellable;
+  RwCopyProgress progress;
+  gpointer progress_data;
+  guint64 copied;        /* bytes of regular files so far */
   GHashTable *links;     /* "dev:ino" of multiply linked files -> path below dst */
   int dst_root;          /* fd of dst, for linkat */
 } Copy;
@@ -33,6 +38,8 @@ copy_error (GError **error, int errsv, const gchar *what, const gchar *path)
 static guint32
 shifted (Copy *c, guint32 id)
 {
+  if (c->verbatim)
+    return id;
   return c->shift + (id < RW_IDMAP_SIZE ? id : 65534u);
 }
 
@@ -86,7 +93,7 @@ copy_xattrs (Copy *c, int src_fd, int dst_fd, const gchar *path, GError **error)
       vlen = fgetxattr (src_fd, name, value, (gsize) vlen);
       if (vlen < 0)
         continue;
-      if (g_str_equal (name, "security.capability"))
+      if (g_str_equal (name, "security.capability") && !c->verbatim)
         {
           if (!copy_caps (c, value, vlen, dst_fd))
             return copy_error (error, errno, _("Cannot set file capabilities of"), path);
@@ -153,6 +160,8 @@ copy_entry (Copy *c, int src_dfd, int dst_dfd, const gchar *name, const gchar *p
   struct timespec times[2];
   struct stat st;
 
+  if (g_cancellable_set_error_if_cancelled (c->cancellable, error))
+    return FALSE;
   if (fstatat (src_dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
     return copy_error (error, errno, _("Cannot read"), path);
   times[0] = st.st_atim;
@@ -236,6 +245,9 @@ copy_entry (Copy *c, int src_dfd, int dst_dfd, const gchar *name, const gchar *p
           return copy_error (error, errsv, _("Cannot create"), path);
         }
       /* chown first: it clears set-id bits, which fchmod then restores. */
+      c->copied += (guint64) st.st_size;
+      if (c->progress != NULL)
+        c->progress (c->copied, c->progress_data);
       ok = copy_data (in, out, path, error) &&
            (fchown (out, shifted (c, st.st_uid), shifted (c, st.st_gid)) == 0 ||
             copy_error (error, errno, _("Cannot change the owner of"), path)) &&
@@ -252,6 +264,16 @@ copy_entry (Copy *c, int src_dfd, int dst_dfd, const gchar *name, const gchar *p
       if (mkfifoat (dst_dfd, name, st.st_mode & 07777) < 0 ||
           fchownat (dst_dfd, name, shifted (c, st.st_uid), shifted (c, st.st_gid), AT_SYMLINK_NOFOLLOW) < 0)
         return copy_error (error, errno, _("Cannot create"), path);
+      return TRUE;
+    }
+
+  /* An overlay upper dir's whiteouts are character devices 0/0. */
+  if (c->verbatim && (S_ISCHR (st.st_mode) || S_ISBLK (st.st_mode)))
+    {
+      if (mknodat (dst_dfd, name, st.st_mode, st.st_rdev) < 0 ||
+          fchownat (dst_dfd, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+        return copy_error (error, errno, _("Cannot create"), path);
+      utimensat (dst_dfd, name, times, AT_SYMLINK_NOFOLLOW);
       return TRUE;
     }
 
@@ -285,13 +307,14 @@ copy_dir (Copy *c, int src_dfd, int dst_dfd, const gchar *path, guint depth, GEr
   return TRUE;
 }
 
-gboolean
-rw_tree_copy_shifted (const gchar *src, const gchar *dst, guint32 shift, GError **error)
+static gboolean
+tree_copy (const gchar *src, const gchar *dst, guint32 shift, gboolean verbatim,
+           GCancellable *cancellable, RwCopyProgress progress, gpointer progress_data, GError **error)
 {
   g_autofree gchar *parent = g_path_get_dirname (dst);
   g_autofree gchar *name = g_path_get_basename (dst);
   g_autoptr(GHashTable) links = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  Copy c = { shift, links, -1 };
+  Copy c = { shift, verbatim, cancellable, progress, progress_data, 0, links, -1 };
   struct stat st;
   int src_fd, parent_fd;
   gboolean ok = FALSE;
@@ -320,7 +343,8 @@ rw_tree_copy_shifted (const gchar *src, const gchar *dst, guint32 shift, GError 
   ok = copy_dir (&c, src_fd, c.dst_root, "", 0, error) &&
        (fchown (c.dst_root, shifted (&c, st.st_uid), shifted (&c, st.st_gid)) == 0 ||
         copy_error (error, errno, _("Cannot change the owner of"), dst)) &&
-       (fchmod (c.dst_root, st.st_mode & 07777) == 0 || copy_error (error, errno, _("Cannot change the mode of"), dst));
+       (fchmod (c.dst_root, st.st_mode & 07777) == 0 || copy_error (error, errno, _("Cannot change the mode of"), dst)) &&
+       (!verbatim || copy_xattrs (&c, src_fd, c.dst_root, dst, error));
 
 out:
   if (c.dst_root >= 0)
@@ -328,6 +352,73 @@ out:
   close (src_fd);
   close (parent_fd);
   return ok;
+}
+
+gboolean
+rw_tree_copy_shifted (const gchar *src, const gchar *dst, guint32 shift, GError **error)
+{
+  return tree_copy (src, dst, shift, FALSE, NULL, NULL, NULL, error);
+}
+
+gboolean
+rw_tree_copy (const gchar *src, const gchar *dst, GCancellable *cancellable,
+              RwCopyProgress progress, gpointer progress_data, GError **error)
+{
+  return tree_copy (src, dst, 0, TRUE, cancellable, progress, progress_data, error);
+}
+
+static guint64
+dir_size (int dfd, guint depth)
+{
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  int fd = dup (dfd);
+  struct dirent *de;
+  guint64 total = 0;
+  DIR *dir;
+
+  if (fd < 0 || depth >= RW_RM_MAX_DEPTH || (dir = fdopendir (fd)) == NULL)
+    {
+      if (fd >= 0)
+        close (fd);
+      return 0;
+    }
+  while ((de = readdir (dir)) != NULL)
+    if (!g_str_equal (de->d_name, ".") && !g_str_equal (de->d_name, ".."))
+      g_ptr_array_add (names, g_strdup (de->d_name));
+  closedir (dir);
+  for (guint i = 0; i < names->len; i++)
+    {
+      struct stat st;
+
+      if (fstatat (dfd, names->pdata[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
+        continue;
+      if (S_ISREG (st.st_mode))
+        total += (guint64) st.st_size;
+      else if (S_ISDIR (st.st_mode))
+        {
+          int sub = openat (dfd, names->pdata[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+          if (sub >= 0)
+            {
+              total += dir_size (sub, depth + 1);
+              close (sub);
+            }
+        }
+    }
+  return total;
+}
+
+guint64
+rw_tree_size (const gchar *path)
+{
+  int fd = open (path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  guint64 total;
+
+  if (fd < 0)
+    return 0;
+  total = dir_size (fd, 0);
+  close (fd);
+  return total;
 }
 
 /* ---- traversal grants ------------------------------------------------- */

@@ -7,7 +7,7 @@
  */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 
 G_BEGIN_DECLS
 
@@ -24,6 +24,16 @@ G_BEGIN_DECLS
  * attributes are kept; file capabilities are rewritten for the namespace's
  * root; device nodes and sockets are left out. Never follows a symlink. */
 gboolean rw_tree_copy_shifted (const gchar *src, const gchar *dst, guint32 shift, GError **error);
+/* The same without shifting anything: owners, file capabilities, device
+ * nodes (an overlay's whiteouts) and the extended attributes of @src itself
+ * as they are (snapshots of an overlay upper dir). Stops when @cancellable
+ * (nullable) is cancelled. */
+typedef void (*RwCopyProgress) (guint64 bytes_copied, gpointer data);
+gboolean rw_tree_copy (const gchar *src, const gchar *dst, GCancellable *cancellable,
+                       RwCopyProgress progress, gpointer progress_data, GError **error);
+/* Bytes of the regular files under @path (never following a symlink): the
+ * total a copy's progress goes to. */
+guint64 rw_tree_size (const gchar *path);
 
 /* Lets @uid traverse (search, not list) every directory from @path up to
  * the root that others may not already traverse, with a POSIX ACL entry

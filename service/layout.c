@@ -129,3 +129,22 @@ rw_layout_mount_stage_dir (const RwLayout *l, const gchar *name)
 {
   return g_build_filename (l->state_dir, "run", "mounts", name, NULL);
 }
+
+gchar *
+rw_layout_data_work_dir (const RwLayout *l, const gchar *name)
+{
+  return in_container_dir (l, name, "data-work");
+}
+
+gchar *
+rw_layout_layers_dir (const RwLayout *l)
+{
+  return g_build_filename (l->state_dir, "layers", NULL);
+}
+
+gchar *
+rw_layout_layer_dir (const RwLayout *l, const gchar *id)
+{
+  g_return_val_if_fail (id != NULL && id[0] != '\0' && id[0] != '.' && strchr (id, '/') == NULL, NULL);
+  return g_build_filename (l->state_dir, "layers", id, NULL);
+}

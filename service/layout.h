@@ -8,6 +8,7 @@
  *   STATE_DIR/data/NAME/               the default data dir
  *   STATE_DIR/volumes/VOLUME/          a named volume
  *   STATE_DIR/run/mounts/NAME/N        the volumes of a starting container (staging mounts)
+ *   STATE_DIR/layers/ID/{upper,data}/  frozen layers (clones, snapshots), shared read-only
  *   LXC_PATH/NAME/config               the LXC definition
  * Every path is built here; nothing else joins names onto these dirs.
  */
@@ -42,5 +43,11 @@ gchar *rw_layout_volumes_dir (const RwLayout *layout);
 /* @volume: a valid volume name (rw_volume_name_validate). */
 gchar *rw_layout_volume_dir (const RwLayout *layout, const gchar *volume);
 gchar *rw_layout_mount_stage_dir (const RwLayout *layout, const gchar *name);
+/* The overlay work dir of a layered data dir (beside the upper dir's). */
+gchar *rw_layout_data_work_dir (const RwLayout *layout, const gchar *name);
+
+gchar *rw_layout_layers_dir (const RwLayout *layout);
+/* Of the frozen layer @id (a plain name). */
+gchar *rw_layout_layer_dir (const RwLayout *layout, const gchar *id);
 
 G_END_DECLS

@@ -10,6 +10,7 @@
 #include "dns.h"
 #include "fsutil.h"
 #include "idshift.h"
+#include "layers.h"
 #include "legacy.h"
 #include "lxc-backend.h"
 #include "lxc-lifecycle.h"
@@ -33,6 +34,8 @@ rw_start_plan_free (RwStartPlan *plan)
   g_clear_pointer (&plan->mounts, g_ptr_array_unref);
   g_free (plan->stage_dir);
   g_free (plan->lower_dir);
+  g_free (plan->data_work);
+  g_free (plan->layers_dir);
   g_clear_pointer (&plan->image, rw_image_unref);
   g_free (plan->bridge);
   g_free (plan->ipv4_cidr);
@@ -60,6 +63,7 @@ rw_start_plan_new (const RwStoreEntry *e, const gchar *bridge, const gchar *brid
   const gchar *lxcpath = rw_layout_get_lxc_path (layout);
   g_autofree gchar *gateway = NULL;
   g_autofree gchar *shifted = NULL;
+  g_autofree gchar *rootfs_layers = NULL, *data_layers = NULL;
   RwRedroidOptions redroid;
   RwContainerSpec spec = { 0 };
   g_autofree RwMountEntry *mount_entries = NULL;
@@ -158,7 +162,11 @@ rw_start_plan_new (const RwStoreEntry *e, const gchar *bridge, const gchar *brid
   /* Redroid's /data is a host directory too, perhaps one a caller chose
    * (data_path): staged like a volume, so that a symlink put in its place
    * cannot send a privileged container somewhere else. */
-  if (g_strcmp0 (e->profile, "redroid") == 0 && e->data_path != NULL)
+  if (g_strcmp0 (e->profile, "redroid") == 0 && e->data_path != NULL &&
+      /* A layered /data is an overlay whose upper dir must sit on the same
+       * mount as its work dir: redway's own data dir then (a clone of a
+       * container with a data_path of its own is refused). */
+      (e->layers == NULL || e->layers[0] == NULL))
     {
       RwMount *m = g_new0 (RwMount, 1);
 
@@ -169,6 +177,17 @@ rw_start_plan_new (const RwStoreEntry *e, const gchar *bridge, const gchar *brid
       m->target = g_strdup ("/data");
       g_ptr_array_add (plan->mounts, m);
       data_stage = g_strdup_printf ("%s/%u", plan->stage_dir, plan->mounts->len - 1);
+    }
+  if (e->layers != NULL && e->layers[0] != NULL)
+    {
+      /* A clone, or a restored snapshot: its changes over frozen layers. */
+      rootfs_layers = rw_layers_lowerdir (layout, (const gchar * const *) e->layers, "upper", NULL);
+      data_layers = rw_layers_lowerdir (layout, (const gchar * const *) e->layers, "data", NULL);
+      plan->data_work = rw_layout_data_work_dir (layout, e->name);
+      plan->layers_dir = rw_layout_layers_dir (layout);
+      spec.rootfs_layers = rootfs_layers;
+      spec.data_layers = data_layers;
+      spec.data_work = plan->data_work;
     }
   spec.host = facts;
   spec.limits = &e->limits;
@@ -235,7 +254,8 @@ rw_start_plan_prepare_dirs (const RwStartPlan *plan, GError **error)
     /* Adopted: only redway's log dir; the data dir is the old tool's. */
     return rw_mkdir_p (plan->container_dir, 0700, error);
   if (!rw_mkdir_p (upper, 0755, error) || !rw_mkdir_p (work, 0700, error) ||
-      (plan->data_path != NULL && !rw_mkdir_p (plan->data_path, 0755, error)))
+      (plan->data_path != NULL && !rw_mkdir_p (plan->data_path, 0755, error)) ||
+      (plan->data_work != NULL && !rw_mkdir_p (plan->data_work, 0700, error)))
     return FALSE;
   if (plan->idmap_base == 0)
     return TRUE;
@@ -247,7 +267,8 @@ rw_start_plan_prepare_dirs (const RwStartPlan *plan, GError **error)
          /* LXC reaches these as the container's root: traversal only. */
          rw_grant_traverse (plan->lxcpath, plan->idmap_base, error) &&
          rw_grant_traverse (plan->image->dir, plan->idmap_base, error) &&
-         rw_grant_traverse (plan->container_dir, plan->idmap_base, error);
+         rw_grant_traverse (plan->container_dir, plan->idmap_base, error) &&
+         (plan->layers_dir == NULL || rw_grant_traverse (plan->layers_dir, plan->idmap_base, error));
 }
 
 /* ---- the backend ------------------------------------------------------ */

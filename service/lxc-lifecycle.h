@@ -26,6 +26,8 @@ typedef struct {
   GPtrArray *mounts;          /* (nullable) volumes (RwMount, sources as paths), staged at start */
   gchar *stage_dir;           /* where they are staged (volumes.h) */
   gchar *lower_dir;           /* the overlay's lower dir, where mount targets are checked */
+  gchar *data_work;           /* (nullable) the data overlay's work dir, when it has layers */
+  gchar *layers_dir;          /* (nullable) where its frozen layers are, when it has any */
   RwImage *image;             /* (nullable) unprivileged: the image whose shifted copy is the lower dir */
   RwImageStore *image_store;  /* (unowned) outlives every plan */
   guint32 idmap_base;         /* 0: privileged */

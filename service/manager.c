@@ -1192,6 +1192,7 @@ rwd_manager_iface_init (RedwayManagerIface *iface)
   iface->handle_remove_image = handle_remove_image;
   iface->handle_import_legacy = handle_import_legacy;
   rwd_manager_volumes_iface_init (iface);
+  rwd_manager_images_iface_init (iface);
 }
 
 RwdDaemon *

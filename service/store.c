@@ -58,10 +58,35 @@ rw_store_entry_free (RwStoreEntry *e)
   g_strfreev (e->health_cmd);
   g_strfreev (e->ports);
   rw_limits_clear (&e->limits);
+  g_strfreev (e->layers);
+  g_clear_pointer (&e->snapshots, g_ptr_array_unref);
   g_clear_pointer (&e->options, json_object_unref);
   g_clear_pointer (&e->mounts, json_array_unref);
   g_clear_pointer (&e->extra, json_object_unref);
   g_free (e);
+}
+
+RwSnapshot *
+rw_snapshot_new (const gchar *name, gint64 created_at, const gchar * const *layers)
+{
+  RwSnapshot *s = g_new0 (RwSnapshot, 1);
+
+  s->name = g_strdup (name);
+  s->created_at = created_at;
+  s->layers = g_strdupv ((gchar **) layers);
+  if (s->layers == NULL)
+    s->layers = g_new0 (gchar *, 1);
+  return s;
+}
+
+void
+rw_snapshot_free (RwSnapshot *s)
+{
+  if (s == NULL)
+    return;
+  g_free (s->name);
+  g_strfreev (s->layers);
+  g_free (s);
 }
 
 void
@@ -148,8 +173,117 @@ static const gchar *entry_keys[] = {
   "initialized", "created_at", "updated_at", "ipv4", "mac", "env", "options", "privileged",
   "origin", "lxc_path", "legacy_config", "legacy_log_file", "limits",
   "restart_policy", "autostart", "autostart_order", "autostart_delay", "health_cmd", "health_interval",
-  "ports", "mounts", NULL
+  "ports", "mounts", "layers", "snapshots", NULL
 };
+
+/* A list of layer ids: each a plain name (no '/'), as layers.h makes them. */
+static gboolean
+get_layers (JsonNode *node, const gchar *name, gchar ***out, GError **error)
+{
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+  JsonArray *arr;
+
+  if (node == NULL)
+    return TRUE;
+  if (!JSON_NODE_HOLDS_ARRAY (node))
+    goto bad;
+  arr = json_node_get_array (node);
+  for (guint i = 0; i < json_array_get_length (arr); i++)
+    {
+      JsonNode *item = json_array_get_element (arr, i);
+      const gchar *id;
+
+      if (!JSON_NODE_HOLDS_VALUE (item) || json_node_get_value_type (item) != G_TYPE_STRING)
+        goto bad;
+      id = json_node_get_string (item);
+      if (id[0] == '\0' || id[0] == '.' || strchr (id, '/') != NULL)
+        goto bad;
+      g_strv_builder_add (b, id);
+    }
+  g_strfreev (*out);
+  *out = g_strv_builder_end (b);
+  return TRUE;
+
+bad:
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+               _("Container “%s”: “layers” must be a list of layer names"), name);
+  return FALSE;
+}
+
+static gboolean
+get_snapshots (JsonNode *node, const gchar *name, GPtrArray **out, GError **error)
+{
+  g_autoptr(GPtrArray) snaps = g_ptr_array_new_with_free_func ((GDestroyNotify) rw_snapshot_free);
+  JsonArray *arr;
+
+  if (node == NULL)
+    return TRUE;
+  if (!JSON_NODE_HOLDS_ARRAY (node))
+    goto bad;
+  arr = json_node_get_array (node);
+  for (guint i = 0; i < json_array_get_length (arr); i++)
+    {
+      JsonNode *item = json_array_get_element (arr, i);
+      g_autoptr(RwSnapshot) snap = NULL;
+      JsonObject *obj;
+
+      if (!JSON_NODE_HOLDS_OBJECT (item))
+        goto bad;
+      obj = json_node_get_object (item);
+      snap = rw_snapshot_new (NULL, 0, NULL);
+      if (!get_string (obj, "name", &snap->name, error) ||
+          !get_int (obj, "created_at", &snap->created_at, error) ||
+          !get_layers (json_object_get_member (obj, "layers"), name, &snap->layers, error))
+        return FALSE;
+      if (snap->name == NULL || snap->layers[0] == NULL)
+        goto bad;
+      g_ptr_array_add (snaps, g_steal_pointer (&snap));
+    }
+  *out = g_steal_pointer (&snaps);
+  return TRUE;
+
+bad:
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+               _("Container “%s”: “snapshots” must be a list of snapshots"), name);
+  return FALSE;
+}
+
+static void
+add_layers (JsonBuilder *b, const gchar * const *layers)
+{
+  json_builder_begin_array (b);
+  for (guint i = 0; layers != NULL && layers[i] != NULL; i++)
+    json_builder_add_string_value (b, layers[i]);
+  json_builder_end_array (b);
+}
+
+static void
+add_snapshots (JsonBuilder *b, const RwStoreEntry *e)
+{
+  if (e->layers != NULL && e->layers[0] != NULL)
+    {
+      json_builder_set_member_name (b, "layers");
+      add_layers (b, (const gchar * const *) e->layers);
+    }
+  if (e->snapshots == NULL || e->snapshots->len == 0)
+    return;
+  json_builder_set_member_name (b, "snapshots");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < e->snapshots->len; i++)
+    {
+      const RwSnapshot *snap = e->snapshots->pdata[i];
+
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "name");
+      json_builder_add_string_value (b, snap->name);
+      json_builder_set_member_name (b, "created_at");
+      json_builder_add_int_value (b, snap->created_at);
+      json_builder_set_member_name (b, "layers");
+      add_layers (b, (const gchar * const *) snap->layers);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+}
 
 /* A list of strings, or NULL. */
 static gchar **
@@ -305,6 +439,9 @@ entry_from_json (const gchar *name, JsonObject *obj, GError **error)
       return NULL;
     }
 
+  if (!get_layers (json_object_get_member (obj, "layers"), name, &e->layers, error) ||
+      !get_snapshots (json_object_get_member (obj, "snapshots"), name, &e->snapshots, error))
+    return NULL;
   members = json_object_get_members (obj);
   for (l = members; l != NULL; l = l->next)
     if (!g_strv_contains (entry_keys, l->data))
@@ -397,6 +534,7 @@ entry_to_json (const RwStoreEntry *e)
       json_builder_set_member_name (b, "mounts");
       json_builder_add_value (b, json_node_init_array (json_node_alloc (), e->mounts));
     }
+  add_snapshots (b, e);
   if (e->options != NULL)
     {
       json_builder_set_member_name (b, "options");
@@ -833,6 +971,75 @@ rw_store_get_names (RwStore *store)
   while (g_hash_table_iter_next (&iter, &key, NULL))
     g_ptr_array_add (names, key);
   return names;
+}
+
+JsonNode *
+rw_store_entry_to_json (const RwStoreEntry *entry)
+{
+  return entry_to_json (entry);
+}
+
+RwStoreEntry *
+rw_store_entry_from_json (const gchar *name, JsonObject *obj, GError **error)
+{
+  return entry_from_json (name, obj, error);
+}
+
+RwStoreEntry *
+rw_store_entry_copy (const RwStoreEntry *entry, const gchar *name)
+{
+  g_autoptr(JsonNode) node = entry_to_json (entry);
+  JsonObject *obj = json_node_get_object (node);
+  RwStoreEntry *copy;
+
+  json_object_set_string_member (obj, "name", name);
+  /* What entry_to_json() wrote, entry_from_json() reads. */
+  copy = entry_from_json (name, obj, NULL);
+  g_assert (copy != NULL);
+  return copy;
+}
+
+const RwSnapshot *
+rw_store_entry_find_snapshot (const RwStoreEntry *e, const gchar *snapshot)
+{
+  for (guint i = 0; e->snapshots != NULL && i < e->snapshots->len; i++)
+    if (g_str_equal (((RwSnapshot *) e->snapshots->pdata[i])->name, snapshot))
+      return e->snapshots->pdata[i];
+  return NULL;
+}
+
+static void
+collect_layers (GHashTable *set, const gchar * const *layers)
+{
+  for (guint i = 0; layers != NULL && layers[i] != NULL; i++)
+    g_hash_table_add (set, g_strdup (layers[i]));
+}
+
+GHashTable *
+rw_store_get_layers_in_use (RwStore *store)
+{
+  GHashTable *set = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, store->containers);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      RwStoreEntry *e = value;
+
+      collect_layers (set, (const gchar * const *) e->layers);
+      for (guint i = 0; e->snapshots != NULL && i < e->snapshots->len; i++)
+        collect_layers (set, (const gchar * const *) ((RwSnapshot *) e->snapshots->pdata[i])->layers);
+    }
+  return set;
+}
+
+gboolean
+rw_store_layer_in_use (RwStore *store, const gchar *layer_id)
+{
+  g_autoptr(GHashTable) set = rw_store_get_layers_in_use (store);
+
+  return g_hash_table_contains (set, layer_id);
 }
 
 GPtrArray *
@@ -1402,5 +1609,82 @@ rw_store_save (RwStore *store, GError **error)
       }
     store->journal_records = 0;
   }
+  return TRUE;
+}
+
+gboolean
+rw_store_set_layers (RwStore *store, const gchar *name, const gchar * const *layers, GError **error)
+{
+  RwStoreEntry *e = lookup_or_fail (store, name, error);
+  gchar **old;
+
+  if (e == NULL)
+    return FALSE;
+  old = e->layers;
+  e->layers = layers != NULL && layers[0] != NULL ? g_strdupv ((gchar **) layers) : NULL;
+  if (!commit_entry (store, e, error))
+    {
+      g_strfreev (e->layers);
+      e->layers = old;
+      return FALSE;
+    }
+  g_strfreev (old);
+  maybe_compact (store);
+  return TRUE;
+}
+
+gboolean
+rw_store_add_snapshot (RwStore *store, const gchar *name, RwSnapshot *snapshot, GError **error)
+{
+  g_autoptr(RwSnapshot) snap = snapshot;
+  RwStoreEntry *e = lookup_or_fail (store, name, error);
+
+  if (e == NULL)
+    return FALSE;
+  if (rw_store_entry_find_snapshot (e, snap->name) != NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                   _("Container “%s” already has a snapshot “%s”"), name, snap->name);
+      return FALSE;
+    }
+  if (e->snapshots == NULL)
+    e->snapshots = g_ptr_array_new_with_free_func ((GDestroyNotify) rw_snapshot_free);
+  g_ptr_array_add (e->snapshots, snap);
+  if (!commit_entry (store, e, error))
+    {
+      g_ptr_array_remove_index (e->snapshots, e->snapshots->len - 1);  /* frees it */
+      snap = NULL;
+      return FALSE;
+    }
+  snap = NULL;
+  maybe_compact (store);
+  return TRUE;
+}
+
+gboolean
+rw_store_remove_snapshot (RwStore *store, const gchar *name, const gchar *snapshot, GError **error)
+{
+  RwStoreEntry *e = lookup_or_fail (store, name, error);
+  RwSnapshot *snap;
+  guint index;
+
+  if (e == NULL)
+    return FALSE;
+  snap = (RwSnapshot *) rw_store_entry_find_snapshot (e, snapshot);
+  if (snap == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                   _("Container “%s” has no snapshot “%s”"), name, snapshot);
+      return FALSE;
+    }
+  g_ptr_array_find (e->snapshots, snap, &index);
+  g_ptr_array_steal_index (e->snapshots, index);
+  if (!commit_entry (store, e, error))
+    {
+      g_ptr_array_insert (e->snapshots, (gint) index, snap);
+      return FALSE;
+    }
+  rw_snapshot_free (snap);
+  maybe_compact (store);
   return TRUE;
 }

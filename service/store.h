@@ -15,6 +15,18 @@
 
 G_BEGIN_DECLS
 
+/* A snapshot of a container: its upper and data dirs as they were, kept as
+ * a frozen layer (layers.h) on top of the layers it had then. */
+typedef struct {
+  gchar *name;
+  gint64 created_at;        /* µs since the epoch */
+  gchar **layers;           /* topmost first; the first is the snapshot's own */
+} RwSnapshot;
+
+RwSnapshot *rw_snapshot_new (const gchar *name, gint64 created_at, const gchar * const *layers);
+void rw_snapshot_free (RwSnapshot *snapshot);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RwSnapshot, rw_snapshot_free)
+
 /* Far more than 100,000 containers take; more is not a state file of ours. */
 #define RW_STORE_MAX_BYTES (512 * 1024 * 1024)
 
@@ -49,6 +61,9 @@ typedef struct {
   gint64 health_interval;   /* seconds between health checks (0: default) */
   gchar **ports;            /* (nullable) published ports, canonical (ports.h) */
   JsonArray *mounts;        /* (nullable) volumes, as volumes.h reads and writes them */
+  gchar **layers;           /* (nullable) frozen layers under its upper and data dirs,
+                             * topmost first (clones, restored snapshots) */
+  GPtrArray *snapshots;     /* (nullable) RwSnapshot, oldest first */
   JsonObject *extra;        /* keys we do not know, written back untouched */
 } RwStoreEntry;
 
@@ -80,6 +95,17 @@ const RwStoreEntry *rw_store_lookup (RwStore *store, const gchar *name);
 guint rw_store_get_size (RwStore *store);
 /* Names of every record, unsorted. (transfer container) */
 GPtrArray *rw_store_get_names (RwStore *store);
+/* @entry as the state file has it, and back (for a container's archive). */
+JsonNode *rw_store_entry_to_json (const RwStoreEntry *entry);
+RwStoreEntry *rw_store_entry_from_json (const gchar *name, JsonObject *obj, GError **error);
+/* A deep copy of @entry named @name (for a clone). */
+RwStoreEntry *rw_store_entry_copy (const RwStoreEntry *entry, const gchar *name);
+/* (nullable) the snapshot @snapshot of @entry */
+const RwSnapshot *rw_store_entry_find_snapshot (const RwStoreEntry *entry, const gchar *snapshot);
+/* Whether a record or a snapshot of one stacks the frozen layer @layer_id. */
+gboolean rw_store_layer_in_use (RwStore *store, const gchar *layer_id);
+/* Every layer a record or a snapshot stacks: id -> itself. (transfer full) */
+GHashTable *rw_store_get_layers_in_use (RwStore *store);
 /* Names of the records whose image is @image_id. (transfer full) */
 GPtrArray *rw_store_get_image_users (RwStore *store, const gchar *image_id);
 const gchar *rw_store_get_path (RwStore *store);
@@ -138,6 +164,14 @@ gboolean rw_store_set_limits (RwStore *store, const gchar *name, const RwLimits 
 gboolean rw_store_set_host (RwStore *store, gboolean lxc_ready, const gchar *bridge,
                             const gchar *bridge_address, gboolean nat, GError **error);
 gboolean rw_store_get_nat (RwStore *store);
+/* @layers: (nullable) none: the frozen layers under @name's upper dir. */
+gboolean rw_store_set_layers (RwStore *store, const gchar *name, const gchar * const *layers,
+                              GError **error);
+/* Takes @snapshot; G_IO_ERROR_EXISTS when @name has one of that name. */
+gboolean rw_store_add_snapshot (RwStore *store, const gchar *name, RwSnapshot *snapshot, GError **error);
+/* G_IO_ERROR_NOT_FOUND when there is no such snapshot. */
+gboolean rw_store_remove_snapshot (RwStore *store, const gchar *name, const gchar *snapshot,
+                                   GError **error);
 
 gchar *rw_store_to_data (RwStore *store, gsize *length);
 void rw_store_free (RwStore *store);

@@ -214,6 +214,15 @@ test_redroid_golden (void)
     f.redroid.boot_params = params;
     check_golden ("redroid", &f, "redroid-boot-params");
   }
+
+  /* A clone: /data an overlay of its data dir over the frozen layers' data. */
+  fixture_init (&f);
+  f.spec.rootfs_layers = "/var/lib/redway/layers/00000000000000a1/upper";
+  f.spec.data_layers = "/var/lib/redway/layers/00000000000000a1/data";
+  f.spec.data_work = "/var/lib/redway/containers/rw1/data-work";
+  check_golden ("redroid", &f, "redroid-layers");
+  f.spec.data_work = "/var/lib/redway/containers/rw1/data work";
+  check_rejected ("redroid", &f, "a data work dir with a blank");
 }
 
 static void
@@ -439,6 +448,17 @@ test_generic_golden (void)
   f.spec.image_rootfs = f.spec.rootfs_lower;
   f.spec.rootfs_lower = "/var/lib/redway/images/sha256-0123/rootfs-shift-1000000000";
   check_golden ("generic", &f, "generic-unprivileged");
+
+  /* A clone: its upper dir over frozen layers over the image. */
+  fixture_init (&f);
+  f.spec.rootfs_layers = "/var/lib/redway/layers/00000000000000b2/upper:/var/lib/redway/layers/00000000000000a1/upper";
+  check_golden ("generic", &f, "generic-layers");
+  fixture_init (&f);
+  f.spec.rootfs_layers = "/var/lib/redway/layers/a,b/upper";
+  check_rejected ("generic", &f, "a layer with a comma (overlayfs option separator)");
+  fixture_init (&f);
+  f.spec.rootfs_layers = "relative/upper";
+  check_rejected ("generic", &f, "a relative layer");
 
   /* Volumes: LXC binds redway's staging mounts at relative targets. */
   {

@@ -905,6 +905,20 @@ rw_image_store_lookup_unmoved (RwImageStore *store, const gchar *ref, const gcha
   return image_load (store, id, refs, NULL);
 }
 
+RwImage *
+rw_image_store_lookup_local (RwImageStore *store, const gchar *ref)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&store->lock);
+  g_autoptr(GHashTable) digests = NULL;
+  g_autoptr(GHashTable) refs = refs_load_full (store, &digests, NULL);
+  const gchar *id;
+
+  if (refs == NULL || g_hash_table_lookup (digests, ref) != NULL ||
+      (id = g_hash_table_lookup (refs, ref)) == NULL)
+    return NULL;
+  return image_load (store, id, refs, NULL);
+}
+
 /* ref or id -> id. Caller holds the lock. */
 static char *
 resolve_id (RwImageStore *store, GHashTable *refs, const char *ref_or_id, GError **error)

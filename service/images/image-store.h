@@ -118,6 +118,10 @@ gboolean rw_image_store_set_ref_digest (RwImageStore *store, const gchar *ref, c
  * has not moved), else NULL. */
 RwImage *rw_image_store_lookup_unmoved (RwImageStore *store, const gchar *ref, const gchar *digest);
 
+/* The image recorded under @ref without a registry's digest: loaded from
+ * an archive or committed from a container, never pulled by that name. */
+RwImage *rw_image_store_lookup_local (RwImageStore *store, const gchar *ref);
+
 /* Where the image @id's rootfs is, without reading anything (NULL for a
  * malformed id). */
 gchar *rw_image_store_rootfs_path (RwImageStore *store, const gchar *id);

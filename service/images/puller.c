@@ -192,6 +192,17 @@ drop_blobs (const gchar *blob_dir, RwImageSource *source, const gchar *suffix)
     }
 }
 
+static gboolean
+unreachable (const GError *error)
+{
+  return error != NULL &&
+         (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED) ||
+          g_error_matches (error, G_IO_ERROR, G_IO_ERROR_HOST_UNREACHABLE) ||
+          g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NETWORK_UNREACHABLE) ||
+          g_error_matches (error, G_IO_ERROR, G_IO_ERROR_HOST_NOT_FOUND) ||
+          error->domain == G_RESOLVER_ERROR);
+}
+
 RwImage *
 rw_pull_image (RwImageStore        *store,
                const gchar         *ref,
@@ -216,16 +227,28 @@ rw_pull_image (RwImageStore        *store,
   if (parsed->transport == RW_TRANSPORT_DOCKER && (options == NULL || options->platform == NULL))
     {
       RwRegistryClient *client = client_for_ref (parsed, options, NULL);
+      g_autoptr(GError) head_error = NULL;
 
       if (client != NULL)
         {
           head_digest = rw_registry_ops (NULL)->head_manifest (client, parsed->repository,
                                                                rw_image_ref_get_reference (parsed),
-                                                               NULL, cancellable, NULL);
+                                                               NULL, cancellable, &head_error);
           g_object_unref (client);
         }
       if (head_digest != NULL &&
           (image = rw_image_store_lookup_unmoved (store, canonical, head_digest)) != NULL)
+        return image;
+      /* The registry cannot be reached at all: an image recorded under the
+       * reference (pulled before, or loaded from an archive) serves. */
+      if (head_digest == NULL && unreachable (head_error) &&
+          (image = rw_image_store_lookup (store, canonical, NULL)) != NULL)
+        {
+          g_debug ("%s: registry unreachable (%s); using the cached image", canonical, head_error->message);
+          return image;
+        }
+      /* Made here (loaded, committed) and unknown to its registry. */
+      if (head_digest == NULL && (image = rw_image_store_lookup_local (store, canonical)) != NULL)
         return image;
     }
 

@@ -170,6 +170,29 @@ rw_profile_check_ifname (const gchar *name, GError **error)
   return TRUE;
 }
 
+/* A ':'-joined list of absolute dirs, each fit for overlayfs's options
+ * (',' separates them) and LXC's mount entries (blanks separate fields). */
+static gboolean
+check_layers (const gchar *what, const gchar *layers, GError **error)
+{
+  g_auto(GStrv) dirs = g_strsplit (layers, ":", -1);
+
+  for (guint i = 0; dirs[i] != NULL; i++)
+    if (!rw_profile_check_path (what, dirs[i], ", \t\\", error))
+      return FALSE;
+  return TRUE;
+}
+
+gboolean
+rw_profile_check_data_layers (const RwContainerSpec *spec, GError **error)
+{
+  if (spec->data_layers == NULL)
+    return TRUE;
+  return check_layers (_("Data layer"), spec->data_layers, error) &&
+         rw_profile_check_path (_("Data path"), spec->data_path, ",: \t\\", error) &&
+         rw_profile_check_path (_("Data work directory"), spec->data_work, ",: \t\\", error);
+}
+
 gboolean
 rw_profile_validate_spec (const RwContainerSpec *spec, GError **error)
 {
@@ -188,6 +211,8 @@ rw_profile_validate_spec (const RwContainerSpec *spec, GError **error)
   /* LXC's overlay driver splits "overlay:<lower>:<upper>" on ':'. */
   if (!rw_profile_check_path (_("Image root file system"), spec->rootfs_lower, ":", error) ||
       !rw_profile_check_path (_("Container upper directory"), spec->rootfs_upper, ":", error))
+    return FALSE;
+  if (spec->rootfs_layers != NULL && !check_layers (_("Container layer"), spec->rootfs_layers, error))
     return FALSE;
   if (spec->log_path != NULL &&
       !rw_profile_check_path (_("Log path"), spec->log_path, NULL, error))
@@ -304,8 +329,13 @@ rw_profile_common (const RwContainerSpec *spec, RwLxcConfig *config)
 {
   rw_lxc_config_add (config, "lxc.uts.name", spec->name);
   /* LXC's overlay driver creates the overlay work dir next to the upper dir. */
-  rw_lxc_config_addf (config, "lxc.rootfs.path", "overlay:%s:%s",
-                      spec->rootfs_lower, spec->rootfs_upper);
+  if (spec->rootfs_layers != NULL)
+    /* LXC takes every dir but the last as a lower one. */
+    rw_lxc_config_addf (config, "lxc.rootfs.path", "overlay:%s:%s:%s",
+                        spec->rootfs_layers, spec->rootfs_lower, spec->rootfs_upper);
+  else
+    rw_lxc_config_addf (config, "lxc.rootfs.path", "overlay:%s:%s",
+                        spec->rootfs_lower, spec->rootfs_upper);
   if (spec->log_path != NULL)
     rw_lxc_config_add (config, "lxc.log.file", spec->log_path);
   rw_lxc_config_add (config, "lxc.log.level", "INFO");

@@ -52,7 +52,12 @@ typedef struct {
   guint32 idmap_base;              /* 0: privileged (no user namespace); else in-container
                                     * id N is host id idmap_base + N (RW_IDMAP_SIZE ids) */
   const gchar *rootfs_upper;       /* the container's overlay upper dir (work dir is its sibling "work") */
+  const gchar *rootfs_layers;      /* (nullable) frozen layers (layers.h) between the upper
+                                    * dir and rootfs_lower: ':'-joined dirs, topmost first */
   const gchar *data_path;          /* persistent data, bind-mounted at /data for redroid */
+  const gchar *data_layers;        /* (nullable) frozen data layers under data_path: then /data
+                                    * is an overlay (lower: these, upper: data_path) */
+  const gchar *data_work;          /* with data_layers: its overlay work dir */
   const gchar *log_path;           /* LXC log */
   const gchar *console_log_path;   /* console output */
   const RwImageConfig *image_config;
@@ -118,6 +123,8 @@ gboolean rw_profile_check_env (const gchar *item, GError **error);
  * "." or ".." component), not "/" and not under /proc, /sys or /dev,
  * without blanks or backslashes (LXC's fstab syntax would need escapes). */
 gboolean rw_profile_check_mount_target (const gchar *target, GError **error);
+/* The data_layers, data_path and data_work of @spec fit an overlay mount entry. */
+gboolean rw_profile_check_data_layers (const RwContainerSpec *spec, GError **error);
 /* A render node (/dev/dri/...) or a video device (/dev/videoN): plain
  * components only, as it is bind-mounted from the host by that name. */
 /* Every check rw_profile_redroid() makes of @opt, for a change before it is stored. */

@@ -278,7 +278,8 @@ rw_profile_redroid (const RwContainerSpec *spec, GError **error)
 
   if (!rw_profile_validate_spec (spec, error))
     return NULL;
-  if (!rw_profile_check_path (_("Data path"), spec->data_path, " \t\\", error))
+  if (!rw_profile_check_path (_("Data path"), spec->data_path, " \t\\", error) ||
+      !rw_profile_check_data_layers (spec, error))
     return NULL;
 
   if (!rw_profile_redroid_check_options (opt, error))
@@ -342,7 +343,14 @@ rw_profile_redroid (const RwContainerSpec *spec, GError **error)
   rw_lxc_config_add (config, "lxc.signal.halt", "SIGTERM");
   /* Android populates /dev itself (binderfs, ueventd): LXC's 500 kB default is too small. */
   rw_lxc_config_add (config, "lxc.autodev.tmpfs.size", "25000000");
-  rw_lxc_config_addf (config, "lxc.mount.entry", "%s data none bind 0 0", spec->data_path);
+  if (spec->data_layers != NULL)
+    /* A clone's (or a restored snapshot's) data: its own changes over the
+     * frozen layers it shares. */
+    rw_lxc_config_addf (config, "lxc.mount.entry",
+                        "overlay data overlay lowerdir=%s,upperdir=%s,workdir=%s 0 0",
+                        spec->data_layers, spec->data_path, spec->data_work);
+  else
+    rw_lxc_config_addf (config, "lxc.mount.entry", "%s data none bind 0 0", spec->data_path);
 
   /* Android's storage runs on FUSE (persist.sys.fuse=1: "Failed to open
    * /dev/fuse" otherwise), VPN apps need a tun device. Optional: a host

@@ -1,0 +1,306 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Manager.ExportImage and ImportImage: D-Bus glue over OCI archives
+ * (images/oci-archive.c). The caller hands over a pipe, socket or file;
+ * the work runs as a job in a worker thread.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <gio/gunixfdlist.h>
+#include <glib/gi18n-lib.h>
+
+#include "dbus-util.h"
+#include "fsutil.h"
+#include "images/oci-archive.h"
+#include "images/puller.h"
+#include "job.h"
+#include "manager.h"
+#include "redway-error.h"
+
+/* The fd a caller passed, if it is a pipe, socket, file or character
+ * device open for @writing (or reading); -1 and an error otherwise. */
+static int
+take_fd (GUnixFDList *fd_list, GVariant *handle, gboolean writing, GError **error)
+{
+  gint32 index = g_variant_get_handle (handle);
+  struct stat st;
+  int fd, mode;
+
+  if (fd_list == NULL || index < 0 || index >= g_unix_fd_list_get_length (fd_list))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, _("No file descriptor was passed"));
+      return -1;
+    }
+  fd = g_unix_fd_list_get (fd_list, index, error);
+  if (fd < 0)
+    return -1;
+  mode = fcntl (fd, F_GETFL);
+  if (fstat (fd, &st) < 0 || mode < 0 ||
+      !(S_ISFIFO (st.st_mode) || S_ISSOCK (st.st_mode) || S_ISREG (st.st_mode) || S_ISCHR (st.st_mode)) ||
+      (writing ? (mode & O_ACCMODE) == O_RDONLY : (mode & O_ACCMODE) == O_WRONLY))
+    {
+      close (fd);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   writing ? _("The file descriptor must be a pipe, socket or file open for writing")
+                           : _("The file descriptor must be a pipe, socket or file open for reading"));
+      return -1;
+    }
+  return fd;
+}
+
+typedef struct {
+  RwdDaemon *daemon;
+  gchar *ref;          /* (nullable) */
+  int fd;
+  gchar *tmp_dir;
+  RwdJob *job;         /* (unowned) while it runs */
+} Transfer;
+
+static void
+transfer_free (Transfer *t)
+{
+  g_free (t->ref);
+  if (t->fd >= 0)
+    close (t->fd);
+  g_free (t->tmp_dir);
+  g_free (t);
+}
+
+static void
+on_progress (guint64 done, guint64 total, gpointer data)
+{
+  rwd_job_report_progress (data, done, total);
+}
+
+static Transfer *
+transfer_new (RwdDaemon *daemon, const gchar *ref, int fd)
+{
+  Transfer *t = g_new0 (Transfer, 1);
+  g_autofree gchar *images = rw_layout_images_dir (rwd_daemon_get_layout (daemon));
+
+  t->daemon = daemon;
+  t->ref = g_strdup (ref);
+  t->fd = fd;
+  t->tmp_dir = g_build_filename (images, "tmp", NULL);
+  return t;
+}
+
+/* ---- ExportImage ------------------------------------------------------ */
+
+static gboolean
+export_work (RwdJob *job, gpointer data, GCancellable *cancellable, GError **error)
+{
+  Transfer *t = data;
+  RwImageStore *store = rwd_daemon_get_image_store (t->daemon);
+  g_autofree gchar *canonical = NULL;
+  g_autoptr(RwImage) image = NULL;
+  const gchar *name;
+  gboolean ok;
+
+  /* A reference as given ("busybox:latest") or as recorded ("docker://docker.io/..."). */
+  if (!g_str_has_prefix (t->ref, "sha256:") && rw_pull_validate_ref (t->ref, &canonical, NULL))
+    image = rw_image_store_lookup (store, canonical, NULL);
+  if (image == NULL)
+    image = rw_image_store_lookup (store, t->ref, error);
+  if (image == NULL)
+    return FALSE;
+  name = canonical != NULL ? canonical : t->ref;
+  /* An image id names no reference: the first one it was pulled as. */
+  if (g_str_has_prefix (name, "sha256:"))
+    name = image->refs != NULL && image->refs[0] != NULL ? image->refs[0] : NULL;
+  if (name != NULL && g_str_has_prefix (name, "docker://"))
+    name += strlen ("docker://");
+  else if (name != NULL && g_str_has_prefix (name, "oci:"))
+    name = NULL;   /* a host path, not a name */
+  ok = rw_oci_archive_export (image, name, t->fd, t->tmp_dir, on_progress, job, cancellable, error);
+  /* The reader sees the end of the archive now, not when the job goes. */
+  close (t->fd);
+  t->fd = -1;
+  return ok;
+}
+
+typedef struct {
+  RwdManager *self;
+  gchar *ref;
+  int fd;
+} ExportArgs;
+
+static void
+export_args_free (ExportArgs *a)
+{
+  g_clear_object (&a->self);
+  g_free (a->ref);
+  if (a->fd >= 0)
+    close (a->fd);
+  g_free (a);
+}
+
+static void
+on_export_authorized (GDBusMethodInvocation *invocation, guint uid, gpointer data)
+{
+  ExportArgs *a = data;
+  RwdDaemon *daemon = rwd_manager_get_daemon (a->self);
+  g_autofree gchar *job_path = NULL;
+  Transfer *t = transfer_new (daemon, a->ref, a->fd);
+
+  a->fd = -1;
+  rwd_daemon_launch_threaded_job (daemon, "export-image", uid, TRUE, NULL, export_work, NULL,
+                                  t, (GDestroyNotify) transfer_free, &job_path);
+  redway_manager_complete_export_image (REDWAY_MANAGER (a->self), invocation, NULL, job_path);
+}
+
+static gboolean
+handle_export_image (RedwayManager *iface, GDBusMethodInvocation *invocation, GUnixFDList *fd_list,
+                     const gchar *ref, GVariant *fd_handle, GVariant *options)
+{
+  RwdManager *self = RWD_MANAGER (iface);
+  g_autoptr(GError) error = NULL;
+  ExportArgs *a;
+  int fd = take_fd (fd_list, fd_handle, TRUE, &error);
+
+  if (fd < 0)
+    {
+      rwd_return_error (invocation, error);
+      return TRUE;
+    }
+  a = g_new0 (ExportArgs, 1);
+  a->self = g_object_ref (self);
+  a->ref = g_strdup (ref);
+  a->fd = fd;
+  /* What is in the cache is the image tools' business: the pull right. */
+  rwd_authority_check (rwd_daemon_get_authority (rwd_manager_get_daemon (self)), invocation, RWD_ACTION_PULL,
+                       NULL, on_export_authorized, a, (GDestroyNotify) export_args_free);
+  return TRUE;
+}
+
+/* ---- ImportImage ------------------------------------------------------ */
+
+/* The reference to record: the caller's, else the archive's own name. */
+static gchar *
+choose_ref (const gchar *given, const gchar *tag, const gchar *name, GError **error)
+{
+  gchar *canonical = NULL;
+  const gchar *ref = given;
+
+  if (ref == NULL)
+    ref = name;
+  /* A tag alone ("latest") names no image; "busybox:latest" does. */
+  if (ref == NULL && tag != NULL && strpbrk (tag, ":/") != NULL)
+    ref = tag;
+  if (ref == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("The archive does not name its image: give a reference (option “ref”, redway image load --ref REF)"));
+      return NULL;
+    }
+  if (!rw_pull_validate_ref (ref, &canonical, error))
+    return NULL;
+  if (g_str_has_prefix (canonical, "oci:"))
+    {
+      g_free (canonical);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("A loaded image is recorded under a registry reference, not an oci: path: %s"), ref);
+      return NULL;
+    }
+  return canonical;
+}
+
+static gboolean
+import_work (RwdJob *job, gpointer data, GCancellable *cancellable, GError **error)
+{
+  Transfer *t = data;
+  g_autofree gchar *id = g_strdup_printf ("load-%08x%08x", g_random_int (), g_random_int ());
+  g_autofree gchar *layout = g_build_filename (t->tmp_dir, id, NULL);
+  g_autofree gchar *tag = NULL, *name = NULL, *ref = NULL;
+  g_autoptr(RwImage) image = NULL;
+  RwImageSource *source;
+
+  if (!rw_mkdir_p (t->tmp_dir, 0700, error) ||
+      !rw_oci_archive_extract (t->fd, layout, RW_IMAGE_STORE_DEFAULT_MAX_IMAGE, cancellable, error))
+    return FALSE;
+  close (t->fd);
+  t->fd = -1;
+  if (rw_oci_archive_describe (layout, &tag, &name, error) &&
+      (ref = choose_ref (t->ref, tag, name, error)) != NULL &&
+      /* Read as any oci: layout: bounded JSON, every digest checked. */
+      (source = rw_oci_layout_source_new (layout, tag, NULL, error)) != NULL)
+    {
+      image = rw_image_store_pull (rwd_daemon_get_image_store (t->daemon), ref, source, on_progress, job,
+                                   cancellable, error);
+      source->free (source);
+    }
+  rw_rm_rf (layout, NULL);
+  return image != NULL;
+}
+
+typedef struct {
+  RwdManager *self;
+  gchar *ref;
+  int fd;
+} ImportArgs;
+
+static void
+import_args_free (ImportArgs *a)
+{
+  g_clear_object (&a->self);
+  g_free (a->ref);
+  if (a->fd >= 0)
+    close (a->fd);
+  g_free (a);
+}
+
+static void
+on_import_authorized (GDBusMethodInvocation *invocation, guint uid, gpointer data)
+{
+  ImportArgs *a = data;
+  RwdDaemon *daemon = rwd_manager_get_daemon (a->self);
+  g_autofree gchar *job_path = NULL;
+  Transfer *t = transfer_new (daemon, a->ref, a->fd);
+
+  a->fd = -1;
+  rwd_daemon_launch_threaded_job (daemon, "import-image", uid, TRUE, NULL, import_work, NULL,
+                                  t, (GDestroyNotify) transfer_free, &job_path);
+  redway_manager_complete_import_image (REDWAY_MANAGER (a->self), invocation, NULL, job_path);
+}
+
+static gboolean
+handle_import_image (RedwayManager *iface, GDBusMethodInvocation *invocation, GUnixFDList *fd_list,
+                     GVariant *fd_handle, GVariant *options)
+{
+  RwdManager *self = RWD_MANAGER (iface);
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *ref = NULL;
+  ImportArgs *a;
+  int fd;
+
+  if (!rwd_option_get (options, "ref", "s", &ref, &error))
+    {
+      rwd_return_error (invocation, error);
+      return TRUE;
+    }
+  fd = take_fd (fd_list, fd_handle, FALSE, &error);
+  if (fd < 0)
+    {
+      rwd_return_error (invocation, error);
+      return TRUE;
+    }
+  a = g_new0 (ImportArgs, 1);
+  a->self = g_object_ref (self);
+  a->ref = g_steal_pointer (&ref);
+  a->fd = fd;
+  rwd_authority_check (rwd_daemon_get_authority (rwd_manager_get_daemon (self)), invocation, RWD_ACTION_PULL,
+                       NULL, on_import_authorized, a, (GDestroyNotify) import_args_free);
+  return TRUE;
+}
+
+void
+rwd_manager_images_iface_init (RedwayManagerIface *iface)
+{
+  iface->handle_export_image = handle_export_image;
+  iface->handle_import_image = handle_import_image;
+  iface->handle_import_container = rwd_handle_import_container;
+}
