@@ -14,6 +14,7 @@
 #include "dbus-util.h"
 #include "fsutil.h"
 #include "layers.h"
+#include "volumes.h"
 #include "lxc-backend.h"
 #include "names.h"
 #include "redway-error.h"
@@ -733,6 +734,24 @@ on_clone_authorized (GDBusMethodInvocation *invocation, guint uid, gpointer data
   ne->data_path = rw_layout_default_data_dir (layout, new_name);
   g_free (ne->log_file);
   ne->log_file = rw_layout_console_log (layout, new_name);
+  /* Host ports are the source's: a clone publishes none until given its
+   * own (update --publish). Host directories were granted to the source
+   * (bind-host-path): a clone keeps only the named volumes. */
+  g_clear_pointer (&ne->ports, g_strfreev);
+  if (ne->mounts != NULL)
+    {
+      g_autoptr(GPtrArray) mounts = rw_mounts_from_json (ne->mounts, NULL);
+
+      g_clear_pointer (&ne->mounts, json_array_unref);
+      if (mounts != NULL)
+        {
+          for (guint i = mounts->len; i > 0; i--)
+            if (((RwMount *) mounts->pdata[i - 1])->kind != RW_MOUNT_VOLUME)
+              g_ptr_array_remove_index (mounts, i - 1);
+          if (mounts->len > 0)
+            ne->mounts = rw_mounts_to_json (mounts);
+        }
+    }
   if (!rw_store_add_container (store, g_steal_pointer (&ne), &error))
     {
       rwd_return_error (invocation, error);

@@ -150,15 +150,16 @@ class Archive(harness.EnvTestCase):
         env.cli("init", "cm1", self.image, "--start")
         self.addCleanup(env.cli, "remove", "--force", "cm1", check=False)
         # A new file, a deleted image file (a whiteout), a replaced directory
-        # (an opaque one).
-        self.sh("cm1", "echo committed > /marker; rm /bin/true; rm -rf /etc; mkdir /etc; echo x > /etc/new")
+        # (an opaque one; not /etc, where redway bind-mounts hosts and
+        # resolv.conf).
+        self.sh("cm1", "echo committed > /marker; rm /bin/true; rm -rf /usr; mkdir /usr; echo x > /usr/new")
         env.cli("commit", "cm1", "localhost/committed:1")     # running: frozen meanwhile
         self.assertEqual(self.status("cm1")["state"], "running")
         self.assertTrue(any("localhost/committed:1" in ref for i in self.images() for ref in i["refs"]))
 
         env.cli("init", "cm2", "localhost/committed:1", "--start")
         self.addCleanup(env.cli, "remove", "--force", "cm2", check=False)
-        self.assertEqual(self.sh("cm2", "cat /marker; test -e /bin/true || echo no-true; ls /etc; "
+        self.assertEqual(self.sh("cm2", "cat /marker; test -e /bin/true || echo no-true; ls /usr; "
                                  "stat -c %u:%g /marker"),
                          "committed\nno-true\nnew\n0:0\n")
 
@@ -172,7 +173,7 @@ class Archive(harness.EnvTestCase):
         env.cli("commit", "cm3", "localhost/committed:2")
         env.cli("init", "cm4", "localhost/committed:2", "--start")
         self.addCleanup(env.cli, "remove", "--force", "cm4", check=False)
-        self.assertEqual(self.sh("cm4", "cat /more; test -e /marker || echo no-marker; ls /etc; "
+        self.assertEqual(self.sh("cm4", "cat /more; test -e /marker || echo no-marker; ls /usr; "
                                  "test -e /bin/true || echo no-true"),
                          "more\nno-marker\nnew\nno-true\n")
         # Exported, the committed image has its layers: an archive of it loads elsewhere.

@@ -194,6 +194,27 @@ class Snapshots(harness.EnvTestCase):
         env.cli("remove", "--force", "c3")
         self.assertLayers([])
 
+    def test_clone_keeps_named_volumes_not_host_ports_or_dirs(self):
+        """A clone gets its own host ports (none until given) and keeps only
+        the named volumes: the source's host directories were granted to it."""
+        env = self.env
+        host_dir = os.path.join(env.tmp, "clone-bind")
+        os.makedirs(host_dir)
+        env.cli("init", "pv1", self.image, "--publish", "127.0.0.1::8080", "-v", "cv1:/srv/named",
+                "-v", host_dir + ":/srv/host", "--start")
+        self.addCleanup(env.cli, "remove", "--force", "pv1", check=False)
+        self.addCleanup(env.cli, "volume", "rm", "cv1", check=False)
+        self.sh("pv1", "echo shared > /srv/named/f")
+        env.cli("clone", "pv1", "pv2")
+        self.addCleanup(env.cli, "remove", "--force", "pv2", check=False)
+        cloned = json.loads(env.cli("inspect", "pv2", "--json").stdout)
+        self.assertEqual(cloned["Ports"], [])
+        self.assertEqual([m for m in cloned["Mounts"] if "/srv/host" in m], [])
+        self.assertEqual(len([m for m in cloned["Mounts"] if m.startswith("cv1:")]), 1)
+        # It starts beside its running source: no host port to fight over.
+        env.cli("start", "pv2")
+        self.assertEqual(self.sh("pv2", "cat /srv/named/f").strip(), "shared")
+
     def test_refused(self):
         env = self.env
         self.make("ref1", start=False)
