@@ -277,6 +277,24 @@ class Snapshots(harness.EnvTestCase):
         self.assertEqual(self.status("big")["state"], "running")
         self.assertEqual(self.sh("big", "ls /bulk | wc -l").strip(), "1500")
 
+        # A commit of it, cancelled at once: no image under the name, no
+        # work files in the image cache, the container thawed and running.
+        images_tmp = os.path.join(env.state_dir, "images", "tmp")
+        tmp_before = sorted(os.listdir(images_tmp)) if os.path.isdir(images_tmp) else []
+        r = self.gdbus(path, "org.redway.Redway1.Container.Commit", "localhost/cancelled:1", "{}")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        job = r.stdout.split("'")[1]
+        r = self.gdbus(job, JIFACE + ".Cancel", "{}")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        ok, message = self.wait_job(job)
+        self.assertFalse(ok, "the commit ended before the cancel: the test needs more data")
+        self.assertIn("cancel", message.lower())
+        self.assertNotIn("localhost/cancelled:1", env.cli("images").stdout)
+        tmp_after = sorted(os.listdir(images_tmp)) if os.path.isdir(images_tmp) else []
+        self.assertEqual(tmp_after, tmp_before)
+        self.assertEqual(self.status("big")["state"], "running")
+        self.assertEqual(self.sh("big", "ls /bulk | wc -l").strip(), "1500")
+
 
 if __name__ == "__main__":
     harness.main()
