@@ -535,7 +535,8 @@ entry_to_json (const RwStoreEntry *e)
       json_builder_add_value (b, json_node_init_array (json_node_alloc (), e->mounts));
     }
   add_snapshots (b, e);
-  if (e->options != NULL)
+  /* An empty object is neither written nor kept (entry_from_json()). */
+  if (e->options != NULL && json_object_get_size (e->options) > 0)
     {
       json_builder_set_member_name (b, "options");
       json_builder_add_value (b, json_node_init_object (json_node_alloc (), e->options));
