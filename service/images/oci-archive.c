@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -51,7 +52,28 @@ typedef struct {
   guint64 size;
   GCancellable *cancellable;
   GError *error;          /* what the sink met */
+  int pipe;               /* 0: not known yet, 1: a pipe or socket, 2: anything else */
 } Sink;
+
+/* A blocking pipe's write() waits until all of it fits, whatever a Cancel
+ * says, and a caller that stopped reading never lets it: wait for room
+ * (noticing a Cancel), then write no more than the room poll promises. */
+static gboolean
+wait_room (Sink *s)
+{
+  struct pollfd p = { s->fd, POLLOUT, 0 };
+
+  for (;;)
+    {
+      int r;
+
+      if (g_cancellable_set_error_if_cancelled (s->cancellable, &s->error))
+        return FALSE;
+      r = poll (&p, 1, 500);
+      if (r > 0 || (r < 0 && errno != EINTR))
+        return TRUE;    /* ready, or an error write() will report */
+    }
+}
 
 static la_ssize_t
 sink_write (struct archive *a, void *data, const void *buf, size_t len)
@@ -65,9 +87,22 @@ sink_write (struct archive *a, void *data, const void *buf, size_t len)
       archive_set_error (a, ECANCELED, "cancelled");
       return -1;
     }
+  if (s->pipe == 0)
+    {
+      struct stat st;
+
+      s->pipe = fstat (s->fd, &st) == 0 && (S_ISFIFO (st.st_mode) || S_ISSOCK (st.st_mode)) ? 1 : 2;
+    }
   while (left > 0)
     {
-      ssize_t n = write (s->fd, p, left);
+      ssize_t n;
+
+      if (s->pipe == 1 && !wait_room (s))
+        {
+          archive_set_error (a, ECANCELED, "cancelled");
+          return -1;
+        }
+      n = write (s->fd, p, s->pipe == 1 ? MIN (left, PIPE_BUF) : left);
 
       if (n < 0 && errno == EINTR)
         continue;
@@ -364,7 +399,7 @@ rw_tree_write_tar (const gchar *root, int out_fd, gboolean overlay_whiteouts, gu
                    guint64 *out_size, GCancellable *cancellable, GError **error)
 {
   g_autoptr(GHashTable) links = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  Sink sink = { out_fd, sum, 0, cancellable, NULL };
+  Sink sink = { out_fd, sum, 0, cancellable, NULL, 0 };
   Walk w = { NULL, &sink, overlay_whiteouts, id_shift, links, cancellable };
   gboolean ok;
   int dfd = open (root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -644,7 +679,7 @@ rw_oci_archive_write (int out_fd, const gchar *config_json, gsize config_len,
                       RwProgressFunc progress, gpointer progress_data,
                       GCancellable *cancellable, GError **error)
 {
-  Sink sink = { out_fd, NULL, 0, cancellable, NULL };
+  Sink sink = { out_fd, NULL, 0, cancellable, NULL, 0 };
   struct archive *a = tar_writer_new (&sink);
   gboolean ok;
 
@@ -663,7 +698,7 @@ rw_container_archive_write (int out_fd, const gchar *settings_json, const gchar 
                             RwProgressFunc progress, gpointer progress_data,
                             GCancellable *cancellable, GError **error)
 {
-  Sink sink = { out_fd, NULL, 0, cancellable, NULL };
+  Sink sink = { out_fd, NULL, 0, cancellable, NULL, 0 };
   struct archive *a = tar_writer_new (&sink);
   guint64 done = 0;
   gboolean ok;

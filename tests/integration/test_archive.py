@@ -320,6 +320,39 @@ class Archive(harness.EnvTestCase):
             time.sleep(0.05)
         self.assertEqual([n for n in os.listdir(d) if n.startswith("import-")], [])
 
+    def test_export_cancelled(self):
+        """An export of a running container (frozen while its files are
+        read) that is cancelled leaves it running, and its queue free."""
+        env = self.env
+        env.cli("init", "cx5", self.image, "--start")
+        self.addCleanup(env.cli, "remove", "--force", "cx5", check=False)
+        bulk = os.path.join(env.state_dir, "containers", "cx5", "upper", "bulk")
+        os.makedirs(bulk)
+        block = os.urandom(256 * 1024)
+        for i in range(200):
+            with open(os.path.join(bulk, "f%d" % i), "wb") as f:
+                f.write(block)
+        rfd, wfd = os.pipe()
+        # Nobody reads: the service's writes stop at the pipe's 64 KiB.
+        p = subprocess.Popen([harness.REDWAY, "export", "cx5"], stdout=wfd, stderr=subprocess.PIPE,
+                             env=env.env, text=True)
+        os.close(wfd)
+        time.sleep(1)
+        self.assertIsNone(p.poll())       # stuck on the pipe
+        # The CLI cancels the job; the reader is still there, not reading:
+        # the service must notice the Cancel, not wait for room in the pipe.
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=60)
+        self.assertNotEqual(p.returncode, 0, err)
+        deadline = time.time() + 10
+        while time.time() < deadline and self.status("cx5")["state"] != "running":
+            time.sleep(0.1)
+        self.assertEqual(self.status("cx5")["state"], "running")
+        self.assertEqual(self.sh("cx5", "ls /bulk | wc -l").strip(), "200")
+        # Its operations are not held up by the export that was.
+        env.cli("stop", "cx5", timeout=30)
+        os.close(rfd)
+
     def status(self, name):
         return json.loads(self.env.cli("status", name, "--json").stdout)
 
