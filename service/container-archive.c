@@ -60,34 +60,6 @@ on_progress (guint64 done, guint64 total, gpointer data)
   rwd_job_report_progress (data, done, total);
 }
 
-static int
-take_fd (GUnixFDList *fd_list, GVariant *handle, gboolean writing, GError **error)
-{
-  gint32 index = g_variant_get_handle (handle);
-  struct stat st;
-  int fd, mode;
-
-  if (fd_list == NULL || index < 0 || index >= g_unix_fd_list_get_length (fd_list))
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, _("No file descriptor was passed"));
-      return -1;
-    }
-  fd = g_unix_fd_list_get (fd_list, index, error);
-  if (fd < 0)
-    return -1;
-  mode = fcntl (fd, F_GETFL);
-  if (fstat (fd, &st) < 0 || mode < 0 ||
-      !(S_ISFIFO (st.st_mode) || S_ISSOCK (st.st_mode) || S_ISREG (st.st_mode) || S_ISCHR (st.st_mode)) ||
-      (writing ? (mode & O_ACCMODE) == O_RDONLY : (mode & O_ACCMODE) == O_WRONLY))
-    {
-      close (fd);
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   writing ? _("The file descriptor must be a pipe, socket or file open for writing")
-                           : _("The file descriptor must be a pipe, socket or file open for reading"));
-      return -1;
-    }
-  return fd;
-}
 
 static void
 rm_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
@@ -122,6 +94,7 @@ typedef struct {
   gchar *tmp_dir;
   guint32 id_shift;
   GCancellable *cancellable;
+  RwArchiveLayer datal;      /* the data's tar, made while the container is frozen */
 } Exporting;
 
 static void
@@ -141,6 +114,7 @@ exporting_free (Exporting *x)
   g_free (x->data_lower);
   g_free (x->tmp_dir);
   g_clear_object (&x->cancellable);
+  rw_archive_layer_clear (&x->datal);
   g_free (x);
 }
 
@@ -179,64 +153,41 @@ data_layer (Exporting *x, RwArchiveLayer *out, GError **error)
   return ok;
 }
 
+/* In the freeze of the container's own changes: its data too. */
+static gboolean
+export_data_frozen (gpointer data, GError **error)
+{
+  Exporting *x = data;
+
+  return data_layer (x, &x->datal, error);
+}
+
 static gboolean
 export_work (gpointer data, gboolean running, GError **error)
 {
   Exporting *x = data;
   g_autoptr(RwImage) image = rw_image_store_lookup (x->store, x->image_id, error);
   g_autoptr(GArray) layers = g_array_new (FALSE, TRUE, sizeof (RwArchiveLayer));
-  g_autofree gchar *config_path = NULL, *config = NULL;
-  RwArchiveLayer layer, datal = { -1, NULL, 0 };
-  gboolean ok = FALSE, frozen_here = FALSE;
+  g_autofree gchar *config = NULL;
   gsize config_len = 0;
+  RwdContainerFiles files;
+  gboolean ok = FALSE;
 
-  if (image == NULL)
-    return FALSE;
-  config_path = g_build_filename (image->dir, "config.json", NULL);
-  if (!g_file_get_contents (config_path, &config, &config_len, error))
+  if (image == NULL || (config = rwd_image_config (image, &config_len, error)) == NULL)
     return FALSE;
   rwd_job_report_progress (x->job, 0, 0);
-  if (!rw_archive_layer_from_tree (image->rootfs, x->tmp_dir, FALSE, 0, &layer, x->cancellable, error))
-    goto out;
-  g_array_append_val (layers, layer);
-  for (guint i = 0; x->layer_uppers[i] != NULL; i++)
+  files = (RwdContainerFiles) { x->lxcpath, x->name, image->rootfs, (const gchar * const *) x->layer_uppers,
+                                x->upper, x->tmp_dir, x->id_shift };
+  if (rwd_container_files_as_layers (&files, running, layers, export_data_frozen, x, x->cancellable, error))
     {
-      if (!rw_archive_layer_from_tree (x->layer_uppers[i], x->tmp_dir, TRUE, x->id_shift, &layer,
-                                       x->cancellable, error))
-        goto out;
-      g_array_append_val (layers, layer);
+      ok = rw_container_archive_write (x->fd, x->settings, config, config_len,
+                                       (const RwArchiveLayer *) layers->data, layers->len, &x->datal,
+                                       on_progress, x->job, x->cancellable, error);
+      close (x->fd);
+      x->fd = -1;
     }
-  /* Its own changes and its data, consistent: frozen while read. */
-  if (running && rw_lxc_get_state (x->lxcpath, x->name) == RW_LXC_RUNNING)
-    {
-      if (!rw_lxc_freeze (x->lxcpath, x->name, error))
-        goto out;
-      frozen_here = TRUE;
-    }
-  ok = rw_archive_layer_from_tree (x->upper, x->tmp_dir, TRUE, x->id_shift, &layer, x->cancellable, error);
-  if (ok)
-    {
-      g_array_append_val (layers, layer);
-      ok = data_layer (x, &datal, error);
-    }
-  if (frozen_here)
-    {
-      g_autoptr(GError) thaw_error = NULL;
-
-      if (!rw_lxc_thaw (x->lxcpath, x->name, &thaw_error))
-        g_warning ("%s: %s", x->name, thaw_error->message);
-    }
-  if (!ok)
-    goto out;
-  ok = rw_container_archive_write (x->fd, x->settings, config, config_len, (const RwArchiveLayer *) layers->data,
-                                   layers->len, &datal, on_progress, x->job, x->cancellable, error);
-  close (x->fd);
-  x->fd = -1;
-
-out:
-  for (guint i = 0; i < layers->len; i++)
-    rw_archive_layer_clear (&g_array_index (layers, RwArchiveLayer, i));
-  rw_archive_layer_clear (&datal);
+  rwd_archive_layers_clear (layers);
+  rw_archive_layer_clear (&x->datal);
   return ok;
 }
 
@@ -307,6 +258,7 @@ on_export_authorized (GDBusMethodInvocation *invocation, guint uid, gpointer dat
   }
   job_path = rwd_daemon_export_job (daemon, job);
   x = g_new0 (Exporting, 1);
+  x->datal.fd = -1;
   x->self = g_object_ref (self);
   x->job = job;
   x->cancellable = g_object_ref (rwd_job_get_cancellable (job));
@@ -343,7 +295,7 @@ handle_export (RedwayContainer *iface, GDBusMethodInvocation *invocation, GUnixF
   RwdContainer *self = RWD_CONTAINER (iface);
   g_autoptr(GError) error = NULL;
   ExportArgs *a;
-  int fd = take_fd (fd_list, fd_handle, TRUE, &error);
+  int fd = rwd_take_fd (fd_list, fd_handle, TRUE, &error);
 
   if (fd < 0)
     {
@@ -620,7 +572,7 @@ rwd_handle_import_container (RedwayManager *iface, GDBusMethodInvocation *invoca
                                              _("Container “%s” already exists"), name);
       return TRUE;
     }
-  fd = take_fd (fd_list, fd_handle, FALSE, &error);
+  fd = rwd_take_fd (fd_list, fd_handle, FALSE, &error);
   if (fd < 0)
     {
       rwd_return_error (invocation, error);

@@ -56,61 +56,89 @@ on_progress (guint64 done, guint64 total, gpointer data)
   rwd_job_report_progress (data, done, total);
 }
 
+gboolean
+rwd_container_files_as_layers (const RwdContainerFiles *f, gboolean running, GArray *layers,
+                               RwdFrozenWork while_frozen, gpointer data, GCancellable *cancellable,
+                               GError **error)
+{
+  RwArchiveLayer layer;
+  gboolean ok, frozen_here = FALSE;
+
+  /* The image, then what the container stacks over it, bottom first. */
+  if (!rw_archive_layer_from_tree (f->image_rootfs, f->tmp_dir, FALSE, 0, &layer, cancellable, error))
+    return FALSE;
+  g_array_append_val (layers, layer);
+  for (guint i = 0; f->layer_uppers != NULL && f->layer_uppers[i] != NULL; i++)
+    {
+      if (!rw_archive_layer_from_tree (f->layer_uppers[i], f->tmp_dir, TRUE, f->id_shift, &layer,
+                                       cancellable, error))
+        return FALSE;
+      g_array_append_val (layers, layer);
+    }
+  /* Its own changes (and what @while_frozen reads), consistent: frozen
+   * while read, and never left frozen. */
+  if (running && rw_lxc_get_state (f->lxcpath, f->name) == RW_LXC_RUNNING)
+    {
+      if (!rw_lxc_freeze (f->lxcpath, f->name, error))
+        return FALSE;
+      frozen_here = TRUE;
+    }
+  ok = rw_archive_layer_from_tree (f->upper, f->tmp_dir, TRUE, f->id_shift, &layer, cancellable, error);
+  if (ok)
+    {
+      g_array_append_val (layers, layer);
+      ok = while_frozen == NULL || while_frozen (data, error);
+    }
+  if (frozen_here)
+    {
+      g_autoptr(GError) thaw_error = NULL;
+
+      if (!rw_lxc_thaw (f->lxcpath, f->name, &thaw_error))
+        g_warning ("%s: %s", f->name, thaw_error->message);
+    }
+  return ok;
+}
+
+void
+rwd_archive_layers_clear (GArray *layers)
+{
+  for (guint i = 0; i < layers->len; i++)
+    rw_archive_layer_clear (&g_array_index (layers, RwArchiveLayer, i));
+  g_array_set_size (layers, 0);
+}
+
+/* The image's config, for the layers of its containers. */
+gchar *
+rwd_image_config (RwImage *image, gsize *len, GError **error)
+{
+  g_autofree gchar *path = g_build_filename (image->dir, "config.json", NULL);
+  gchar *config = NULL;
+
+  return g_file_get_contents (path, &config, len, error) ? config : NULL;
+}
+
 static gboolean
 commit_work (gpointer data, gboolean running, GError **error)
 {
   Committing *c = data;
   g_autoptr(RwImage) image = rw_image_store_lookup (c->store, c->image_id, error);
   g_autoptr(GArray) layers = g_array_new (FALSE, TRUE, sizeof (RwArchiveLayer));
-  g_autofree gchar *config_path = NULL, *config = NULL;
+  g_autofree gchar *config = NULL;
   g_autoptr(RwImage) committed = NULL;
-  RwArchiveLayer layer;
-  gboolean ok = FALSE, frozen_here = FALSE;
   gsize config_len = 0;
+  RwdContainerFiles files;
 
-  if (image == NULL)
-    return FALSE;
-  config_path = g_build_filename (image->dir, "config.json", NULL);
-  if (!g_file_get_contents (config_path, &config, &config_len, error))
+  if (image == NULL || (config = rwd_image_config (image, &config_len, error)) == NULL)
     return FALSE;
   rwd_job_report_progress (c->job, 0, 0);
-  /* The image, then what the container stacks over it, bottom first. */
-  if (!rw_archive_layer_from_tree (image->rootfs, c->tmp_dir, FALSE, 0, &layer, c->cancellable, error))
-    goto out;
-  g_array_append_val (layers, layer);
-  for (guint i = 0; c->layer_uppers[i] != NULL; i++)
-    {
-      if (!rw_archive_layer_from_tree (c->layer_uppers[i], c->tmp_dir, TRUE, c->id_shift, &layer,
-                                       c->cancellable, error))
-        goto out;
-      g_array_append_val (layers, layer);
-    }
-  if (running && rw_lxc_get_state (c->lxcpath, c->name) == RW_LXC_RUNNING)
-    {
-      if (!rw_lxc_freeze (c->lxcpath, c->name, error))
-        goto out;
-      frozen_here = TRUE;
-    }
-  ok = rw_archive_layer_from_tree (c->upper, c->tmp_dir, TRUE, c->id_shift, &layer, c->cancellable, error);
-  if (frozen_here)
-    {
-      g_autoptr(GError) thaw_error = NULL;
-
-      if (!rw_lxc_thaw (c->lxcpath, c->name, &thaw_error))
-        g_warning ("%s: %s", c->name, thaw_error->message);
-    }
-  if (!ok)
-    goto out;
-  g_array_append_val (layers, layer);
-  committed = rw_oci_archive_import_layers (c->store, c->ref, config, config_len,
-                                            (const RwArchiveLayer *) layers->data, layers->len, c->tmp_dir,
-                                            on_progress, c->job, c->cancellable, error);
-  ok = committed != NULL;
-
-out:
-  for (guint i = 0; i < layers->len; i++)
-    rw_archive_layer_clear (&g_array_index (layers, RwArchiveLayer, i));
-  return ok;
+  files = (RwdContainerFiles) { c->lxcpath, c->name, image->rootfs, (const gchar * const *) c->layer_uppers,
+                                c->upper, c->tmp_dir, c->id_shift };
+  if (rwd_container_files_as_layers (&files, running, layers, NULL, NULL, c->cancellable, error))
+    committed = rw_oci_archive_import_layers (c->store, c->ref, config, config_len,
+                                              (const RwArchiveLayer *) layers->data, layers->len, c->tmp_dir,
+                                              on_progress, c->job, c->cancellable, error);
+  rwd_archive_layers_clear (layers);
+  return committed != NULL;
 }
 
 static void

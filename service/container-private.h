@@ -47,4 +47,27 @@ void rwd_container_exec_iface_init (RedwayContainerIface *iface);
 /* Sets the ExecStream and SignalProcess handlers (container-stream.c). */
 void rwd_container_stream_iface_init (RedwayContainerIface *iface);
 
+/* A container's files as archive layers (container-commit.c, for Commit
+ * and Export): its image's rootfs, its frozen layers, its upper dir. */
+typedef struct {
+  const gchar *lxcpath;
+  const gchar *name;
+  const gchar *image_rootfs;
+  const gchar * const *layer_uppers;   /* (nullable) bottom first */
+  const gchar *upper;
+  const gchar *tmp_dir;                /* where the layers' unlinked tars are made */
+  guint32 id_shift;                    /* owners to shift back (user-namespaced) */
+} RwdContainerFiles;
+typedef gboolean (*RwdFrozenWork) (gpointer data, GError **error);
+/* Appends them to @layers (RwArchiveLayer), bottom first; a running
+ * container is frozen while its upper dir is read, and @while_frozen
+ * (nullable) runs in that same freeze. */
+gboolean rwd_container_files_as_layers (const RwdContainerFiles *files, gboolean running, GArray *layers,
+                                        RwdFrozenWork while_frozen, gpointer data,
+                                        GCancellable *cancellable, GError **error);
+/* Closes the layers' tars and empties @layers. */
+void rwd_archive_layers_clear (GArray *layers);
+/* (nullable) The config.json of @image. */
+gchar *rwd_image_config (RwImage *image, gsize *len, GError **error);
+
 G_END_DECLS

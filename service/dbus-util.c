@@ -1,6 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <gio/gunixfdlist.h>
+
+#include <unistd.h>
+
+#include <sys/stat.h>
+
+#include <fcntl.h>
+
 #include <glib/gi18n-lib.h>
 
 #include "dbus-util.h"
@@ -118,4 +126,33 @@ void
 rwd_options_guard (GDBusInterfaceSkeleton *skeleton)
 {
   g_signal_connect (skeleton, "g-authorize-method", G_CALLBACK (on_authorize_method), NULL);
+}
+
+int
+rwd_take_fd (GUnixFDList *fd_list, GVariant *handle, gboolean writing, GError **error)
+{
+  gint32 index = g_variant_get_handle (handle);
+  struct stat st;
+  int fd, mode;
+
+  if (fd_list == NULL || index < 0 || index >= g_unix_fd_list_get_length (fd_list))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, _("No file descriptor was passed"));
+      return -1;
+    }
+  fd = g_unix_fd_list_get (fd_list, index, error);
+  if (fd < 0)
+    return -1;
+  mode = fcntl (fd, F_GETFL);
+  if (fstat (fd, &st) < 0 || mode < 0 ||
+      !(S_ISFIFO (st.st_mode) || S_ISSOCK (st.st_mode) || S_ISREG (st.st_mode) || S_ISCHR (st.st_mode)) ||
+      (writing ? (mode & O_ACCMODE) == O_RDONLY : (mode & O_ACCMODE) == O_WRONLY))
+    {
+      close (fd);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   writing ? _("The file descriptor must be a pipe, socket or file open for writing")
+                           : _("The file descriptor must be a pipe, socket or file open for reading"));
+      return -1;
+    }
+  return fd;
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <gio/gunixfdlist.h>
 
 G_BEGIN_DECLS
 
@@ -26,5 +27,10 @@ G_BEGIN_DECLS
  * InvalidArgument naming it, never silently ignored (a misspelt
  * "memory_limit" must not look accepted). */
 void rwd_options_guard (GDBusInterfaceSkeleton *skeleton);
+
+/* The fd a caller passed as @handle, if it is a pipe, socket, file or
+ * character device open for @writing (or reading); -1 and an
+ * InvalidArgument error otherwise. */
+int rwd_take_fd (GUnixFDList *fd_list, GVariant *handle, gboolean writing, GError **error);
 
 G_END_DECLS

@@ -21,36 +21,6 @@
 #include "manager.h"
 #include "redway-error.h"
 
-/* The fd a caller passed, if it is a pipe, socket, file or character
- * device open for @writing (or reading); -1 and an error otherwise. */
-static int
-take_fd (GUnixFDList *fd_list, GVariant *handle, gboolean writing, GError **error)
-{
-  gint32 index = g_variant_get_handle (handle);
-  struct stat st;
-  int fd, mode;
-
-  if (fd_list == NULL || index < 0 || index >= g_unix_fd_list_get_length (fd_list))
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, _("No file descriptor was passed"));
-      return -1;
-    }
-  fd = g_unix_fd_list_get (fd_list, index, error);
-  if (fd < 0)
-    return -1;
-  mode = fcntl (fd, F_GETFL);
-  if (fstat (fd, &st) < 0 || mode < 0 ||
-      !(S_ISFIFO (st.st_mode) || S_ISSOCK (st.st_mode) || S_ISREG (st.st_mode) || S_ISCHR (st.st_mode)) ||
-      (writing ? (mode & O_ACCMODE) == O_RDONLY : (mode & O_ACCMODE) == O_WRONLY))
-    {
-      close (fd);
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   writing ? _("The file descriptor must be a pipe, socket or file open for writing")
-                           : _("The file descriptor must be a pipe, socket or file open for reading"));
-      return -1;
-    }
-  return fd;
-}
 
 typedef struct {
   RwdDaemon *daemon;
@@ -160,7 +130,7 @@ handle_export_image (RedwayManager *iface, GDBusMethodInvocation *invocation, GU
   RwdManager *self = RWD_MANAGER (iface);
   g_autoptr(GError) error = NULL;
   ExportArgs *a;
-  int fd = take_fd (fd_list, fd_handle, TRUE, &error);
+  int fd = rwd_take_fd (fd_list, fd_handle, TRUE, &error);
 
   if (fd < 0)
     {
@@ -282,7 +252,7 @@ handle_import_image (RedwayManager *iface, GDBusMethodInvocation *invocation, GU
       rwd_return_error (invocation, error);
       return TRUE;
     }
-  fd = take_fd (fd_list, fd_handle, FALSE, &error);
+  fd = rwd_take_fd (fd_list, fd_handle, FALSE, &error);
   if (fd < 0)
     {
       rwd_return_error (invocation, error);
