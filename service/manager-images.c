@@ -93,14 +93,15 @@ export_work (RwdJob *job, gpointer data, GCancellable *cancellable, GError **err
   return ok;
 }
 
+/* A call with a caller's descriptor, waiting for its authorization. */
 typedef struct {
   RwdManager *self;
   gchar *ref;
   int fd;
-} ExportArgs;
+} TransferArgs;
 
 static void
-export_args_free (ExportArgs *a)
+transfer_args_free (TransferArgs *a)
 {
   g_clear_object (&a->self);
   g_free (a->ref);
@@ -109,17 +110,26 @@ export_args_free (ExportArgs *a)
   g_free (a);
 }
 
-static void
-on_export_authorized (GDBusMethodInvocation *invocation, guint uid, gpointer data)
+/* Takes @a's descriptor into a job of @operation running @work. */
+static gchar *
+launch_transfer (TransferArgs *a, const gchar *operation, guint uid, RwdJobFunc work)
 {
-  ExportArgs *a = data;
   RwdDaemon *daemon = rwd_manager_get_daemon (a->self);
-  g_autofree gchar *job_path = NULL;
+  gchar *job_path = NULL;
   Transfer *t = transfer_new (daemon, a->ref, a->fd);
 
   a->fd = -1;
-  rwd_daemon_launch_threaded_job (daemon, "export-image", uid, TRUE, NULL, export_work, NULL,
+  rwd_daemon_launch_threaded_job (daemon, operation, uid, TRUE, NULL, work, NULL,
                                   t, (GDestroyNotify) transfer_free, &job_path);
+  return job_path;
+}
+
+static void
+on_export_authorized (GDBusMethodInvocation *invocation, guint uid, gpointer data)
+{
+  TransferArgs *a = data;
+  g_autofree gchar *job_path = launch_transfer (a, "export-image", uid, export_work);
+
   redway_manager_complete_export_image (REDWAY_MANAGER (a->self), invocation, NULL, job_path);
 }
 
@@ -129,7 +139,7 @@ handle_export_image (RedwayManager *iface, GDBusMethodInvocation *invocation, GU
 {
   RwdManager *self = RWD_MANAGER (iface);
   g_autoptr(GError) error = NULL;
-  ExportArgs *a;
+  TransferArgs *a;
   int fd = rwd_take_fd (fd_list, fd_handle, TRUE, &error);
 
   if (fd < 0)
@@ -137,13 +147,13 @@ handle_export_image (RedwayManager *iface, GDBusMethodInvocation *invocation, GU
       rwd_return_error (invocation, error);
       return TRUE;
     }
-  a = g_new0 (ExportArgs, 1);
+  a = g_new0 (TransferArgs, 1);
   a->self = g_object_ref (self);
   a->ref = g_strdup (ref);
   a->fd = fd;
   /* What is in the cache is the image tools' business: the pull right. */
   rwd_authority_check (rwd_daemon_get_authority (rwd_manager_get_daemon (self)), invocation, RWD_ACTION_PULL,
-                       NULL, on_export_authorized, a, (GDestroyNotify) export_args_free);
+                       NULL, on_export_authorized, a, (GDestroyNotify) transfer_args_free);
   return TRUE;
 }
 
@@ -207,33 +217,13 @@ import_work (RwdJob *job, gpointer data, GCancellable *cancellable, GError **err
   return image != NULL;
 }
 
-typedef struct {
-  RwdManager *self;
-  gchar *ref;
-  int fd;
-} ImportArgs;
-
-static void
-import_args_free (ImportArgs *a)
-{
-  g_clear_object (&a->self);
-  g_free (a->ref);
-  if (a->fd >= 0)
-    close (a->fd);
-  g_free (a);
-}
 
 static void
 on_import_authorized (GDBusMethodInvocation *invocation, guint uid, gpointer data)
 {
-  ImportArgs *a = data;
-  RwdDaemon *daemon = rwd_manager_get_daemon (a->self);
-  g_autofree gchar *job_path = NULL;
-  Transfer *t = transfer_new (daemon, a->ref, a->fd);
+  TransferArgs *a = data;
+  g_autofree gchar *job_path = launch_transfer (a, "import-image", uid, import_work);
 
-  a->fd = -1;
-  rwd_daemon_launch_threaded_job (daemon, "import-image", uid, TRUE, NULL, import_work, NULL,
-                                  t, (GDestroyNotify) transfer_free, &job_path);
   redway_manager_complete_import_image (REDWAY_MANAGER (a->self), invocation, NULL, job_path);
 }
 
@@ -244,7 +234,7 @@ handle_import_image (RedwayManager *iface, GDBusMethodInvocation *invocation, GU
   RwdManager *self = RWD_MANAGER (iface);
   g_autoptr(GError) error = NULL;
   g_autofree gchar *ref = NULL;
-  ImportArgs *a;
+  TransferArgs *a;
   int fd;
 
   if (!rwd_option_get (options, "ref", "s", &ref, &error))
@@ -258,12 +248,12 @@ handle_import_image (RedwayManager *iface, GDBusMethodInvocation *invocation, GU
       rwd_return_error (invocation, error);
       return TRUE;
     }
-  a = g_new0 (ImportArgs, 1);
+  a = g_new0 (TransferArgs, 1);
   a->self = g_object_ref (self);
   a->ref = g_steal_pointer (&ref);
   a->fd = fd;
   rwd_authority_check (rwd_daemon_get_authority (rwd_manager_get_daemon (self)), invocation, RWD_ACTION_PULL,
-                       NULL, on_import_authorized, a, (GDestroyNotify) import_args_free);
+                       NULL, on_import_authorized, a, (GDestroyNotify) transfer_args_free);
   return TRUE;
 }
 
