@@ -17,6 +17,7 @@
 #include <glib/gstdio.h>
 
 #include "dns.h"
+#include "fsutil.h"
 #include "names.h"
 
 static gchar *hosts_base;
@@ -157,7 +158,7 @@ rw_dns_container_files (RwLxcConfig *config, const gchar * const *layers, const 
         }
       contents = i == 0 ? rw_dns_resolv_conf (gateway, servers, error) : rw_dns_hosts_file (name, ip);
       if (contents == NULL ||
-          !g_file_set_contents_full (file, contents, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0644, error))
+          !rw_file_replace (file, contents, 0644, error))
         return FALSE;
       rw_lxc_config_addf (config, "lxc.mount.entry", "%s %s none bind,create=file 0 0", file, target);
     }
@@ -187,27 +188,6 @@ mkdir_for (const gchar *path, int mode, GError **error)
   return TRUE;
 }
 
-/* dnsmasq reads a file as soon as it is closed: written under a dot name
- * (which it ignores), then renamed into place. */
-static gboolean
-write_record (const gchar *path, const gchar *contents, GError **error)
-{
-  g_autofree gchar *dir = g_path_get_dirname (path);
-  g_autofree gchar *base = g_path_get_basename (path);
-  g_autofree gchar *tmp = g_strdup_printf ("%s/.%s.tmp", dir, base);
-
-  if (!g_file_set_contents_full (tmp, contents, -1, G_FILE_SET_CONTENTS_NONE, 0644, error))
-    return FALSE;
-  if (g_rename (tmp, path) != 0)
-    {
-      int errsv = errno;
-      g_unlink (tmp);
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
-                   _("Cannot write %s: %s"), path, g_strerror (errsv));
-      return FALSE;
-    }
-  return TRUE;
-}
 
 gboolean
 rw_dns_register (const gchar *run_dir, const gchar *bridge, const gchar *name, const gchar *ip,
@@ -234,8 +214,9 @@ rw_dns_register (const gchar *run_dir, const gchar *bridge, const gchar *name, c
   /* dnsmasq runs as nobody: the hosts dir is readable by all (the names
    * and addresses on a bridge are no secret to its members). */
   if (!mkdir_for (record, 0755, error) || !mkdir_for (marker, 0700, error) ||
-      !g_file_set_contents_full (marker, bridge, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, error) ||
-      !write_record (record, line, error))
+      !rw_file_replace (marker, bridge, 0600, error) ||
+      /* dnsmasq ignores the dot name rw_file_replace() writes first. */
+      !rw_file_replace (record, line, 0644, error))
     return FALSE;
   return TRUE;
 }

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <gio/gio.h>
 #include <glib/gi18n-lib.h>
+#include <glib/gstdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -93,6 +94,27 @@ rw_mkdir_p (const gchar *path, int mode, GError **error)
       int errsv = errno;
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
                    _("Cannot create %s: %s"), path, g_strerror (errsv));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+rw_file_replace (const gchar *path, const gchar *contents, int mode, GError **error)
+{
+  g_autofree gchar *dir = g_path_get_dirname (path);
+  g_autofree gchar *base = g_path_get_basename (path);
+  g_autofree gchar *tmp = g_strdup_printf ("%s/.%s.tmp", dir, base);
+
+  if (!g_file_set_contents_full (tmp, contents, -1, G_FILE_SET_CONTENTS_NONE, mode, error))
+    return FALSE;
+  if (g_rename (tmp, path) != 0)
+    {
+      int errsv = errno;
+
+      g_unlink (tmp);
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                   _("Cannot write %s: %s"), path, g_strerror (errsv));
       return FALSE;
     }
   return TRUE;

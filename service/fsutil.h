@@ -19,4 +19,10 @@ gboolean rw_rm_rf (const gchar *path, GError **error);
 /* mkdir -p with @mode, error on failure. */
 gboolean rw_mkdir_p (const gchar *path, int mode, GError **error);
 
+/* Replaces @path with @contents at once (a dot-named file beside it, renamed
+ * over it), without fsync: for files made again at every start (a
+ * container's resolv.conf and hosts, DNS records, markers under run/),
+ * which a reader must never see half-written but a power cut may lose. */
+gboolean rw_file_replace (const gchar *path, const gchar *contents, int mode, GError **error);
+
 G_END_DECLS

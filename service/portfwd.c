@@ -13,6 +13,7 @@
 #include "names.h"
 #include "nat.h"
 #include "portfwd.h"
+#include "fsutil.h"
 #include "ports.h"
 
 static gchar *
@@ -166,7 +167,7 @@ rw_portfwd_apply (const gchar *run_dir, const gchar *bridge, const gchar *bridge
       return FALSE;
     }
   /* Written first: rules that exist are always found again. */
-  if (!g_file_set_contents_full (marker, bridge, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, error) ||
+  if (!rw_file_replace (marker, bridge, 0600, error) ||
       !enable_route_localnet (bridge, error) || !rw_nft_run (cmds, NULL, error))
     {
       g_prefix_error (error, _("Cannot publish the ports of “%s”: "), name);

@@ -97,6 +97,36 @@ test_depth_bound (void)
   }
 }
 
+/* A file made again at every start: replaced whole, its mode set, no
+ * temporary left; a missing directory is an error, nothing written. */
+static void
+test_file_replace (void)
+{
+  g_autofree gchar *base = make_tmp ();
+  g_autofree gchar *file = g_build_filename (base, "resolv.conf", NULL);
+  g_autofree gchar *missing = g_build_filename (base, "no", "such", NULL);
+  g_autofree gchar *contents = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDir) dir = NULL;
+  struct stat st;
+  guint n = 0;
+
+  g_assert_true (rw_file_replace (file, "nameserver 10.0.3.1\n", 0644, &error));
+  g_assert_no_error (error);
+  g_assert_true (rw_file_replace (file, "nameserver 10.0.3.9\n", 0600, &error));
+  g_assert_true (g_file_get_contents (file, &contents, NULL, NULL));
+  g_assert_cmpstr (contents, ==, "nameserver 10.0.3.9\n");
+  g_assert_cmpint (stat (file, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 07777, ==, 0600);
+  dir = g_dir_open (base, 0, NULL);
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  g_assert_cmpuint (n, ==, 1);
+  g_assert_false (rw_file_replace (missing, "x", 0644, &error));
+  g_assert_nonnull (error);
+  rw_rm_rf (base, NULL);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -104,5 +134,6 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/fsutil/rm-rf", test_removes_without_following_symlinks);
   g_test_add_func ("/fsutil/depth-bound", test_depth_bound);
+  g_test_add_func ("/fsutil/file-replace", test_file_replace);
   return g_test_run ();
 }
