@@ -1283,25 +1283,31 @@ rw_store_set_health (RwStore *store, const gchar *name, const gchar * const *hea
   return TRUE;
 }
 
-gboolean
-rw_store_set_ports (RwStore *store, const gchar *name, const gchar * const *ports, GError **error)
+/* Sets the list @field of @e to a copy of @value (NULL or empty: none)
+ * and commits @e; on failure the old list is back. */
+static gboolean
+commit_strv (RwStore *store, RwStoreEntry *e, gchar ***field, const gchar * const *value, GError **error)
 {
-  RwStoreEntry *e = lookup_or_fail (store, name, error);
-  gchar **old;
+  gchar **old = *field;
 
-  if (e == NULL)
-    return FALSE;
-  old = e->ports;
-  e->ports = ports != NULL && ports[0] != NULL ? g_strdupv ((gchar **) ports) : NULL;
+  *field = value != NULL && value[0] != NULL ? g_strdupv ((gchar **) value) : NULL;
   if (!commit_entry (store, e, error))
     {
-      g_strfreev (e->ports);
-      e->ports = old;
+      g_strfreev (*field);
+      *field = old;
       return FALSE;
     }
   g_strfreev (old);
   maybe_compact (store);
   return TRUE;
+}
+
+gboolean
+rw_store_set_ports (RwStore *store, const gchar *name, const gchar * const *ports, GError **error)
+{
+  RwStoreEntry *e = lookup_or_fail (store, name, error);
+
+  return e != NULL && commit_strv (store, e, &e->ports, ports, error);
 }
 
 gboolean
@@ -1617,21 +1623,8 @@ gboolean
 rw_store_set_layers (RwStore *store, const gchar *name, const gchar * const *layers, GError **error)
 {
   RwStoreEntry *e = lookup_or_fail (store, name, error);
-  gchar **old;
 
-  if (e == NULL)
-    return FALSE;
-  old = e->layers;
-  e->layers = layers != NULL && layers[0] != NULL ? g_strdupv ((gchar **) layers) : NULL;
-  if (!commit_entry (store, e, error))
-    {
-      g_strfreev (e->layers);
-      e->layers = old;
-      return FALSE;
-    }
-  g_strfreev (old);
-  maybe_compact (store);
-  return TRUE;
+  return e != NULL && commit_strv (store, e, &e->layers, layers, error);
 }
 
 gboolean
