@@ -123,6 +123,25 @@ named_free (Named *n)
   g_free (n);
 }
 
+/* The manage right for an operation on @self about @name (a snapshot, or
+ * a clone's name), checked as a name first when it makes one (@validate);
+ * @func runs with a Named. @detail: polkit's "container" detail. */
+static gboolean
+authorize_named (RwdContainer *self, GDBusMethodInvocation *invocation, const gchar *name,
+                 gboolean validate, const gchar *detail, RwdAuthorizedFunc func)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (validate && !rw_name_validate (name, &error))
+    {
+      rwd_return_error (invocation, error);
+      return TRUE;
+    }
+  rwd_authority_check (rwd_daemon_get_authority (rwd_container_get_daemon (self)), invocation,
+                       RWD_ACTION_MANAGE, detail, func, named_new (self, name), (GDestroyNotify) named_free);
+  return TRUE;
+}
+
 /* Only redway's own layout can be layered: the data dir must be on the
  * state dir's file system (renamed into a layer, an overlay's upper dir
  * beside a work dir there). */
@@ -361,17 +380,8 @@ handle_snapshot (RedwayContainer *iface, GDBusMethodInvocation *invocation, cons
                  GVariant *options)
 {
   RwdContainer *self = RWD_CONTAINER (iface);
-  g_autoptr(GError) error = NULL;
 
-  if (!rw_name_validate (name, &error))
-    {
-      rwd_return_error (invocation, error);
-      return TRUE;
-    }
-  rwd_authority_check (rwd_daemon_get_authority (rwd_container_get_daemon (self)), invocation,
-                       RWD_ACTION_MANAGE, rwd_container_get_name (self),
-                       on_snapshot_authorized, named_new (self, name), (GDestroyNotify) named_free);
-  return TRUE;
+  return authorize_named (self, invocation, name, TRUE, rwd_container_get_name (self), on_snapshot_authorized);
 }
 
 /* ---- RestoreSnapshot -------------------------------------------------- */
@@ -532,10 +542,7 @@ handle_restore_snapshot (RedwayContainer *iface, GDBusMethodInvocation *invocati
 {
   RwdContainer *self = RWD_CONTAINER (iface);
 
-  rwd_authority_check (rwd_daemon_get_authority (rwd_container_get_daemon (self)), invocation,
-                       RWD_ACTION_MANAGE, rwd_container_get_name (self),
-                       on_restore_authorized, named_new (self, name), (GDestroyNotify) named_free);
-  return TRUE;
+  return authorize_named (self, invocation, name, FALSE, rwd_container_get_name (self), on_restore_authorized);
 }
 
 /* ---- DeleteSnapshot --------------------------------------------------- */
@@ -623,10 +630,8 @@ handle_delete_snapshot (RedwayContainer *iface, GDBusMethodInvocation *invocatio
 {
   RwdContainer *self = RWD_CONTAINER (iface);
 
-  rwd_authority_check (rwd_daemon_get_authority (rwd_container_get_daemon (self)), invocation,
-                       RWD_ACTION_MANAGE, rwd_container_get_name (self),
-                       on_delete_snapshot_authorized, named_new (self, name), (GDestroyNotify) named_free);
-  return TRUE;
+  return authorize_named (self, invocation, name, FALSE, rwd_container_get_name (self),
+                          on_delete_snapshot_authorized);
 }
 
 /* ---- Clone ------------------------------------------------------------ */
@@ -782,17 +787,8 @@ static gboolean
 handle_clone (RedwayContainer *iface, GDBusMethodInvocation *invocation, const gchar *name,
               GVariant *options)
 {
-  RwdContainer *self = RWD_CONTAINER (iface);
-  g_autoptr(GError) error = NULL;
-
-  if (!rw_name_validate (name, &error))
-    {
-      rwd_return_error (invocation, error);
-      return TRUE;
-    }
-  rwd_authority_check (rwd_daemon_get_authority (rwd_container_get_daemon (self)), invocation,
-                       RWD_ACTION_MANAGE, name, on_clone_authorized, named_new (self, name), (GDestroyNotify) named_free);
-  return TRUE;
+  /* polkit's "container" detail is the clone's name. */
+  return authorize_named (RWD_CONTAINER (iface), invocation, name, TRUE, name, on_clone_authorized);
 }
 
 void

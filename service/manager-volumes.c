@@ -148,6 +148,27 @@ volume_call_free (VolumeCall *c)
   g_free (c);
 }
 
+/* A valid volume name, then the manage right: @func runs with the call. */
+static gboolean
+authorize_volume_call (RwdManager *self, GDBusMethodInvocation *invocation, const gchar *name,
+                       RwdAuthorizedFunc func)
+{
+  g_autoptr(GError) error = NULL;
+  VolumeCall *c;
+
+  if (!rw_volume_name_validate (name, &error))
+    {
+      rwd_return_error (invocation, error);
+      return TRUE;
+    }
+  c = g_new0 (VolumeCall, 1);
+  c->self = g_object_ref (self);
+  c->name = g_strdup (name);
+  rwd_authority_check (rwd_daemon_get_authority (rwd_manager_get_daemon (self)), invocation,
+                       RWD_ACTION_MANAGE, NULL, func, c, (GDestroyNotify) volume_call_free);
+  return TRUE;
+}
+
 static void
 on_create_volume_authorized (GDBusMethodInvocation *invocation, guint uid, gpointer data)
 {
@@ -166,22 +187,7 @@ static gboolean
 handle_create_volume (RedwayManager *iface, GDBusMethodInvocation *invocation, const gchar *name,
                       GVariant *options)
 {
-  RwdManager *self = RWD_MANAGER (iface);
-  g_autoptr(GError) error = NULL;
-  VolumeCall *c;
-
-  if (!rw_volume_name_validate (name, &error))
-    {
-      rwd_return_error (invocation, error);
-      return TRUE;
-    }
-  c = g_new0 (VolumeCall, 1);
-  c->self = g_object_ref (self);
-  c->name = g_strdup (name);
-  rwd_authority_check (rwd_daemon_get_authority (rwd_manager_get_daemon (self)), invocation,
-                       RWD_ACTION_MANAGE, NULL, on_create_volume_authorized, c,
-                       (GDestroyNotify) volume_call_free);
-  return TRUE;
+  return authorize_volume_call (RWD_MANAGER (iface), invocation, name, on_create_volume_authorized);
 }
 
 static gboolean
@@ -280,22 +286,7 @@ static gboolean
 handle_remove_volume (RedwayManager *iface, GDBusMethodInvocation *invocation, const gchar *name,
                       GVariant *options)
 {
-  RwdManager *self = RWD_MANAGER (iface);
-  g_autoptr(GError) error = NULL;
-  VolumeCall *c;
-
-  if (!rw_volume_name_validate (name, &error))
-    {
-      rwd_return_error (invocation, error);
-      return TRUE;
-    }
-  c = g_new0 (VolumeCall, 1);
-  c->self = g_object_ref (self);
-  c->name = g_strdup (name);
-  rwd_authority_check (rwd_daemon_get_authority (rwd_manager_get_daemon (self)), invocation,
-                       RWD_ACTION_MANAGE, NULL, on_remove_volume_authorized, c,
-                       (GDestroyNotify) volume_call_free);
-  return TRUE;
+  return authorize_volume_call (RWD_MANAGER (iface), invocation, name, on_remove_volume_authorized);
 }
 
 void
