@@ -969,7 +969,7 @@ gboolean
 rwd_container_is_android (RwdContainer *self)
 {
   const RwStoreEntry *e = get_entry (self);
-  g_autofree gchar *rootfs = NULL, *getprop = NULL;
+  g_autofree gchar *rootfs = NULL;
 
   if (e == NULL)
     return FALSE;
@@ -979,8 +979,7 @@ rwd_container_is_android (RwdContainer *self)
     return rwd_daemon_image_is_android (self->daemon, e->image_id);
   /* An adopted container's own rootfs. */
   rootfs = g_build_filename (e->lxc_path, e->name, "rootfs", NULL);
-  getprop = g_build_filename (rootfs, "system", "bin", "getprop", NULL);
-  return g_file_test (getprop, G_FILE_TEST_EXISTS) || g_file_test (getprop, G_FILE_TEST_IS_SYMLINK);
+  return rwd_rootfs_is_android (rootfs);
 }
 
 const gchar *

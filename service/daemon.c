@@ -412,6 +412,15 @@ rwd_daemon_remove_container (RwdDaemon *self, RwdContainer *container)
   g_hash_table_remove (self->containers, name);
 }
 
+gboolean
+rwd_rootfs_is_android (const gchar *rootfs)
+{
+  g_autofree gchar *getprop = g_build_filename (rootfs, "system", "bin", "getprop", NULL);
+
+  /* Android's getprop is a symlink to toolbox; it may point anywhere. */
+  return g_file_test (getprop, G_FILE_TEST_EXISTS) || g_file_test (getprop, G_FILE_TEST_IS_SYMLINK);
+}
+
 /* Whether an image has Android inside (/system/bin/getprop). An image id
  * names its content, so the answer is asked of the disk once per image,
  * not once per container of a farm. */
@@ -419,7 +428,7 @@ gboolean
 rwd_daemon_image_is_android (RwdDaemon *self, const gchar *image_id)
 {
   gpointer known;
-  g_autofree gchar *rootfs = NULL, *getprop = NULL;
+  g_autofree gchar *rootfs = NULL;
   gboolean android;
 
   if (image_id == NULL)
@@ -430,8 +439,7 @@ rwd_daemon_image_is_android (RwdDaemon *self, const gchar *image_id)
   rootfs = rw_image_store_rootfs_path (self->image_store, image_id);
   if (rootfs == NULL)
     return FALSE;
-  getprop = g_build_filename (rootfs, "system", "bin", "getprop", NULL);
-  android = g_file_test (getprop, G_FILE_TEST_EXISTS) || g_file_test (getprop, G_FILE_TEST_IS_SYMLINK);
+  android = rwd_rootfs_is_android (rootfs);
   /* Only what is there is remembered: a pull may still be unpacking it. */
   if (g_file_test (rootfs, G_FILE_TEST_IS_DIR))
     g_hash_table_insert (self->android_images, g_strdup (image_id), GINT_TO_POINTER (android ? 2 : 1));

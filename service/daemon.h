@@ -58,6 +58,8 @@ void rwd_daemon_autostart (RwdDaemon *daemon);
 void rwd_daemon_add_container (RwdDaemon *daemon, RwdContainer *container);
 void rwd_daemon_remove_container (RwdDaemon *daemon, RwdContainer *container);
 /* Names of containers using @image_id. */
+/* Whether the tree @rootfs has Android inside (/system/bin/getprop). */
+gboolean rwd_rootfs_is_android (const gchar *rootfs);
 gboolean rwd_daemon_image_is_android (RwdDaemon *daemon, const gchar *image_id);
 GPtrArray *rwd_daemon_get_image_users (RwdDaemon *daemon, const gchar *image_id);
 
