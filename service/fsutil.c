@@ -7,6 +7,7 @@
 #include <gio/gio.h>
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -106,8 +107,41 @@ rw_file_replace (const gchar *path, const gchar *contents, int mode, GError **er
   g_autofree gchar *base = g_path_get_basename (path);
   g_autofree gchar *tmp = g_strdup_printf ("%s/.%s.tmp", dir, base);
 
-  if (!g_file_set_contents_full (tmp, contents, -1, G_FILE_SET_CONTENTS_NONE, mode, error))
-    return FALSE;
+  gsize len = strlen (contents), done = 0;
+  int fd;
+
+  /* A fixed name, so never through whatever stands there: a new file. */
+  g_unlink (tmp);
+  fd = open (tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+  if (fd < 0)
+    {
+      int errsv = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                   _("Cannot write %s: %s"), path, g_strerror (errsv));
+      return FALSE;
+    }
+  while (done < len)
+    {
+      ssize_t n = write (fd, contents + done, len - done);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        break;
+      done += (gsize) n;
+    }
+  if (done < len || close (fd) != 0)
+    {
+      int errsv = errno;
+
+      if (done < len)
+        close (fd);
+      g_unlink (tmp);
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                   _("Cannot write %s: %s"), path, g_strerror (errsv));
+      return FALSE;
+    }
   if (g_rename (tmp, path) != 0)
     {
       int errsv = errno;

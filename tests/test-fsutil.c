@@ -124,6 +124,21 @@ test_file_replace (void)
   g_assert_cmpuint (n, ==, 1);
   g_assert_false (rw_file_replace (missing, "x", 0644, &error));
   g_assert_nonnull (error);
+  g_clear_error (&error);
+  /* A symlink where the temporary goes is replaced, not written through. */
+  {
+    g_autofree gchar *tmp = g_build_filename (base, ".resolv.conf.tmp", NULL);
+    g_autofree gchar *target = g_build_filename (base, "target", NULL);
+    g_autofree gchar *kept = NULL;
+
+    g_assert_true (g_file_set_contents (target, "keep", -1, NULL));
+    g_assert_cmpint (symlink (target, tmp), ==, 0);
+    g_assert_true (rw_file_replace (file, "nameserver 10.0.3.1\n", 0644, &error));
+    g_assert_no_error (error);
+    g_assert_true (g_file_get_contents (target, &kept, NULL, NULL));
+    g_assert_cmpstr (kept, ==, "keep");
+    g_assert_false (g_file_test (tmp, G_FILE_TEST_IS_SYMLINK));
+  }
   rw_rm_rf (base, NULL);
 }
 
